@@ -169,3 +169,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"urllib3": {"level": "WARNING"}},
 }
+
+# Every periodic schedule lives here.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-work": {"task": "generations.tasks.sweep_stale_work", "schedule": 60.0},
+}

@@ -1,0 +1,27 @@
+from django.contrib import admin
+
+from generations.models import Generation, Image
+
+
+class ImageInline(admin.TabularInline):
+    model = Image
+    extra = 0
+    fields = ("index", "status", "width", "height", "sha256", "file", "error_message")
+    readonly_fields = fields
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "model", "num_outputs", "status", "prompt")
+    list_filter = ("status", "model")
+    search_fields = ("prompt", "user__username", "provider_id", "code")
+    raw_id_fields = ("user",)
+    date_hierarchy = "created_at"
+    inlines = [ImageInline]
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "generation", "index", "status", "width", "height")
+    list_filter = ("status",)
+    raw_id_fields = ("generation",)

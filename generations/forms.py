@@ -1,0 +1,105 @@
+"""The generation form: its field names are PixelDojo's parameter names."""
+
+from __future__ import annotations
+
+from django import forms
+
+from generations.pixeldojo import (
+    ASPECT_RATIOS,
+    LORA_MODEL,
+    MAX_OUTPUTS,
+    MEGAPIXELS,
+    MODELS,
+    GenerationRequest,
+)
+
+MODEL_LABELS = {
+    "flux-pro": "FLUX Pro — standard high quality",
+    "flux-1.1-pro": "FLUX 1.1 Pro — improved detail and coherence",
+    "flux-1.1-pro-ultra": "FLUX 1.1 Pro Ultra — premium quality",
+    "flux-dev-single-lora": "FLUX Dev + LoRA — your own LoRA weights",
+}
+MAX_PROMPT_LENGTH = 2000
+MAX_SEED = 2**32 - 1
+
+
+class GenerationForm(forms.Form):
+    prompt = forms.CharField(
+        max_length=MAX_PROMPT_LENGTH,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "A lighthouse on a cliff at dawn, oil painting"}
+        ),
+        help_text="Describe the image you want.",
+    )
+    model = forms.ChoiceField(choices=[(m, MODEL_LABELS[m]) for m in MODELS], initial="flux-pro")
+    aspect_ratio = forms.ChoiceField(choices=[(r, r) for r in ASPECT_RATIOS], initial="16:9")
+    num_outputs = forms.TypedChoiceField(
+        label="Number of images",
+        choices=[(n, str(n)) for n in range(1, MAX_OUTPUTS + 1)],
+        coerce=int,
+        initial=1,
+        help_text="Each image costs 1 credit.",
+    )
+    seed = forms.IntegerField(
+        required=False,
+        min_value=-1,
+        max_value=MAX_SEED,
+        help_text="Same seed + same prompt = same image. Leave empty or -1 for a random seed.",
+    )
+    megapixels = forms.ChoiceField(
+        choices=[("1", "1 MP (full)"), ("0.25", "0.25 MP (draft)")], initial="1", required=False
+    )
+    go_fast = forms.BooleanField(required=False, label="Go fast", help_text="Faster, slightly lower quality.")
+    lora_weights = forms.URLField(
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
+        label="LoRA weights URL",
+        help_text=f"Only for {LORA_MODEL}: a URL to Flux LoRA weights.",
+    )
+    lora_scale = forms.FloatField(
+        required=False, min_value=-1.0, max_value=3.0, label="LoRA scale", help_text="Default 0.7."
+    )
+
+    def clean_prompt(self) -> str:
+        prompt = " ".join(self.cleaned_data["prompt"].split())
+        if not prompt:
+            raise forms.ValidationError("Describe the image you want.")
+        return prompt
+
+    def clean_megapixels(self) -> str:
+        value = self.cleaned_data.get("megapixels") or "1"
+        if value not in MEGAPIXELS:
+            raise forms.ValidationError("Choose 1 or 0.25 megapixels.")
+        return value
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        is_lora = cleaned.get("model") == LORA_MODEL
+        if cleaned.get("lora_weights") and not is_lora:
+            self.add_error("lora_weights", f"LoRA weights can only be used with the {LORA_MODEL} model.")
+        if cleaned.get("lora_scale") is not None and not is_lora:
+            self.add_error("lora_scale", f"LoRA scale only applies to the {LORA_MODEL} model.")
+        if is_lora and not cleaned.get("lora_weights") and "lora_weights" not in self.errors:
+            self.add_error("lora_weights", f"The {LORA_MODEL} model needs a LoRA weights URL.")
+        return cleaned
+
+    def to_request(self) -> GenerationRequest:
+        """The PixelDojo request for valid data; unset optional fields stay unset."""
+        data = self.cleaned_data
+        return GenerationRequest(
+            prompt=data["prompt"],
+            model=data["model"],
+            aspect_ratio=data["aspect_ratio"],
+            num_outputs=data["num_outputs"],
+            seed=data.get("seed"),
+            lora_weights=data.get("lora_weights") or None,
+            lora_scale=data.get("lora_scale"),
+            megapixels=data.get("megapixels") or None,
+            go_fast=True if data.get("go_fast") else None,
+        )
+
+    @classmethod
+    def initial_from(cls, params: dict) -> dict:
+        """Initial values to pre-fill the form from stored parameters (used by remix)."""
+        return {name: params[name] for name in cls.base_fields if params.get(name) is not None}

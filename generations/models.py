@@ -1,0 +1,113 @@
+"""Generations (one prompt submitted to PixelDojo) and the images they produced."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Generation(models.Model):
+    """One ``POST /flux`` request, its parameters and its lifecycle."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        GENERATING = "generating", "Generating"
+        SAVING = "saving", "Saving"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.GENERATING, Status.SAVING)
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations")
+
+    prompt = models.TextField()
+    model = models.CharField(max_length=64)
+    aspect_ratio = models.CharField(max_length=8, blank=True)
+    num_outputs = models.PositiveSmallIntegerField(default=1)
+    seed = models.BigIntegerField(null=True, blank=True)
+    lora_weights = models.URLField(max_length=2000, blank=True)
+    lora_scale = models.FloatField(null=True, blank=True)
+    megapixels = models.CharField(max_length=8, blank=True)
+    go_fast = models.BooleanField(null=True, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    provider_id = models.CharField(max_length=128, blank=True)
+    provider_created_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="generation_user_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.prompt[:40]}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    def parameters(self) -> dict[str, object]:
+        """The parameters as sent to PixelDojo (unset ones omitted)."""
+        values = {
+            "prompt": self.prompt,
+            "model": self.model,
+            "aspect_ratio": self.aspect_ratio or None,
+            "num_outputs": self.num_outputs,
+            "seed": self.seed,
+            "lora_weights": self.lora_weights or None,
+            "lora_scale": self.lora_scale,
+            "megapixels": self.megapixels or None,
+            "go_fast": self.go_fast,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
+
+class Image(models.Model):
+    """One image PixelDojo returned, and where we keep our own copy of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        STORED = "stored", "Stored"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Failed"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
+    index = models.PositiveSmallIntegerField()
+    provider_url = models.URLField(max_length=2000)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    file = models.FileField(max_length=255, blank=True)
+    thumbnail = models.FileField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=64, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    stored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["generation", "index"]
+        constraints = [models.UniqueConstraint(fields=["generation", "index"], name="image_unique_index")]
+        indexes = [models.Index(fields=["status", "created_at"], name="image_status_created")]
+
+    def __str__(self) -> str:
+        return f"image {self.index} of generation {self.generation_id}"
+
+    @property
+    def file_extension(self) -> str:
+        return {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(self.content_type, "img")

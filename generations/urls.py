@@ -1,0 +1,12 @@
+from django.urls import path
+
+from generations import views
+
+urlpatterns = [
+    path("", views.gallery, name="gallery"),
+    path("generate/", views.generate, name="generate"),
+    path("g/<uuid:code>/", views.generation_detail, name="generation_detail"),
+    path("g/<uuid:code>/status/", views.generation_status, name="generation_status"),
+    path("i/<uuid:code>/original/", views.image_original, name="image_original"),
+    path("i/<uuid:code>/thumbnail/", views.image_thumbnail, name="image_thumbnail"),
+]

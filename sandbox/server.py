@@ -1,0 +1,672 @@
+"""A local HTTP server speaking the PixelDojo API contract (POST /flux, GET /generated/<token>_<n>.png).
+
+Pure stdlib + Pillow so tests can run it in-process on an ephemeral port::
+
+    server = SandboxServer(port=0).start()
+    requests.post(f"{server.base_url}/flux", headers={"Authorization": "Bearer sandbox-key"}, json={...})
+    server.stop()
+
+Control endpoints (no auth, meant for loopback): GET/POST /_sandbox/config, POST /_sandbox/reset,
+GET /_sandbox/stats.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import re
+import secrets
+import socket
+import socketserver
+import string
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from sandbox.config import KeyPlan, SandboxConfig
+from sandbox.render import ASPECT_RATIOS, MEGAPIXELS, render_png
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+MODELS = ("flux-pro", "flux-1.1-pro", "flux-1.1-pro-ultra", "flux-dev-single-lora")
+LORA_MODEL = "flux-dev-single-lora"
+MAX_PROMPT_LENGTH = 2000
+MAX_BODY_BYTES = 1024 * 1024
+RATE_WINDOW_SECONDS = 60.0
+MAX_GENERATIONS = 100_000
+MAX_REQUEST_TIMES = 10_000
+ALLOWED_FIELDS = frozenset(
+    {
+        "prompt",
+        "model",
+        "aspect_ratio",
+        "num_outputs",
+        "seed",
+        "lora_weights",
+        "lora_scale",
+        "megapixels",
+        "go_fast",
+    }
+)
+FLUX_PATHS = frozenset({f"{API_PREFIX}/flux", "/flux"})
+IMAGE_PATH = re.compile(r"^/generated/(?P<token>[0-9a-f]{24,})_(?P<index>[1-9][0-9]{0,2})\.png$")
+HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$")
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class ApiError(Exception):
+    """An error answered as JSON: HTTP status, PixelDojo error code, message and extra headers."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError(400, "invalid_request", message)
+
+
+def error_body(style: str, code: str, message: str) -> dict[str, Any]:
+    """Error JSON in the "nested" or the "flat" style."""
+    if style == "flat":
+        return {"error": code, "message": message}
+    return {"error": {"code": code, "message": message}}
+
+
+# --- request validation ---
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A validated POST /flux body (seed -1 = pick one at random)."""
+
+    prompt: str
+    model: str
+    aspect_ratio: str = "16:9"
+    num_outputs: int = 1
+    seed: int = -1
+    megapixels: str = "1"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_request(body: Any) -> GenerationRequest:
+    """Validate a decoded JSON body; raise ApiError (invalid_request / model_not_found). null = omitted."""
+    if not isinstance(body, dict):
+        raise _invalid("Request body must be a JSON object")
+    unknown = sorted(set(body) - ALLOWED_FIELDS)
+    if unknown:
+        raise _invalid(f"Unknown field(s): {', '.join(unknown)}")
+    fields = {name: value for name, value in body.items() if value is not None}
+
+    prompt = fields.get("prompt")
+    if prompt is None:
+        raise _invalid("prompt is required")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise _invalid("prompt must be a non-empty string")
+    if len(prompt) > MAX_PROMPT_LENGTH:
+        raise _invalid(f"prompt must be at most {MAX_PROMPT_LENGTH} characters")
+
+    model = fields.get("model")
+    if model is None:
+        raise _invalid("model is required")
+    if not isinstance(model, str):
+        raise _invalid("model must be a string")
+    if model not in MODELS:
+        raise ApiError(
+            404, "model_not_found", f"Model '{model}' does not exist; available: {', '.join(MODELS)}"
+        )
+
+    aspect_ratio = fields.get("aspect_ratio", "16:9")
+    if not isinstance(aspect_ratio, str) or aspect_ratio not in ASPECT_RATIOS:
+        raise _invalid(f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}")
+    num_outputs = fields.get("num_outputs", 1)
+    if not _is_int(num_outputs) or not 1 <= num_outputs <= 4:
+        raise _invalid("num_outputs must be an integer between 1 and 4")
+    seed = fields.get("seed", -1)
+    if not _is_int(seed) or seed < -1:
+        raise _invalid("seed must be a non-negative integer, or -1 for a random seed")
+    if "lora_weights" in fields:
+        if model != LORA_MODEL:
+            raise _invalid(f"lora_weights is only supported by the {LORA_MODEL} model")
+        url = fields["lora_weights"]
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise _invalid("lora_weights must be an http(s) URL")
+    if "lora_scale" in fields:
+        scale = fields["lora_scale"]
+        if isinstance(scale, bool) or not isinstance(scale, int | float) or not -1 <= scale <= 3:
+            raise _invalid("lora_scale must be a number between -1 and 3")
+    megapixels = fields.get("megapixels", "1")
+    if not isinstance(megapixels, str) or megapixels not in MEGAPIXELS:
+        raise _invalid(f"megapixels must be one of the strings {', '.join(map(repr, MEGAPIXELS))}")
+    if "go_fast" in fields and not isinstance(fields["go_fast"], bool):
+        raise _invalid("go_fast must be a boolean")
+    return GenerationRequest(prompt, model, aspect_ratio, num_outputs, seed, megapixels)
+
+
+# --- shared state ---
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What is needed to (re-)render the images of one generation."""
+
+    token: str
+    prompt: str
+    seed: int
+    model: str
+    aspect_ratio: str
+    megapixels: str
+    num_outputs: int
+    created: float
+
+
+class SandboxState:
+    """Config, rate-limit windows, credits, stats and generations, all guarded by one lock."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self._lock = threading.Lock()
+        self._initial = config
+        self._clear(config)
+
+    def _clear(self, config: SandboxConfig) -> None:
+        self._config = config
+        self._rng = random.Random(config.fault_seed)
+        self._windows: dict[str, deque[float]] = {}
+        self._credits_used: dict[str, int] = {}
+        self._generations: dict[str, Generation] = {}
+        self._flux_by_status: dict[str, int] = {}
+        self._request_times: deque[float] = deque(maxlen=MAX_REQUEST_TIMES)
+        self._flux_requests = self._image_requests = self._images_generated = 0
+
+    @property
+    def config(self) -> SandboxConfig:
+        return self._config
+
+    def configure(self, **changes: Any) -> SandboxConfig:
+        with self._lock:
+            old, new = self._config, self._config.updated(**changes)
+            self._config = new
+            for key in list(self._credits_used):
+                if old.keys.get(key) != new.keys.get(key):
+                    del self._credits_used[key]  # a new plan starts with its full quota
+            if "fault_seed" in changes:
+                self._rng = random.Random(new.fault_seed)
+            return new
+
+    def reset(self) -> None:
+        with self._lock:
+            self._clear(self._initial)
+
+    def authenticate(self, key: str) -> KeyPlan:
+        plan = self._config.keys.get(key) if key else None
+        if plan is None:
+            message = "Missing API key" if not key else "Invalid API key"
+            raise ApiError(401, "invalid_api_key", message, {"WWW-Authenticate": "Bearer"})
+        return plan
+
+    def acquire_rate_slot(self, key: str, rpm: int) -> float:
+        """Record a request in the key's sliding window, or raise 429 (not recorded)."""
+        with self._lock:
+            now = time.monotonic()
+            window = self._windows.setdefault(key, deque())
+            while window and window[0] <= now - RATE_WINDOW_SECONDS:
+                window.popleft()
+            if len(window) >= rpm:
+                wait = max(1, math.ceil(window[-rpm] + RATE_WINDOW_SECONDS - now))
+                raise ApiError(
+                    429,
+                    "rate_limit_exceeded",
+                    f"Rate limit of {rpm} requests per minute exceeded; retry in {wait}s",
+                    {"Retry-After": str(wait)},
+                )
+            window.append(now)
+            return now
+
+    def release_rate_slot(self, key: str, slot: float) -> None:
+        with self._lock:
+            window = self._windows.get(key)
+            if window and slot in window:
+                window.remove(slot)
+
+    def reserve_credits(self, key: str, plan: KeyPlan, count: int) -> None:
+        with self._lock:
+            if plan.quota is None:
+                return
+            remaining = plan.quota - self._credits_used.get(key, 0)
+            if count > remaining:
+                raise ApiError(
+                    402,
+                    "quota_exceeded",
+                    f"Quota exceeded: {count} credit(s) requested, {max(0, remaining)} left",
+                )
+            self._credits_used[key] = self._credits_used.get(key, 0) + count
+
+    def refund_credits(self, key: str, count: int) -> None:
+        with self._lock:
+            if key in self._credits_used:
+                self._credits_used[key] = max(0, self._credits_used[key] - count)
+
+    def roll(self, probability: float) -> bool:
+        """True with the given probability (the RNG is only consumed for 0 < p < 1)."""
+        if probability <= 0:
+            return False
+        if probability >= 1:
+            return True
+        with self._lock:
+            return self._rng.random() < probability
+
+    def random_bytes(self, count: int) -> bytes:
+        with self._lock:
+            return self._rng.randbytes(count)
+
+    def add_generation(self, request: GenerationRequest, seed: int) -> Generation:
+        generation = Generation(
+            token=secrets.token_hex(12),
+            prompt=request.prompt,
+            seed=seed,
+            model=request.model,
+            aspect_ratio=request.aspect_ratio,
+            megapixels=request.megapixels,
+            num_outputs=request.num_outputs,
+            created=time.time(),
+        )
+        with self._lock:
+            self._prune(generation.created)
+            self._generations[generation.token] = generation
+            self._images_generated += request.num_outputs
+        return generation
+
+    def _prune(self, now: float) -> None:
+        """Forget expired generations (insertion order is creation order) and cap the total."""
+        retention = self._config.retention_seconds
+        for token, generation in list(self._generations.items()):
+            if now - generation.created < retention and len(self._generations) < MAX_GENERATIONS:
+                break
+            del self._generations[token]
+
+    def find_generation(self, token: str) -> Generation | None:
+        with self._lock:
+            return self._generations.get(token)
+
+    def record_flux(self, status: int, at: float) -> None:
+        with self._lock:
+            self._flux_requests += 1
+            self._flux_by_status[str(status)] = self._flux_by_status.get(str(status), 0) + 1
+            self._request_times.append(at)
+
+    def record_image_request(self) -> None:
+        with self._lock:
+            self._image_requests += 1
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "flux_requests": self._flux_requests,
+                "flux_by_status": dict(self._flux_by_status),
+                "image_requests": self._image_requests,
+                "images_generated": self._images_generated,
+                "request_times": list(self._request_times),
+                "credits_used": dict(self._credits_used),
+            }
+
+
+# --- HTTP ---
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], state: SandboxState) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.state = state
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.debug("PixelDojo sandbox: connection error from %s", client_address, exc_info=True)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind() calls socket.getfqdn(), a DNS lookup that can stall without network.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "PixelDojoSandbox/1.0"
+    timeout = 120  # idle keep-alive connections are closed after this
+    server: _HTTPServer
+
+    @property
+    def state(self) -> SandboxState:
+        return self.server.state
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch("OPTIONS")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s %s", self.address_string(), format % args)
+
+    # routing
+
+    def _dispatch(self, method: str) -> None:
+        path = urlsplit(self.path).path
+        if len(path) > 1:
+            path = path.rstrip("/")
+        try:
+            body = self._read_body()
+            if path in FLUX_PATHS:
+                self._require(method, "POST")
+                self._handle_flux(body)
+            elif match := IMAGE_PATH.match(path):
+                self._require(method, "GET", "HEAD")
+                self._handle_image(match["token"], int(match["index"]), head=method == "HEAD")
+            elif path == "/_sandbox/config":
+                self._require(method, "GET", "POST")
+                if method == "POST":
+                    self._update_config(body)
+                self._send_json(200, self.state.config.to_dict())
+            elif path == "/_sandbox/reset":
+                self._require(method, "POST")
+                self.state.reset()
+                self._send_json(200, {"ok": True, "config": self.state.config.to_dict()})
+            elif path == "/_sandbox/stats":
+                self._require(method, "GET")
+                self._send_json(200, self.state.stats())
+            else:
+                raise ApiError(404, "not_found", f"No such endpoint: {path}")
+        except ApiError as error:
+            self._send_error(error)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:
+            logger.exception("PixelDojo sandbox: unexpected error on %s %s", method, path)
+            self.close_connection = True
+            self._send_error(ApiError(500, "server_error", "Unexpected sandbox error"))
+
+    def _require(self, method: str, *allowed: str) -> None:
+        if method not in allowed:
+            raise ApiError(
+                405, "method_not_allowed", f"Method {method} not allowed", {"Allow": ", ".join(allowed)}
+            )
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked()
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None:
+            return b""
+        try:
+            length = int(raw_length)
+        except ValueError:
+            self.close_connection = True
+            raise _invalid("Invalid Content-Length header") from None
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise ApiError(413, "invalid_request", "Request body too large")
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            try:
+                size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                self.close_connection = True
+                raise _invalid("Malformed chunked request body") from None
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailers
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY_BYTES:
+                self.close_connection = True
+                raise ApiError(413, "invalid_request", "Request body too large")
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    # responses
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        self._send_bytes(status, data, "application/json", headers)
+
+    def _send_error(self, error: ApiError) -> None:
+        body = error_body(self.state.config.error_style, error.code, error.message)
+        self._send_json(error.status, body, error.headers)
+
+    def _send_bytes(
+        self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    # endpoints
+
+    def _handle_flux(self, raw_body: bytes) -> None:
+        started = time.time()
+        headers: dict[str, str] = {}
+        try:
+            status, payload = 200, self._generate(raw_body)
+        except ApiError as error:
+            status, headers = error.status, error.headers
+            payload = error_body(self.state.config.error_style, error.code, error.message)
+        self.state.record_flux(status, started)
+        self._send_json(status, payload, headers)
+
+    def _generate(self, raw_body: bytes) -> dict[str, Any]:
+        state, config = self.state, self.state.config
+        key = self._bearer_key()
+        plan = state.authenticate(key)
+        slot = state.acquire_rate_slot(key, plan.rpm)
+        try:
+            body = json.loads(raw_body)
+        except ValueError as exc:
+            raise _invalid(f"Malformed JSON body: {exc}") from None
+        request = validate_request(body)
+        state.reserve_credits(key, plan, request.num_outputs)
+        try:
+            if state.roll(config.faults.server_error):
+                raise ApiError(500, "server_error", "An internal server error occurred (injected fault)")
+            if state.roll(config.faults.rate_limit):
+                state.release_rate_slot(key, slot)
+                raise ApiError(
+                    429, "rate_limit_exceeded", "Rate limit exceeded (injected fault)", {"Retry-After": "1"}
+                )
+        except ApiError:
+            state.refund_credits(key, request.num_outputs)
+            raise
+        if state.roll(config.faults.slow):
+            time.sleep(config.faults.slow_seconds)
+        if config.latency_seconds:
+            time.sleep(config.latency_seconds)
+        seed = request.seed if request.seed >= 0 else secrets.randbelow(2**32)
+        generation = state.add_generation(request, seed)
+        base = self._public_root()
+        return {
+            "id": "gen_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16)),
+            "created": int(generation.created),
+            "images": [
+                f"{base}/generated/{generation.token}_{n}.png" for n in range(1, request.num_outputs + 1)
+            ],
+            "model": request.model,
+            "prompt": request.prompt,
+            "seed": seed,
+        }
+
+    def _bearer_key(self) -> str:
+        """The API key of an `Authorization: Bearer <key>` header ("" if absent)."""
+        scheme, _, key = self.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return ""
+        return key.strip()
+
+    def _public_root(self) -> str:
+        """Root URL for image links: the Host the client used, else the bound address."""
+        host = self.headers.get("Host", "")
+        if HOST_HEADER.match(host):
+            return f"http://{host}"
+        return _root_url(self.server.server_name, self.server.server_port)
+
+    def _handle_image(self, token: str, index: int, head: bool) -> None:
+        state, config = self.state, self.state.config
+        state.record_image_request()
+        generation = state.find_generation(token)
+        if (
+            generation is None
+            or index > generation.num_outputs
+            or time.time() - generation.created >= config.retention_seconds
+            or state.roll(config.faults.expired)
+        ):
+            raise ApiError(404, "not_found", "Image not found or expired")
+        if state.roll(config.faults.slow):
+            time.sleep(config.faults.slow_seconds)
+        if state.roll(config.faults.corrupt):
+            data = b"\x00CORRUPT" + state.random_bytes(4096)
+        else:
+            data = render_png(
+                generation.prompt,
+                generation.seed,
+                generation.model,
+                generation.aspect_ratio,
+                generation.megapixels,
+                index,
+            )
+        if head or not state.roll(config.faults.truncate):
+            self._send_bytes(200, data, "image/png", {"Cache-Control": "private, max-age=3600"})
+            return
+        # Truncate: announce the full length, send half, then drop the connection.
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _update_config(self, raw_body: bytes) -> None:
+        try:
+            changes = json.loads(raw_body or b"{}")
+        except ValueError as exc:
+            raise _invalid(f"Malformed JSON body: {exc}") from None
+        if not isinstance(changes, dict):
+            raise _invalid("Request body must be a JSON object")
+        try:
+            self.state.configure(**changes)
+        except (TypeError, ValueError) as exc:
+            raise _invalid(str(exc)) from None
+
+
+def _root_url(host: str, port: int) -> str:
+    if host in ("", "0.0.0.0"):  # noqa: S104 - a wildcard bind is reached through loopback
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+class SandboxServer:
+    """The sandbox HTTP server, served from a daemon thread. Binds on construction (port 0 = ephemeral)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: SandboxConfig | None = None) -> None:
+        self.state = SandboxState(config or SandboxConfig())
+        self._httpd = _HTTPServer((host, port), self.state)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return self._httpd.server_name
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_port
+
+    @property
+    def root_url(self) -> str:
+        return _root_url(self.host, self.port)
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + API_PREFIX
+
+    @property
+    def config(self) -> SandboxConfig:
+        return self.state.config
+
+    def start(self) -> SandboxServer:
+        if self._thread is not None:
+            raise RuntimeError("sandbox server already started")
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="pixeldojo-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.debug("PixelDojo sandbox listening on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def configure(self, **changes: Any) -> SandboxConfig:
+        """Thread-safe partial update of the config; returns the new config (ValueError if invalid)."""
+        return self.state.configure(**changes)
+
+    def reset(self) -> None:
+        """Back to the initial config; clears rate windows, credits, stats and generated images."""
+        self.state.reset()
+
+    def stats(self) -> dict[str, Any]:
+        return self.state.stats()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

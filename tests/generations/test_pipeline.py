@@ -1,0 +1,138 @@
+"""Whole generations through a real Celery worker, the sandbox over HTTP and real files in storage."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image as PILImage
+
+from credits.models import LedgerEntry
+from generations import services
+from generations.models import Generation, Image
+from generations.pixeldojo import GenerationRequest
+from sandbox.config import FaultRates, KeyPlan
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def submit(user, **params) -> Generation:
+    request = GenerationRequest(**{"prompt": "a lighthouse at dawn", "model": "flux-pro", **params})
+    return services.generation_submit(user=user, request=request)
+
+
+def finished(generation: Generation):
+    def check():
+        """generation reaches a final state"""
+        generation.refresh_from_db()
+        return generation.status in (Generation.Status.DONE, Generation.Status.FAILED)
+
+    return check
+
+
+def test_generation_is_stored_end_to_end_by_a_real_worker(celery_worker, alice, media_storage):
+    generation = submit(alice, num_outputs=2, aspect_ratio="16:9", megapixels="0.25", seed=11)
+    wait_for(finished(generation), timeout=30)
+
+    assert generation.status == Generation.Status.DONE, generation.error_message
+    assert generation.provider_id.startswith("gen_")
+    images = list(generation.images.order_by("index"))
+    assert [image.status for image in images] == ["stored", "stored"]
+    for image in images:
+        with default_storage.open(image.file.name, "rb") as stored:
+            data = stored.read()
+        assert hashlib.sha256(data).hexdigest() == image.sha256
+        with PILImage.open(io.BytesIO(data)) as picture:
+            assert picture.format == "PNG" and picture.size == (image.width, image.height)
+        assert image.width > image.height  # 16:9
+        assert 200_000 <= image.width * image.height <= 300_000  # 0.25 MP
+        with default_storage.open(image.thumbnail.name, "rb") as thumb, PILImage.open(thumb) as picture:
+            assert picture.format == "WEBP" and max(picture.size) <= 512
+        assert (media_storage / image.file.name).is_file()  # a real file under the storage root
+    assert images[0].sha256 != images[1].sha256
+    charges = LedgerEntry.objects.filter(generation=generation, kind="charge")
+    assert sorted(charges.values_list("image__index", flat=True)) == [0, 1]
+    assert sum(charges.values_list("credits", flat=True)) == 2
+
+
+def test_server_errors_are_retried_until_pixeldojo_answers(celery_worker, alice, sandbox):
+    sandbox.configure(faults=FaultRates(server_error=1.0))
+    generation = submit(alice)
+    wait_for(lambda: sandbox.stats()["flux_by_status"].get("500", 0) >= 1, timeout=10)
+    sandbox.configure(faults=FaultRates())
+    wait_for(finished(generation), timeout=30)
+    assert generation.status == Generation.Status.DONE
+    assert generation.attempts >= 2
+    assert LedgerEntry.objects.filter(generation=generation).count() == 1
+
+
+def test_quota_exceeded_fails_with_a_clear_message_and_no_charge(celery_worker, alice, sandbox):
+    sandbox.configure(keys={"sandbox-key": KeyPlan(quota=0)})
+    generation = submit(alice)
+    wait_for(finished(generation), timeout=15)
+    assert generation.status == Generation.Status.FAILED
+    assert generation.error_code == "quota_exceeded"
+    assert "run out of credits" in generation.error_message
+    assert not LedgerEntry.objects.exists()
+    assert sandbox.stats()["flux_requests"] == 1  # not retried
+
+
+def test_corrupt_download_is_retried_and_stored_once(celery_worker, alice, sandbox):
+    sandbox.configure(faults=FaultRates(corrupt=1.0))
+    generation = submit(alice)
+    wait_for(lambda: sandbox.stats()["image_requests"] >= 1, timeout=15)
+    sandbox.configure(faults=FaultRates())
+    wait_for(finished(generation), timeout=30)
+    assert generation.status == Generation.Status.DONE
+    image = generation.images.get()
+    assert image.status == Image.Status.STORED and image.attempts >= 2
+
+
+def test_expired_image_is_marked_not_dropped(alice, sandbox):
+    sandbox.configure(retention_seconds=1.0)
+    generation = Generation.objects.create(
+        user=alice, prompt="a fading dream", model="flux-pro", num_outputs=2
+    )
+    services.generation_run(generation_id=generation.id)
+    time.sleep(1.3)  # the sandbox deletes the images, as PixelDojo does after 24 h
+    for image in generation.images.all():
+        services.image_persist(image_id=image.id)
+
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.FAILED
+    assert "before PixelDojo deleted them" in generation.error_message
+    images = list(generation.images.all())
+    assert len(images) == 2
+    assert {image.status for image in images} == {Image.Status.EXPIRED}
+    assert all("expired" in image.error_message for image in images)
+    assert LedgerEntry.objects.filter(generation=generation).count() == 2  # PixelDojo charged for them
+
+
+def test_image_past_retention_is_expired_without_fetching(alice, sandbox, settings):
+    settings.PIXELDOJO_RETENTION_SECONDS = 0
+    generation = Generation.objects.create(user=alice, prompt="too late", model="flux-pro")
+    services.generation_run(generation_id=generation.id)
+    before = sandbox.stats()["image_requests"]
+    services.image_persist(image_id=generation.images.get().id)
+    assert generation.images.get().status == Image.Status.EXPIRED
+    assert sandbox.stats()["image_requests"] == before
+
+
+def test_running_tasks_twice_charges_and_stores_once(alice, sandbox, media_storage):
+    generation = Generation.objects.create(user=alice, prompt="twice", model="flux-pro", num_outputs=2)
+    services.generation_run(generation_id=generation.id)
+    services.generation_run(generation_id=generation.id)  # a redelivered message
+    assert sandbox.stats()["flux_requests"] == 1
+    for image in generation.images.all():
+        services.image_persist(image_id=image.id)
+        services.image_persist(image_id=image.id)
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.DONE
+    assert generation.images.count() == 2
+    assert LedgerEntry.objects.filter(generation=generation).count() == 2
+    stored_files = sorted(p.name for p in (media_storage / "originals").rglob("*") if p.is_file())
+    assert len(stored_files) == 2

@@ -1,0 +1,124 @@
+"""The PixelDojo client against the sandbox over HTTP: success and every documented error code."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from generations.pixeldojo import (
+    GenerationRequest,
+    InvalidApiKey,
+    InvalidRequest,
+    ModelNotFound,
+    NetworkError,
+    PixelDojoClient,
+    QuotaExceeded,
+    RateLimited,
+    ServerError,
+)
+from sandbox.config import FaultRates, KeyPlan, SandboxConfig
+
+REQUEST = GenerationRequest(prompt="a lighthouse at dawn", model="flux-pro", num_outputs=2, seed=7)
+
+
+def client_for(server, key: str = "sandbox-key", read_timeout: float = 10.0) -> PixelDojoClient:
+    return PixelDojoClient(
+        base_url=server.base_url, api_key=key, connect_timeout=2.0, read_timeout=read_timeout
+    )
+
+
+def test_generate_returns_typed_result(sandbox):
+    result = client_for(sandbox).generate(REQUEST)
+    assert result.id.startswith("gen_")
+    assert result.model == "flux-pro" and result.prompt == "a lighthouse at dawn"
+    assert len(result.images) == 2 and all(url.startswith(sandbox.root_url) for url in result.images)
+    assert result.created.tzinfo is not None
+
+
+def test_only_set_parameters_are_sent():
+    assert REQUEST.to_payload() == {
+        "prompt": "a lighthouse at dawn",
+        "model": "flux-pro",
+        "num_outputs": 2,
+        "seed": 7,
+    }
+
+
+@pytest.mark.parametrize("style", ["nested", "flat"])
+def test_invalid_api_key(sandbox, style):
+    sandbox.configure(error_style=style)
+    with pytest.raises(InvalidApiKey) as caught:
+        client_for(sandbox, key="wrong-key").generate(REQUEST)
+    assert caught.value.status == 401
+    assert "API key" in str(caught.value)
+    assert "wrong-key" not in str(caught.value)
+
+
+@pytest.mark.parametrize("style", ["nested", "flat"])
+def test_invalid_request_names_the_problem(sandbox, style):
+    sandbox.configure(error_style=style)
+    bad = GenerationRequest(prompt="x", model="flux-pro", num_outputs=9)
+    with pytest.raises(InvalidRequest) as caught:
+        client_for(sandbox).generate(bad)
+    assert caught.value.code == "invalid_request"
+    assert "num_outputs" in str(caught.value)
+
+
+def test_model_not_found(sandbox):
+    with pytest.raises(ModelNotFound) as caught:
+        client_for(sandbox).generate(GenerationRequest(prompt="x", model="flux-9000"))
+    assert "does not know this model" in str(caught.value)
+
+
+def test_quota_exceeded(sandbox):
+    sandbox.configure(keys={"sandbox-key": KeyPlan(rpm=1000, quota=1)})
+    with pytest.raises(QuotaExceeded) as caught:
+        client_for(sandbox).generate(REQUEST)  # 2 images, 1 credit left
+    assert "run out of credits" in str(caught.value)
+    assert not caught.value.retryable
+
+
+def test_server_error_is_retryable(sandbox):
+    sandbox.configure(faults=FaultRates(server_error=1.0))
+    with pytest.raises(ServerError) as caught:
+        client_for(sandbox).generate(REQUEST)
+    assert caught.value.retryable and caught.value.status == 500
+
+
+def test_rate_limit_carries_retry_after(sandbox):
+    sandbox.configure(keys={"sandbox-key": KeyPlan(rpm=1)})
+    client = client_for(sandbox)
+    client.generate(REQUEST)
+    with pytest.raises(RateLimited) as caught:
+        client.generate(REQUEST)
+    assert 1 <= caught.value.retry_after <= 60
+    assert caught.value.retryable
+
+
+def test_slow_answer_is_a_network_error():
+    from sandbox.server import SandboxServer
+
+    server = SandboxServer(host="127.0.0.1", port=0, config=SandboxConfig(latency_seconds=2.0)).start()
+    try:
+        with pytest.raises(NetworkError) as caught:
+            client_for(server, read_timeout=0.3).generate(REQUEST)
+        assert "did not answer in time" in str(caught.value)
+    finally:
+        server.stop()
+
+
+def test_unreachable_host_is_a_network_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there.
+    client = PixelDojoClient(base_url=f"http://127.0.0.1:{port}/api/v1", api_key="k", connect_timeout=1.0)
+    with pytest.raises(NetworkError) as caught:
+        client.generate(REQUEST)
+    assert caught.value.retryable
+    assert "could not be reached" in str(caught.value)
+
+
+def test_client_repr_never_shows_the_key():
+    client = PixelDojoClient(base_url="http://x/api/v1", api_key="secret-key-123")
+    assert "secret-key-123" not in repr(client)

@@ -1,0 +1,171 @@
+"""Pages: login, submitting the form, the gallery, and one user never reaching another's work."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from credits.models import LedgerEntry
+from generations.models import Generation
+from tests.conftest import PASSWORD
+from tests.generations.factories import make_generation, make_stored_image
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.login(username="alice", password=PASSWORD)
+    return client
+
+
+@pytest.fixture
+def stored(alice):
+    generation = make_generation(alice, status=Generation.Status.DONE)
+    image = make_stored_image(generation)
+    image.file.name = default_storage.save("originals/test.png", ContentFile(b"\x89PNG original bytes"))
+    image.thumbnail.name = default_storage.save("thumbnails/test.webp", ContentFile(b"RIFF thumb"))
+    image.content_type = "image/png"
+    image.save()
+    return generation, image
+
+
+@pytest.mark.parametrize("name", ["gallery", "generate"])
+def test_pages_require_login(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_valid_submission_queues_a_generation(alice_client, alice, django_capture_on_commit_callbacks):
+    data = {"prompt": "a red fox", "model": "flux-1.1-pro", "aspect_ratio": "1:1", "num_outputs": "3"}
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = alice_client.post(reverse("generate"), data)
+    assert response.status_code == 302 and response["Location"] == reverse("gallery")
+    generation = Generation.objects.get()
+    assert (generation.user, generation.status, generation.num_outputs) == (alice, "queued", 3)
+    assert len(callbacks) == 1  # the Celery task is enqueued only after the commit
+
+
+def test_invalid_submission_shows_errors_beside_fields_and_keeps_input(alice_client):
+    data = {
+        "prompt": "a red fox",
+        "model": "flux-pro",
+        "aspect_ratio": "1:1",
+        "num_outputs": "9",
+        "seed": "-5",
+    }
+    response = alice_client.post(reverse("generate"), data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="num_outputs-error"' in html and 'id="seed-error"' in html
+    assert "a red fox" in html  # nothing the user typed is lost
+    assert not Generation.objects.exists()
+
+
+def test_gallery_lists_only_own_generations_newest_first(alice_client, alice, bob):
+    make_generation(alice, prompt="alice first")
+    make_generation(alice, prompt="alice second")
+    make_generation(bob, prompt="bob secret")
+    html = alice_client.get(reverse("gallery")).content.decode()
+    assert html.index("alice second") < html.index("alice first")
+    assert "bob secret" not in html
+
+
+def test_gallery_query_count_does_not_grow_with_the_page(alice_client, alice):
+    def count_queries() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert alice_client.get(reverse("gallery")).status_code == 200
+        return len(ctx.captured_queries)
+
+    generation = make_generation(alice)
+    make_stored_image(generation)
+    few = count_queries()
+    for _ in range(20):
+        more = make_generation(alice, num_outputs=2)
+        make_stored_image(more, index=0)
+        make_stored_image(more, index=1)
+    assert count_queries() == few
+
+
+def test_detail_shows_every_parameter(alice_client, alice):
+    generation = make_generation(
+        alice,
+        model="flux-dev-single-lora",
+        seed=99,
+        lora_weights="https://example.com/l.safetensors",
+        lora_scale=0.8,
+        megapixels="0.25",
+        go_fast=True,
+        aspect_ratio="3:2",
+        num_outputs=2,
+    )
+    html = alice_client.get(reverse("generation_detail", args=[generation.code])).content.decode()
+    for value in [
+        "flux-dev-single-lora",
+        "99",
+        "https://example.com/l.safetensors",
+        "0.8",
+        "0.25",
+        "3:2",
+        "True",
+    ]:
+        assert value in html
+
+
+def test_owner_downloads_the_original(alice_client, stored):
+    _, image = stored
+    response = alice_client.get(reverse("image_original", args=[image.code]) + "?download=1")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"\x89PNG original bytes"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["Content-Type"] == "image/png"
+
+
+def test_status_endpoint_reports_state_and_card(alice_client, stored):
+    generation, image = stored
+    data = alice_client.get(reverse("generation_status", args=[generation.code])).json()
+    assert data["status"] == "done" and data["active"] is False
+    assert data["images"] == [{"code": str(image.code), "status": "stored"}]
+    assert f'id="gen-{generation.code}"' in data["card_html"]
+
+
+@pytest.mark.parametrize(
+    "url_name", ["generation_detail", "generation_status", "image_original", "image_thumbnail"]
+)
+def test_other_user_gets_404_for_everything(client, bob, stored, url_name):
+    generation, image = stored
+    client.login(username="bob", password=PASSWORD)
+    code = generation.code if url_name.startswith("generation") else image.code
+    response = client.get(reverse(url_name, args=[code]))
+    assert response.status_code == 404
+    assert b"a quiet harbour" not in response.content
+
+
+@pytest.mark.parametrize("url_name", ["generation_detail", "generation_status", "image_original"])
+def test_anonymous_is_sent_to_login(client, stored, url_name):
+    generation, image = stored
+    code = generation.code if url_name.startswith("generation") else image.code
+    response = client.get(reverse(url_name, args=[code]))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+def test_header_shows_credits_spent_from_the_ledger(alice_client, alice, stored):
+    generation, image = stored
+    LedgerEntry.objects.create(user=alice, generation=generation, image=image, model="flux-pro", credits=1)
+    other = make_stored_image(generation, index=1)
+    LedgerEntry.objects.create(user=alice, generation=generation, image=other, model="flux-pro", credits=1)
+    html = alice_client.get(reverse("gallery")).content.decode()
+    assert 'data-testid="credits-total"' in html and "2 credits spent" in html
+
+
+def test_sandbox_banner_is_shown_when_no_api_key(alice_client, settings):
+    settings.PIXELDOJO_USES_SANDBOX = True
+    assert "Sandbox mode" in alice_client.get(reverse("gallery")).content.decode()
+    settings.PIXELDOJO_USES_SANDBOX = False
+    assert "Sandbox mode" not in alice_client.get(reverse("gallery")).content.decode()
