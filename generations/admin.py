@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from generations.models import Generation, Image
+from generations.models import Generation, Image, ProviderPause
 
 
 class ImageInline(admin.TabularInline):
@@ -25,3 +25,16 @@ class ImageAdmin(admin.ModelAdmin):
     list_display = ("created_at", "generation", "index", "status", "width", "height")
     list_filter = ("status",)
     raw_id_fields = ("generation",)
+
+
+@admin.register(ProviderPause)
+class ProviderPauseAdmin(admin.ModelAdmin):
+    list_display = ("paused_at", "code", "paused_until", "cleared_at", "cleared_by")
+    readonly_fields = ("paused_at",)
+    actions = ["resume_now"]
+
+    @admin.action(description="Resume generation now")
+    def resume_now(self, request, queryset) -> None:
+        from django.utils import timezone
+
+        queryset.filter(cleared_at__isnull=True).update(cleared_at=timezone.now(), cleared_by=request.user)

@@ -36,7 +36,10 @@ class Generation(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="PixelDojo calls made so far.")
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker is calling PixelDojo for it until then."
+    )
 
     provider_id = models.CharField(max_length=128, blank=True)
     provider_created_at = models.DateTimeField(null=True, blank=True)
@@ -98,6 +101,7 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
     stored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -111,3 +115,23 @@ class Image(models.Model):
     @property
     def file_extension(self) -> str:
         return {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(self.content_type, "img")
+
+
+class ProviderPause(models.Model):
+    """New submissions stop while PixelDojo says the quota is exhausted, until a set time or an operator."""
+
+    code = models.CharField(max_length=64, default="quota_exceeded")
+    message = models.TextField()
+    paused_at = models.DateTimeField(auto_now_add=True)
+    paused_until = models.DateTimeField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-paused_at"]
+        get_latest_by = "paused_at"
+
+    def __str__(self) -> str:
+        return f"{self.code} at {self.paused_at:%Y-%m-%d %H:%M}"

@@ -1,57 +1,35 @@
-"""Thin Celery tasks: they take ids, call services, and decide only about retrying.
+"""Thin Celery tasks: they take ids, call services, and re-schedule themselves when a service asks.
 
-All tasks are ``acks_late`` with ``reject_on_worker_lost`` (see settings): a worker that dies mid-task leaves
-the message to be redelivered, and the services make a second run safe.
+Retry bounds live in the database (attempt counters), not in Celery's retry count, so waiting for a
+rate-limit slot never uses up tries. All tasks are ``acks_late`` with ``reject_on_worker_lost``: a worker that
+dies mid-task leaves the message to be redelivered, and the services make a second run safe.
 """
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 
-logger = logging.getLogger(__name__)
-
-RUN_MAX_RETRIES = 6
-PERSIST_MAX_RETRIES = 6
+TASK_OPTIONS = {"bind": True, "max_retries": None, "acks_late": True, "reject_on_worker_lost": True}
 
 
-@shared_task(bind=True, max_retries=RUN_MAX_RETRIES, acks_late=True, reject_on_worker_lost=True)
+@shared_task(**TASK_OPTIONS)
 def run_generation(self, generation_id: int) -> None:
-    """Call PixelDojo for one generation; retry rate limits, server errors and network faults."""
+    """Call PixelDojo for one generation."""
     from generations import services
-    from generations.pixeldojo import PixelDojoError
 
-    try:
-        services.generation_run(generation_id=generation_id)
-    except PixelDojoError as exc:
-        if not exc.retryable:
-            return  # the service already recorded the failure.
-        if self.request.retries >= self.max_retries:
-            services.generation_fail(generation_id=generation_id, code=exc.code, message=str(exc))
-            return
-        delay = services.retry_delay(exc, self.request.retries)
-        services.generation_note_retry(generation_id=generation_id, message=f"{exc} (in {delay:.0f} s)")
-        logger.info("generation %s: %s, retrying in %.1f s", generation_id, exc.code, delay)
-        raise self.retry(countdown=delay, exc=exc) from exc
+    delay = services.generation_run(generation_id=generation_id)
+    if delay is not None:
+        raise self.retry(countdown=delay)
 
 
-@shared_task(bind=True, max_retries=PERSIST_MAX_RETRIES, acks_late=True, reject_on_worker_lost=True)
+@shared_task(**TASK_OPTIONS)
 def persist_image(self, image_id: int) -> None:
-    """Download and store one image; retry transient download or decode failures."""
+    """Download and store one image."""
     from generations import services
-    from generations.downloads import DownloadError
-    from generations.imaging import InvalidImage
 
-    try:
-        services.image_persist(image_id=image_id)
-    except (DownloadError, InvalidImage) as exc:
-        if self.request.retries >= self.max_retries:
-            services.image_give_up(image_id=image_id, error=exc)
-            return
-        delay = services.retry_delay(exc, self.request.retries)
-        logger.info("image %s: %s, retrying in %.1f s", image_id, exc, delay)
-        raise self.retry(countdown=delay, exc=exc) from exc
+    delay = services.image_persist(image_id=image_id)
+    if delay is not None:
+        raise self.retry(countdown=delay)
 
 
 @shared_task

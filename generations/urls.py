@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generations import views
+from generations import views, views_operations
 
 urlpatterns = [
     path("", views.gallery, name="gallery"),
@@ -9,4 +9,6 @@ urlpatterns = [
     path("g/<uuid:code>/status/", views.generation_status, name="generation_status"),
     path("i/<uuid:code>/original/", views.image_original, name="image_original"),
     path("i/<uuid:code>/thumbnail/", views.image_thumbnail, name="image_thumbnail"),
+    path("ops/", views_operations.operations, name="operations"),
+    path("ops/resume/", views_operations.operations_resume, name="operations_resume"),
 ]

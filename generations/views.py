@@ -32,9 +32,15 @@ def gallery(request: HttpRequest) -> HttpResponse:
 def generate(request: HttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        generation = services.generation_submit(user=request.user, request=form.to_request())
-        messages.success(request, f"Queued: “{generation.prompt[:60]}”. Images appear below as they arrive.")
-        return redirect("gallery")
+        try:
+            generation = services.generation_submit(user=request.user, request=form.to_request())
+        except services.SubmissionRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            messages.success(
+                request, f"Queued: “{generation.prompt[:60]}”. Images appear below as they arrive."
+            )
+            return redirect("gallery")
     return render(request, "generations/generate.html", {"form": form})
 
 
@@ -64,20 +70,28 @@ def generation_status(request: HttpRequest, code) -> JsonResponse:
 
 
 def _serve(name: str, *, content_type: str, filename: str, download: bool) -> HttpResponse:
-    """Stream a stored file to its owner (local storage) or redirect to a short-lived signed URL (S3)."""
+    """Stream a stored file to its owner (local storage) or redirect to a short-lived signed URL (S3).
+
+    Remote objects are private: the redirect goes to a URL signed for this one object that expires within
+    minutes, telling the storage how to name and type the file; the redirect itself is never cached.
+    """
     if not name:
         raise Http404("This image is not stored.")
-    disposition = "attachment" if download else "inline"
     try:
         default_storage.path(name)
     except NotImplementedError:  # remote storage (S3): a signed URL that expires in minutes.
-        signed = default_storage.url(
-            name, parameters={"ResponseContentDisposition": f'{disposition}; filename="{filename}"'}
-        )
-        return redirect(signed)
-    response = FileResponse(
-        default_storage.open(name, "rb"), content_type=content_type, as_attachment=download, filename=filename
-    )
+        disposition = "attachment" if download else "inline"
+        parameters = {"ResponseContentDisposition": f'{disposition}; filename="{filename}"'}
+        if content_type:
+            parameters["ResponseContentType"] = content_type
+        response = redirect(default_storage.url(name, parameters=parameters))
+        response["Cache-Control"] = "private, no-store"
+        return response
+    try:
+        stored = default_storage.open(name, "rb")
+    except FileNotFoundError as exc:
+        raise Http404("This image is not stored.") from exc
+    response = FileResponse(stored, content_type=content_type, as_attachment=download, filename=filename)
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

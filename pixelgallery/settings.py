@@ -71,6 +71,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file (not memory) test database, so worker processes started by tests can open it too.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     # WAL + a busy timeout let the web process and the worker write to one SQLite file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
@@ -111,9 +113,12 @@ if AWS_STORAGE_BUCKET_NAME:
             "region_name": env_str("AWS_S3_REGION_NAME") or None,
             "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
             "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            "signature_version": env_str("AWS_S3_SIGNATURE_VERSION", "s3v4"),
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,  # "path" for MinIO & co.
             "default_acl": "private",
-            "querystring_auth": True,
+            "querystring_auth": True,  # every URL is signed and expires; nothing is public.
             "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 300),
+            "custom_domain": None,  # a custom domain would hand out unsigned URLs.
             "file_overwrite": True,
         },
     }
@@ -142,6 +147,17 @@ PIXELDOJO_IMAGE_HOSTS = env_list("PIXELDOJO_IMAGE_HOSTS")
 PIXELDOJO_MAX_IMAGE_BYTES = env_int("PIXELDOJO_MAX_IMAGE_BYTES", 40 * 1024 * 1024)
 PIXELDOJO_RETENTION_SECONDS = env_int("PIXELDOJO_RETENTION_SECONDS", 24 * 3600)
 PIXELDOJO_RATE_LIMIT_RPM = env_int("PIXELDOJO_RATE_LIMIT_RPM", 10)
+PIXELDOJO_RATE_LIMIT_WINDOW_SECONDS = env_float("PIXELDOJO_RATE_LIMIT_WINDOW_SECONDS", 60.0)
+PIXELDOJO_RATE_LIMIT_MARGIN_SECONDS = env_float("PIXELDOJO_RATE_LIMIT_MARGIN_SECONDS", 1.0)
+# One shared window per PixelDojo account.
+PIXELDOJO_RATE_LIMIT_NAME = env_str("PIXELDOJO_RATE_LIMIT_NAME", "pixeldojo")
+# A worker calling PixelDojo holds a lease for connect + read timeout + this margin; a worker that died
+# mid-call is replaced once the lease ends.
+PIXELDOJO_LEASE_MARGIN_SECONDS = env_float("PIXELDOJO_LEASE_MARGIN_SECONDS", 30.0)
+PIXELDOJO_MAX_ATTEMPTS = env_int("PIXELDOJO_MAX_ATTEMPTS", 6)  # API calls per generation, then it fails
+IMAGE_MAX_ATTEMPTS = env_int("IMAGE_MAX_ATTEMPTS", 8)  # downloads per image, then it is failed or expired
+PIXELDOJO_QUOTA_PAUSE_SECONDS = env_int("PIXELDOJO_QUOTA_PAUSE_SECONDS", 3600)
+SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 180)  # untouched this long: the sweeper re-queues it
 
 # --- Celery: Redis in production; an embedded filesystem broker for the no-Redis first run. ---
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "filesystem://"))
@@ -154,6 +170,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# The shared rate limiter lives in Redis whenever Redis is around (else a file under var/).
+PIXELDOJO_RATE_LIMIT_REDIS_URL = env_str(
+    "PIXELDOJO_RATE_LIMIT_REDIS_URL",
+    env_str(
+        "REDIS_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+    ),
+)
+# Unacknowledged messages of a worker that died come back after this long (Redis transport).
+CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", env_int("CELERY_VISIBILITY_TIMEOUT", 3600))
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +15,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from django.contrib.auth import get_user_model
 
+from generations.ratelimit import limiter_from_settings
 from sandbox.config import KeyPlan, SandboxConfig
 from sandbox.server import SandboxServer
 
@@ -38,6 +40,9 @@ def sandbox(sandbox_server, settings):
     settings.PIXELDOJO_BASE_URL = sandbox_server.base_url
     settings.PIXELDOJO_API_KEY = SANDBOX_KEY
     settings.PIXELDOJO_USES_SANDBOX = True
+    settings.PIXELDOJO_RATE_LIMIT_RPM = 10_000
+    settings.PIXELDOJO_RATE_LIMIT_NAME = f"test-{uuid.uuid4().hex}"
+    limiter_from_settings().reset()
     yield sandbox_server
     sandbox_server.reset()
 

@@ -1,0 +1,35 @@
+"""Business logic of a generation's life, as plain functions (tasks and views only call these).
+
+Every function is safe to run twice (Celery may redeliver a task): side effects are guarded by database state
+transitions made with conditional updates or row locks.
+"""
+
+from generations.services.calling import generation_fail, generation_request, generation_run, retry_delay
+from generations.services.pause import provider_pause_active, provider_pause_clear, provider_pause_start
+from generations.services.persistence import (
+    generation_settle,
+    image_is_past_retention,
+    image_mark,
+    image_persist,
+    image_storage_names,
+)
+from generations.services.submission import SubmissionRefused, generation_submit
+from generations.services.sweeping import sweep_stale_work
+
+__all__ = [
+    "SubmissionRefused",
+    "generation_fail",
+    "generation_request",
+    "generation_run",
+    "generation_settle",
+    "generation_submit",
+    "image_is_past_retention",
+    "image_mark",
+    "image_persist",
+    "image_storage_names",
+    "provider_pause_active",
+    "provider_pause_clear",
+    "provider_pause_start",
+    "retry_delay",
+    "sweep_stale_work",
+]

@@ -1,0 +1,199 @@
+"""Calling PixelDojo for a queued generation: rate limit, lease, call, record the answer, charge credits."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from functools import partial
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from credits.services import ledger_charge_images
+from generations import tasks
+from generations.models import Generation, Image
+from generations.pixeldojo import (
+    GenerationRequest,
+    GenerationResult,
+    PixelDojoError,
+    QuotaExceeded,
+    RateLimited,
+    client_from_settings,
+)
+from generations.ratelimit import acquire, limiter_from_settings
+from generations.services.pause import provider_pause_active, provider_pause_start
+
+logger = logging.getLogger(__name__)
+
+Status = Generation.Status
+RATE_WAIT_MAX_SECONDS = 90.0  # wait for a slot inside the worker this long at most, then re-schedule
+
+
+def generation_request(generation: Generation) -> GenerationRequest:
+    """The API request a stored generation stands for."""
+    return GenerationRequest(**generation.parameters())
+
+
+def retry_delay(exc: Exception, attempts: int) -> float:
+    """Seconds before the next try: PixelDojo's Retry-After, else exponential back-off with full jitter."""
+    if isinstance(exc, RateLimited):
+        return exc.retry_after + random.uniform(0, 1)
+    return 1.0 + random.uniform(0, min(300.0, 2.0 * 2 ** max(0, attempts - 1)))
+
+
+def generation_run(*, generation_id: int) -> float | None:
+    """Call PixelDojo once for a generation that still needs it.
+
+    Returns the seconds after which the caller should run this again (rate limit, lease held by another
+    worker, retryable error), or ``None`` when there is nothing more to do for this call.
+    """
+    generation = Generation.objects.filter(id=generation_id).first()
+    if (
+        generation is None
+        or generation.provider_id
+        or generation.status not in (Status.QUEUED, Status.GENERATING)
+    ):
+        return None
+    if (pause := provider_pause_active()) is not None:
+        generation_fail(generation_id=generation_id, code=pause.code, message=_paused_message(pause))
+        return None
+    if generation.attempts >= settings.PIXELDOJO_MAX_ATTEMPTS:
+        _give_up(generation)
+        return None
+    if (held := _lease_remaining(generation)) > 0:
+        return held
+    try:
+        wait = acquire(limiter_from_settings(), max_wait=RATE_WAIT_MAX_SECONDS)
+    except redis.RedisError as exc:
+        logger.warning("rate limiter unavailable (%s); trying again shortly", type(exc).__name__)
+        return 5.0
+    if wait:
+        return wait
+    if not _claim(generation_id):
+        return _lease_remaining(Generation.objects.get(id=generation_id)) or None
+    generation.refresh_from_db()
+    try:
+        result = client_from_settings().generate(generation_request(generation))
+    except PixelDojoError as exc:
+        return _handle_error(generation, exc)
+    _record_answer(generation_id, result)
+    return None
+
+
+def _lease_seconds() -> float:
+    timeouts = settings.PIXELDOJO_CONNECT_TIMEOUT + settings.PIXELDOJO_READ_TIMEOUT
+    return timeouts + settings.PIXELDOJO_LEASE_MARGIN_SECONDS
+
+
+def _lease_remaining(generation: Generation) -> float:
+    if generation.lease_until is None:
+        return 0.0
+    return max(0.0, (generation.lease_until - timezone.now()).total_seconds())
+
+
+def _claim(generation_id: int) -> bool:
+    """Take the lease: only one worker at a time calls PixelDojo for a generation."""
+    now = timezone.now()
+    return bool(
+        Generation.objects.filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+            id=generation_id,
+            status__in=[Status.QUEUED, Status.GENERATING],
+            provider_id="",
+        ).update(
+            status=Status.GENERATING,
+            attempts=F("attempts") + 1,
+            lease_until=now + timedelta(seconds=_lease_seconds()),
+            updated_at=now,
+        )
+    )
+
+
+def _handle_error(generation: Generation, exc: PixelDojoError) -> float | None:
+    if not exc.retryable:
+        if isinstance(exc, QuotaExceeded):
+            provider_pause_start(code=exc.code, message=str(exc))
+        generation_fail(generation_id=generation.id, code=exc.code, message=str(exc))
+        return None
+    if generation.attempts >= settings.PIXELDOJO_MAX_ATTEMPTS:
+        generation_fail(generation_id=generation.id, code=exc.code, message=_gave_up_message(exc))
+        return None
+    delay = retry_delay(exc, generation.attempts)
+    Generation.objects.filter(id=generation.id, status=Status.GENERATING).update(
+        lease_until=None,
+        error_code=exc.code,
+        error_message=f"{exc} (try {generation.attempts + 1} in {delay:.0f} s)",
+    )
+    logger.info("generation %s: %s, retrying in %.1f s", generation.code, exc.code, delay)
+    return delay
+
+
+def _gave_up_message(exc: PixelDojoError) -> str:
+    return (
+        f"PixelDojo did not answer after {settings.PIXELDOJO_MAX_ATTEMPTS} tries ({exc.code}). "
+        "No credits were charged; please submit it again later."
+    )
+
+
+def _give_up(generation: Generation) -> None:
+    message = (
+        f"PixelDojo did not answer after {generation.attempts} tries"
+        f"{f' ({generation.error_code})' if generation.error_code else ''}. "
+        "No credits were charged; please submit it again later."
+    )
+    generation_fail(generation_id=generation.id, code=generation.error_code or "gave_up", message=message)
+
+
+def _paused_message(pause) -> str:
+    return (
+        f"Not sent: PixelDojo reported the account's quota exhausted at "
+        f"{timezone.localtime(pause.paused_at):%H:%M}. No credits were charged."
+    )
+
+
+def _record_answer(generation_id: int, result: GenerationResult) -> None:
+    """Store PixelDojo's answer once: one Image per URL, one credit per image, downloads enqueued."""
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update().get(id=generation_id)
+        if generation.provider_id:
+            return  # another delivery of this task recorded an answer first.
+        generation.lease_until = None
+        generation.error_code = generation.error_message = ""
+        if not result.images:
+            generation.status = Status.FAILED
+            generation.error_code = "no_images"
+            generation.error_message = "PixelDojo answered without any image. No credits were charged."
+            generation.finished_at = timezone.now()
+            generation.save()
+            return
+        generation.provider_id = result.id
+        generation.provider_created_at = result.created
+        generation.status = Status.SAVING
+        if generation.seed in (None, -1) and isinstance(result.extra.get("seed"), int):
+            generation.seed = result.extra["seed"]
+        generation.save()
+        images = [
+            Image.objects.create(generation=generation, index=index, provider_url=url)
+            for index, url in enumerate(result.images)
+        ]
+        ledger_charge_images(generation=generation, images=images)
+        for image in images:
+            transaction.on_commit(partial(tasks.persist_image.delay, image.id))
+    logger.info("generation %s answered by PixelDojo with %d images", generation.code, len(images))
+
+
+def generation_fail(*, generation_id: int, code: str, message: str) -> None:
+    """End a generation that has not been answered yet as failed, with a message for people."""
+    now = timezone.now()
+    Generation.objects.filter(id=generation_id, status__in=[Status.QUEUED, Status.GENERATING]).update(
+        status=Status.FAILED,
+        error_code=code,
+        error_message=message,
+        finished_at=now,
+        updated_at=now,
+        lease_until=None,
+    )

@@ -1,0 +1,149 @@
+"""Keeping our own copy of each image: download, verify, store with a thumbnail, settle the generation."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from generations.downloads import DownloadError, ImageGone, fetch_image
+from generations.imaging import InvalidImage, make_thumbnail, verify_image
+from generations.models import Generation, Image
+from generations.services.calling import retry_delay
+
+logger = logging.getLogger(__name__)
+
+Status = Generation.Status
+ImageStatus = Image.Status
+EXPIRED_MESSAGE = "PixelDojo deleted this image (its 24-hour link expired) before it could be saved."
+
+
+def image_storage_names(image: Image, extension: str) -> tuple[str, str]:
+    """Deterministic storage keys, so a retry overwrites instead of adding files."""
+    base = f"{image.generation.code}/{image.code}"
+    return f"originals/{base}.{extension}", f"thumbnails/{base}.webp"
+
+
+def _save_exactly(name: str, data: bytes) -> None:
+    """Store ``data`` under exactly ``name``, replacing what a previous attempt may have left there."""
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:  # a concurrent attempt won the name: keep one file per image.
+        default_storage.delete(saved)
+
+
+def image_is_past_retention(image: Image) -> bool:
+    """PixelDojo has deleted its copy by now."""
+    answered = image.generation.provider_created_at or image.created_at
+    return timezone.now() - answered > timedelta(seconds=settings.PIXELDOJO_RETENTION_SECONDS)
+
+
+def image_persist(*, image_id: int) -> float | None:
+    """Download one pending image, verify it, store it with a thumbnail and mark it stored.
+
+    Returns the seconds after which to try again (a transient failure), or ``None`` when the image reached a
+    final state or needs nothing.
+    """
+    image = Image.objects.select_related("generation").filter(id=image_id).first()
+    if image is None or image.status != ImageStatus.PENDING:
+        return None
+    if image_is_past_retention(image):
+        image_mark(image_id=image_id, status=ImageStatus.EXPIRED, message=EXPIRED_MESSAGE)
+        return None
+    attempts = image.attempts + 1
+    Image.objects.filter(id=image_id).update(attempts=F("attempts") + 1, updated_at=timezone.now())
+    try:
+        data, _declared_type = fetch_image(image.provider_url, max_bytes=settings.PIXELDOJO_MAX_IMAGE_BYTES)
+        verified = verify_image(data)
+    except ImageGone:
+        image_mark(image_id=image_id, status=ImageStatus.EXPIRED, message=EXPIRED_MESSAGE)
+        return None
+    except (DownloadError, InvalidImage) as exc:
+        retryable = isinstance(exc, InvalidImage) or exc.retryable  # a corrupt body may be a cut download
+        if retryable and attempts < settings.IMAGE_MAX_ATTEMPTS:
+            Image.objects.filter(id=image_id).update(error_message=f"{exc} Trying again.")
+            return retry_delay(exc, attempts)
+        _give_up(image, exc)
+        return None
+    _store(image, verified)
+    generation_settle(generation_id=image.generation_id)
+    return None
+
+
+def _store(image: Image, verified) -> None:
+    original_name, thumbnail_name = image_storage_names(image, verified.extension)
+    _save_exactly(original_name, verified.data)
+    _save_exactly(thumbnail_name, make_thumbnail(verified.data))
+    stored = Image.objects.filter(id=image.id, status=ImageStatus.PENDING).update(
+        status=ImageStatus.STORED,
+        file=original_name,
+        thumbnail=thumbnail_name,
+        content_type=verified.content_type,
+        width=verified.width,
+        height=verified.height,
+        size_bytes=len(verified.data),
+        sha256=verified.sha256,
+        error_message="",
+        stored_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    if stored:
+        logger.info(
+            "image %s stored (%dx%d, %d bytes)",
+            image.code,
+            verified.width,
+            verified.height,
+            len(verified.data),
+        )
+
+
+def _give_up(image: Image, exc: Exception) -> None:
+    """No more tries: expired if PixelDojo's copy is gone by now, failed otherwise."""
+    if image_is_past_retention(image):
+        image_mark(image_id=image.id, status=ImageStatus.EXPIRED, message=EXPIRED_MESSAGE)
+    else:
+        image_mark(
+            image_id=image.id, status=ImageStatus.FAILED, message=f"The image could not be saved: {exc}"
+        )
+
+
+def image_mark(*, image_id: int, status: str, message: str) -> None:
+    """Move a pending image to a final state (expired or failed) and settle its generation."""
+    Image.objects.filter(id=image_id, status=ImageStatus.PENDING).update(
+        status=status, error_message=message, updated_at=timezone.now()
+    )
+    generation_id = Image.objects.filter(id=image_id).values_list("generation_id", flat=True).first()
+    if generation_id is not None:
+        generation_settle(generation_id=generation_id)
+
+
+def generation_settle(*, generation_id: int) -> None:
+    """Once no image is pending, the generation is done (some stored) or failed (none could be kept)."""
+    with transaction.atomic():
+        generation = (
+            Generation.objects.select_for_update().filter(id=generation_id, status=Status.SAVING).first()
+        )
+        if generation is None:
+            return
+        statuses = list(generation.images.values_list("status", flat=True))
+        if ImageStatus.PENDING in statuses:
+            return
+        stored = statuses.count(ImageStatus.STORED)
+        generation.finished_at = timezone.now()
+        if stored:
+            generation.status = Status.DONE
+            lost = len(statuses) - stored
+            generation.error_message = f"{lost} of {len(statuses)} images could not be saved." if lost else ""
+        else:
+            generation.status = Status.FAILED
+            generation.error_code = "images_lost"
+            gone = " before PixelDojo deleted them." if ImageStatus.EXPIRED in statuses else "."
+            generation.error_message = f"None of the images could be saved{gone}"
+        generation.save()

@@ -1,0 +1,50 @@
+"""Accepting a prompt: record it and enqueue the PixelDojo call after commit."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from generations import tasks
+from generations.models import Generation
+from generations.pixeldojo import GenerationRequest
+from generations.services.pause import provider_pause_active
+
+logger = logging.getLogger(__name__)
+
+
+class SubmissionRefused(Exception):
+    """The submission cannot be accepted now; the message says why, for the person submitting."""
+
+
+def generation_submit(*, user, request: GenerationRequest) -> Generation:
+    """Record a queued generation and enqueue the PixelDojo call once the transaction commits."""
+    pause = provider_pause_active()
+    if pause is not None:
+        resume = timezone.localtime(pause.paused_until)
+        raise SubmissionRefused(
+            f"Generation is paused: PixelDojo reported the account's quota exhausted at "
+            f"{timezone.localtime(pause.paused_at):%H:%M}. It resumes at {resume:%H:%M} or when an operator "
+            f"resumes it. Nothing was queued or charged."
+        )
+    with transaction.atomic():
+        generation = Generation.objects.create(
+            user=user,
+            prompt=request.prompt,
+            model=request.model,
+            aspect_ratio=request.aspect_ratio or "",
+            num_outputs=request.num_outputs or 1,
+            seed=request.seed,
+            lora_weights=request.lora_weights or "",
+            lora_scale=request.lora_scale,
+            megapixels=request.megapixels or "",
+            go_fast=request.go_fast,
+        )
+        transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
+    logger.info(
+        "generation %s queued (%s, %d outputs)", generation.code, generation.model, generation.num_outputs
+    )
+    return generation

@@ -1,0 +1,65 @@
+"""The periodic sweep: nothing stays pending forever, whatever messages were lost or workers died."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from generations import tasks
+from generations.models import Generation, Image
+from generations.services.persistence import (
+    EXPIRED_MESSAGE,
+    generation_settle,
+    image_is_past_retention,
+    image_mark,
+)
+
+logger = logging.getLogger(__name__)
+
+Status = Generation.Status
+ImageStatus = Image.Status
+
+
+def sweep_stale_work() -> dict[str, int]:
+    """Re-queue work left untouched for ``SWEEP_STALE_SECONDS``; expire images PixelDojo has deleted."""
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.SWEEP_STALE_SECONDS)
+    counts = {"images_requeued": 0, "images_expired": 0, "generations_requeued": 0, "generations_settled": 0}
+
+    pending = Image.objects.select_related("generation").filter(
+        status=ImageStatus.PENDING, updated_at__lt=stale_before
+    )
+    for image in pending.iterator():
+        if image_is_past_retention(image):
+            image_mark(image_id=image.id, status=ImageStatus.EXPIRED, message=EXPIRED_MESSAGE)
+            counts["images_expired"] += 1
+        else:
+            Image.objects.filter(id=image.id).update(updated_at=now)  # one re-queue per stale period
+            tasks.persist_image.delay(image.id)
+            counts["images_requeued"] += 1
+
+    unanswered = Generation.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        status__in=[Status.QUEUED, Status.GENERATING],
+        provider_id="",
+        updated_at__lt=stale_before,
+    ).values_list("id", flat=True)
+    for generation_id in list(unanswered):
+        Generation.objects.filter(id=generation_id).update(updated_at=now)
+        tasks.run_generation.delay(generation_id)
+        counts["generations_requeued"] += 1
+
+    saving = Generation.objects.filter(status=Status.SAVING, updated_at__lt=stale_before).exclude(
+        images__status=ImageStatus.PENDING
+    )
+    for generation_id in list(saving.values_list("id", flat=True)):
+        generation_settle(generation_id=generation_id)
+        counts["generations_settled"] += 1
+
+    if any(counts.values()):
+        logger.info("sweep: %s", counts)
+    return counts
