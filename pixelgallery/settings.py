@@ -149,6 +149,8 @@ PIXELDOJO_RETENTION_SECONDS = env_int("PIXELDOJO_RETENTION_SECONDS", 24 * 3600)
 PIXELDOJO_RATE_LIMIT_RPM = env_int("PIXELDOJO_RATE_LIMIT_RPM", 10)
 PIXELDOJO_RATE_LIMIT_WINDOW_SECONDS = env_float("PIXELDOJO_RATE_LIMIT_WINDOW_SECONDS", 60.0)
 PIXELDOJO_RATE_LIMIT_MARGIN_SECONDS = env_float("PIXELDOJO_RATE_LIMIT_MARGIN_SECONDS", 1.0)
+# A worker waits this long at most for a rate-limit slot, then re-schedules the task (freeing itself).
+PIXELDOJO_RATE_WAIT_MAX_SECONDS = env_float("PIXELDOJO_RATE_WAIT_MAX_SECONDS", 90.0)
 # One shared window per PixelDojo account.
 PIXELDOJO_RATE_LIMIT_NAME = env_str("PIXELDOJO_RATE_LIMIT_NAME", "pixeldojo")
 # A worker calling PixelDojo holds a lease for connect + read timeout + this margin; a worker that died

@@ -30,7 +30,6 @@ from generations.services.pause import provider_pause_active, provider_pause_sta
 logger = logging.getLogger(__name__)
 
 Status = Generation.Status
-RATE_WAIT_MAX_SECONDS = 90.0  # wait for a slot inside the worker this long at most, then re-schedule
 
 
 def generation_request(generation: Generation) -> GenerationRequest:
@@ -67,7 +66,7 @@ def generation_run(*, generation_id: int) -> float | None:
     if (held := _lease_remaining(generation)) > 0:
         return held
     try:
-        wait = acquire(limiter_from_settings(), max_wait=RATE_WAIT_MAX_SECONDS)
+        wait = acquire(limiter_from_settings(), max_wait=settings.PIXELDOJO_RATE_WAIT_MAX_SECONDS)
     except redis.RedisError as exc:
         logger.warning("rate limiter unavailable (%s); trying again shortly", type(exc).__name__)
         return 5.0
