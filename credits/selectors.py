@@ -13,3 +13,9 @@ def credits_spent_by_user(*, user_id: int) -> int:
         user_id=user_id, kind__in=[LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND]
     ).aggregate(total=Sum("credits"))
     return rows["total"] or 0
+
+
+def credits_for_image(*, image_id: int) -> int:
+    """Credits charged for one image (1 once PixelDojo returned it)."""
+    rows = LedgerEntry.objects.filter(image_id=image_id).aggregate(total=Sum("credits"))
+    return rows["total"] or 0

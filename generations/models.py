@@ -22,6 +22,14 @@ class Generation(models.Model):
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations")
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="generations",
+        help_text="The team it was made in; empty for personal work.",
+    )
 
     prompt = models.TextField()
     model = models.CharField(max_length=64)
@@ -86,6 +94,11 @@ class Image(models.Model):
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
+    # Copies of the generation's author and team, so library pages filter and sort on one table's index.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="images"
+    )
     index = models.PositiveSmallIntegerField()
     provider_url = models.URLField(max_length=2000)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -107,7 +120,11 @@ class Image(models.Model):
     class Meta:
         ordering = ["generation", "index"]
         constraints = [models.UniqueConstraint(fields=["generation", "index"], name="image_unique_index")]
-        indexes = [models.Index(fields=["status", "created_at"], name="image_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="image_status_created"),
+            models.Index(fields=["team", "-created_at", "-id"], name="image_team_newest"),
+            models.Index(fields=["user", "-created_at", "-id"], name="image_user_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"image {self.index} of generation {self.generation_id}"

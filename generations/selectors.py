@@ -6,6 +6,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from generations.models import Generation, Image
+from teams.permissions import visible_q
 
 
 def generations_for_user(*, user) -> QuerySet[Generation]:
@@ -18,8 +19,13 @@ def generations_for_user(*, user) -> QuerySet[Generation]:
 
 
 def get_generation_for_user(*, user, code) -> Generation:
-    """The generation with this code if the user may see it; 404 for everyone else."""
-    generation = generations_for_user(user=user).filter(code=code).first()
+    """The generation with this code if the user may see it (author or team member); 404 for anyone else."""
+    generation = (
+        Generation.objects.filter(visible_q(user))
+        .prefetch_related(Prefetch("images", queryset=Image.objects.order_by("index")))
+        .filter(code=code)
+        .first()
+    )
     if generation is None:
         raise Http404("No such generation.")
     return generation
@@ -27,7 +33,7 @@ def get_generation_for_user(*, user, code) -> Generation:
 
 def get_image_for_user(*, user, code) -> Image:
     """The image with this code if the user may see it; 404 for everyone else."""
-    image = Image.objects.select_related("generation").filter(code=code, generation__user=user).first()
+    image = Image.objects.filter(visible_q(user)).select_related("generation").filter(code=code).first()
     if image is None:
         raise Http404("No such image.")
     return image

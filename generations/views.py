@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
@@ -14,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from generations import selectors, services
 from generations.forms import GenerationForm
 from generations.models import Image
+from teams.active import active_team
 
 GALLERY_PAGE_SIZE = 24
 
@@ -30,10 +33,11 @@ def gallery(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def generate(request: HttpRequest) -> HttpResponse:
-    form = GenerationForm(request.POST or None)
+    form = GenerationForm(request.POST or None, initial=_remix_initial(request))
+    team = active_team(request)
     if request.method == "POST" and form.is_valid():
         try:
-            generation = services.generation_submit(user=request.user, request=form.to_request())
+            generation = services.generation_submit(user=request.user, request=form.to_request(), team=team)
         except services.SubmissionRefused as refusal:
             form.add_error(None, str(refusal))
         else:
@@ -41,7 +45,22 @@ def generate(request: HttpRequest) -> HttpResponse:
                 request, f"Queued: “{generation.prompt[:60]}”. Images appear below as they arrive."
             )
             return redirect("gallery")
-    return render(request, "generations/generate.html", {"form": form})
+    return render(request, "generations/generate.html", {"form": form, "team": team})
+
+
+def _remix_initial(request: HttpRequest) -> dict:
+    """Form values of the image being remixed (``?remix=<image>&seed=same|new``), if the user may see it."""
+    code = request.GET.get("remix")
+    if not code:
+        return {}
+    try:
+        image = selectors.get_image_for_user(user=request.user, code=uuid.UUID(code))
+    except ValueError:
+        raise Http404("No such image.") from None
+    initial = GenerationForm.initial_from(image.generation.parameters())
+    if request.GET.get("seed") == "new":
+        initial.pop("seed", None)
+    return initial
 
 
 @login_required

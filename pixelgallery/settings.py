@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "generations",
+    "teams",
+    "library",
     "credits",
     "sandbox",
 ]

@@ -176,7 +176,13 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
             generation.seed = result.extra["seed"]
         generation.save()
         images = [
-            Image.objects.create(generation=generation, index=index, provider_url=url)
+            Image.objects.create(
+                generation=generation,
+                user_id=generation.user_id,
+                team_id=generation.team_id,
+                index=index,
+                provider_url=url,
+            )
             for index, url in enumerate(result.images)
         ]
         ledger_charge_images(generation=generation, images=images)

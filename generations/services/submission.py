@@ -12,6 +12,8 @@ from generations import tasks
 from generations.models import Generation
 from generations.pixeldojo import GenerationRequest
 from generations.services.pause import provider_pause_active
+from teams.models import Team
+from teams.permissions import Action, can
 
 logger = logging.getLogger(__name__)
 
@@ -20,8 +22,12 @@ class SubmissionRefused(Exception):
     """The submission cannot be accepted now; the message says why, for the person submitting."""
 
 
-def generation_submit(*, user, request: GenerationRequest) -> Generation:
-    """Record a queued generation and enqueue the PixelDojo call once the transaction commits."""
+def generation_submit(*, user, request: GenerationRequest, team: Team | None = None) -> Generation:
+    """Record a queued generation (in ``team``, or personal) and enqueue the PixelDojo call after commit."""
+    if team is not None and not can(user, Action.GENERATE, team_id=team.id):
+        raise SubmissionRefused(
+            f"Viewers cannot generate in {team.name}. Switch to Personal, or ask an admin."
+        )
     pause = provider_pause_active()
     if pause is not None:
         resume = timezone.localtime(pause.paused_until)
@@ -33,6 +39,7 @@ def generation_submit(*, user, request: GenerationRequest) -> Generation:
     with transaction.atomic():
         generation = Generation.objects.create(
             user=user,
+            team=team,
             prompt=request.prompt,
             model=request.model,
             aspect_ratio=request.aspect_ratio or "",

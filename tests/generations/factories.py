@@ -13,6 +13,8 @@ def make_generation(user, **fields) -> Generation:
 def make_stored_image(generation: Generation, *, index: int = 0) -> Image:
     return Image.objects.create(
         generation=generation,
+        user_id=generation.user_id,
+        team_id=generation.team_id,
         index=index,
         provider_url=f"http://127.0.0.1:9/generated/x_{index + 1}.png",
         status=Image.Status.STORED,

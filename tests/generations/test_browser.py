@@ -17,7 +17,7 @@ def log_in(page, live_server, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    expect(page.locator("h2", has_text="My images")).to_be_visible()
+    expect(page.locator("h2", has_text="Recent generations")).to_be_visible()
 
 
 def test_prompt_to_stored_image_in_the_gallery(page, live_server, celery_worker, alice):

@@ -32,9 +32,16 @@ def test_operations_page_is_for_staff_only(client, alice):
 def test_operations_page_counts_expired_and_stale_images(client, operator, alice):
     generation = make_generation(alice, status=Generation.Status.FAILED)
     Image.objects.create(
-        generation=generation, index=0, provider_url="http://x/1.png", status="expired", error_message="gone"
+        generation=generation,
+        user=alice,
+        index=0,
+        provider_url="http://x/1.png",
+        status="expired",
+        error_message="gone",
     )
-    Image.objects.create(generation=generation, index=1, provider_url="http://x/2.png", status="stored")
+    Image.objects.create(
+        generation=generation, user=generation.user, index=1, provider_url="http://x/2.png", status="stored"
+    )
     client.login(username="olga", password=PASSWORD)
     html = client.get(reverse("operations")).content.decode()
     assert 'data-testid="images-expired"><strong>1<' in html

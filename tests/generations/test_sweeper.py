@@ -78,7 +78,9 @@ def test_unsaved_image_past_24_hours_is_marked_expired(alice, sandbox, settings)
 
 def test_generation_stuck_in_saving_is_settled(alice, sandbox, settings):
     generation = make_generation(alice, status=Generation.Status.SAVING)
-    Image.objects.create(generation=generation, index=0, provider_url="http://x/1.png", status="stored")
+    Image.objects.create(
+        generation=generation, user=generation.user, index=0, provider_url="http://x/1.png", status="stored"
+    )
     age(Generation, generation.id, settings.SWEEP_STALE_SECONDS + 1)
     assert services.sweep_stale_work()["generations_settled"] == 1
     generation.refresh_from_db()

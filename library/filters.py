@@ -1,0 +1,82 @@
+"""The library's search and filter parameters: a GET form whose values live in the URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django import forms
+
+from generations.forms import MODEL_LABELS
+from generations.models import Image
+from generations.pixeldojo import ASPECT_RATIOS, MODELS
+
+SORTS = {"newest": "Newest first", "oldest": "Oldest first", "favourites": "Favourites first"}
+
+
+@dataclass(frozen=True)
+class LibraryFilters:
+    q: str = ""
+    model: str = ""
+    author: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    aspect_ratio: str = ""
+    status: str = ""
+    collection: str = ""
+    tag: str = ""
+    favourite: bool = False
+    sort: str = "newest"
+
+    @property
+    def active(self) -> bool:
+        """Whether anything narrows the library (sorting does not)."""
+        return any(value for name, value in self.__dict__.items() if name != "sort")
+
+
+class LibraryFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search prompts")
+    model = forms.ChoiceField(
+        required=False, choices=[("", "Any model")] + [(m, MODEL_LABELS[m]) for m in MODELS]
+    )
+    author = forms.CharField(required=False, max_length=150, label="Author")
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    aspect_ratio = forms.ChoiceField(
+        required=False, choices=[("", "Any shape")] + [(r, r) for r in ASPECT_RATIOS]
+    )
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Image.Status.choices])
+    collection = forms.CharField(required=False, max_length=36)
+    tag = forms.CharField(required=False, max_length=40)
+    favourite = forms.BooleanField(required=False, label="Favourites only")
+    sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
+
+    def clean_q(self) -> str:
+        return " ".join(self.cleaned_data["q"].split())
+
+    def clean_tag(self) -> str:
+        return self.cleaned_data["tag"].strip().lower()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return cleaned
+
+    def to_filters(self) -> LibraryFilters:
+        """Valid values as filters; invalid fields are ignored (their errors show beside them)."""
+        data = {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
+        return LibraryFilters(
+            q=data.get("q") or "",
+            model=data.get("model") or "",
+            author=(data.get("author") or "").strip(),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            aspect_ratio=data.get("aspect_ratio") or "",
+            status=data.get("status") or "",
+            collection=(data.get("collection") or "").strip(),
+            tag=data.get("tag") or "",
+            favourite=bool(data.get("favourite")),
+            sort=data.get("sort") or "newest",
+        )

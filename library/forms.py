@@ -1,0 +1,58 @@
+"""Forms for curating the library."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+
+from library.services import MAX_TAG_LENGTH, normalise_tags
+
+
+class CollectionForm(forms.Form):
+    name = forms.CharField(max_length=80, label="Collection name")
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Give the collection a name.")
+        return name
+
+
+class TagsForm(forms.Form):
+    tags = forms.CharField(required=False, max_length=400, help_text="Comma-separated, e.g. sunset, poster")
+
+    def clean_tags(self) -> list[str]:
+        names = normalise_tags(self.cleaned_data["tags"])
+        if len(names) > 20:
+            raise forms.ValidationError("At most 20 tags per image.")
+        if any(len(name) >= MAX_TAG_LENGTH for name in names):
+            raise forms.ValidationError(f"Tags are at most {MAX_TAG_LENGTH - 1} characters.")
+        return names
+
+
+BULK_ACTIONS = [("collect", "Add to collection"), ("zip", "Download ZIP"), ("delete", "Delete")]
+
+
+class BulkForm(forms.Form):
+    action = forms.ChoiceField(choices=BULK_ACTIONS)
+    images = forms.CharField(widget=forms.MultipleHiddenInput, required=False)
+    collection = forms.UUIDField(required=False)
+
+    def __init__(self, data=None, **kwargs) -> None:
+        super().__init__(data, **kwargs)
+        self.image_codes = data.getlist("images") if data is not None else []
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        try:
+            self.image_codes = [uuid.UUID(code) for code in self.image_codes]
+        except ValueError:
+            raise forms.ValidationError("Some selected images are unknown.") from None
+        if not self.image_codes:
+            raise forms.ValidationError("Select at least one image.")
+        if len(self.image_codes) > 500:
+            raise forms.ValidationError("Select at most 500 images at a time.")
+        if cleaned.get("action") == "collect" and not cleaned.get("collection"):
+            self.add_error("collection", "Choose a collection.")
+        return cleaned

@@ -1,0 +1,89 @@
+"""Curation of the image library: favourites, collections (boards) and free-form tags."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Favourite(models.Model):
+    """A user's favourite; each person keeps their own."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites")
+    image = models.ForeignKey("generations.Image", on_delete=models.CASCADE, related_name="favourites")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "image"], name="favourite_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ♥ {self.image_id}"
+
+
+class Collection(models.Model):
+    """A board of images: a team's (shared with its members) or, with no team, a user's own."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=80)
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="collections"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections"
+    )
+    cover = models.ForeignKey(
+        "generations.Image", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    images = models.ManyToManyField("generations.Image", through="CollectionItem", related_name="collections")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CollectionItem(models.Model):
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="items")
+    image = models.ForeignKey("generations.Image", on_delete=models.CASCADE, related_name="collection_items")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["collection", "image"], name="collection_item_unique")]
+        indexes = [models.Index(fields=["image"], name="collection_item_image")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} in {self.collection_id}"
+
+
+class Tag(models.Model):
+    """A free-form label; names are normalised to lower case."""
+
+    name = models.CharField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImageTag(models.Model):
+    image = models.ForeignKey("generations.Image", on_delete=models.CASCADE, related_name="image_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="image_tags")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "tag"], name="image_tag_unique")]
+        indexes = [models.Index(fields=["tag", "image"], name="image_tag_tag")]
+
+    def __str__(self) -> str:
+        return f"{self.tag} on {self.image_id}"

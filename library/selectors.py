@@ -1,0 +1,148 @@
+"""Reads for the image library: keyset-paginated, filtered, always scoped to what the user may see."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from generations.models import Image
+from library.filters import LibraryFilters
+from library.models import Collection, Favourite
+from library.search import search_prompts
+from teams.models import Team
+from teams.permissions import memberships_of, visible_q
+
+PAGE_SIZE = 48
+
+
+@dataclass(frozen=True)
+class LibraryPage:
+    images: list[Image]
+    next_cursor: str | None
+
+
+def encode_cursor(image: Image) -> str:
+    raw = json.dumps([int(getattr(image, "is_favourite", False)), image.created_at.isoformat(), image.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[bool, datetime, int] | None:
+    """The position after which the next page starts; ``None`` for a malformed cursor (first page)."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        favourite, created, image_id = json.loads(base64.urlsafe_b64decode(padded))
+        return bool(favourite), datetime.fromisoformat(created), int(image_id)
+    except (ValueError, TypeError):
+        return None
+
+
+def _after(sort: str, position: tuple[bool, datetime, int]) -> Q:
+    favourite, created, image_id = position
+    if sort == "oldest":
+        return Q(created_at__gt=created) | Q(created_at=created, id__gt=image_id)
+    newer_first = Q(created_at__lt=created) | Q(created_at=created, id__lt=image_id)
+    if sort == "favourites":
+        if favourite:
+            return Q(is_favourite=False) | (Q(is_favourite=True) & newer_first)
+        return Q(is_favourite=False) & newer_first
+    return newer_first
+
+
+ORDERINGS = {
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "favourites": ("-is_favourite", "-created_at", "-id"),
+}
+
+
+def visible_images(*, user) -> QuerySet[Image]:
+    """Every image the user may see: their personal ones and all of their teams'."""
+    return Image.objects.filter(visible_q(user))
+
+
+def library_queryset(*, user, team: Team | None, mine: bool, filters: LibraryFilters) -> QuerySet[Image]:
+    """The filtered, ordered library (``mine``: the user's own images; else the team's)."""
+    images = visible_images(user=user)
+    images = images.filter(user=user) if mine else images.filter(team=team)
+    images = images.annotate(
+        is_favourite=Exists(Favourite.objects.filter(user_id=user.id, image_id=OuterRef("pk")))
+    ).select_related("generation", "user", "team")
+    images = search_prompts(images, filters.q)
+    if filters.model:
+        images = images.filter(generation__model=filters.model)
+    if filters.aspect_ratio:
+        shape = Q(generation__aspect_ratio=filters.aspect_ratio)
+        if filters.aspect_ratio == "16:9":  # PixelDojo's default when none was sent
+            shape |= Q(generation__aspect_ratio="")
+        images = images.filter(shape)
+    if filters.author:
+        images = images.filter(user__username__iexact=filters.author)
+    if filters.date_from:
+        images = images.filter(created_at__date__gte=filters.date_from)
+    if filters.date_to:
+        images = images.filter(created_at__date__lte=filters.date_to)
+    if filters.status:
+        images = images.filter(status=filters.status)
+    if filters.collection:
+        code = _uuid_or_none(filters.collection)
+        images = images.filter(collection_items__collection__code=code) if code else images.none()
+    if filters.tag:
+        images = images.filter(image_tags__tag__name=filters.tag)
+    if filters.favourite:
+        images = images.filter(is_favourite=True)
+    return images.order_by(*ORDERINGS.get(filters.sort, ORDERINGS["newest"]))
+
+
+def library_page(
+    *,
+    user,
+    team: Team | None,
+    mine: bool,
+    filters: LibraryFilters,
+    cursor: str = "",
+    page_size: int = PAGE_SIZE,
+) -> LibraryPage:
+    """One page of the library after ``cursor``; one SQL query whatever the page size."""
+    images = library_queryset(user=user, team=team, mine=mine, filters=filters)
+    position = decode_cursor(cursor) if cursor else None
+    if position is not None:
+        images = images.filter(_after(filters.sort, position))
+    rows = list(images[: page_size + 1])
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    return LibraryPage(images=rows, next_cursor=encode_cursor(rows[-1]) if has_more and rows else None)
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def collections_for(*, user) -> QuerySet[Collection]:
+    """Boards the user may see: their personal ones and their teams'."""
+    return Collection.objects.filter(
+        Q(team__isnull=True, created_by=user) | Q(team_id__in=list(memberships_of(user)))
+    ).select_related("team", "cover")
+
+
+def get_image_for_user(*, user, code) -> Image:
+    """An image the user may see, with its generation, author and team; 404 for everyone else."""
+    from django.http import Http404
+
+    image = (
+        visible_images(user=user)
+        .select_related("generation", "user", "team")
+        .annotate(is_favourite=Exists(Favourite.objects.filter(user_id=user.id, image_id=OuterRef("pk"))))
+        .filter(code=code)
+        .first()
+    )
+    if image is None:
+        raise Http404("No such image.")
+    return image

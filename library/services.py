@@ -1,0 +1,179 @@
+"""Writes for the image library: favourites, collections, tags, deletion, ZIP export."""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from collections.abc import Iterable, Iterator
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+
+from generations.models import Generation, Image
+from library.models import Collection, CollectionItem, Favourite, ImageTag, Tag
+from teams.models import Team
+from teams.permissions import Action, can, can_delete
+
+logger = logging.getLogger(__name__)
+MAX_TAG_LENGTH = 40
+
+
+def favourite_set(*, user, image: Image, favourite: bool) -> bool:
+    """Mark or unmark an image as the user's favourite; returns the new state."""
+    if favourite:
+        try:
+            with transaction.atomic():
+                Favourite.objects.create(user=user, image=image)
+        except IntegrityError:
+            pass  # already a favourite
+    else:
+        Favourite.objects.filter(user=user, image=image).delete()
+    return favourite
+
+
+def collection_create(*, user, team: Team | None, name: str) -> Collection:
+    """A team board (members and up) or, without a team, a personal one."""
+    if team is not None and not can(user, Action.CURATE, team_id=team.id):
+        raise PermissionDenied("Only members can create collections in this team.")
+    return Collection.objects.create(name=name, team=team, created_by=user)
+
+
+def _check_curate(user, collection: Collection) -> None:
+    if not can(user, Action.CURATE, team_id=collection.team_id, author_id=collection.created_by_id):
+        raise PermissionDenied("You cannot change this collection.")
+
+
+def collection_rename(*, user, collection: Collection, name: str) -> None:
+    _check_curate(user, collection)
+    collection.name = name
+    collection.save(update_fields=["name"])
+
+
+def collection_delete(*, user, collection: Collection) -> None:
+    _check_curate(user, collection)
+    collection.delete()
+
+
+def collection_add(*, user, collection: Collection, images: Iterable[Image]) -> int:
+    """Add images that belong where the collection does; returns how many were new."""
+    _check_curate(user, collection)
+    images = list(images)
+    added = 0
+    for image in images:
+        if image.team_id != collection.team_id or (collection.team_id is None and image.user_id != user.id):
+            raise ValidationError(f"“{collection.name}” can only hold images of the same team.")
+        _, created = CollectionItem.objects.get_or_create(
+            collection=collection, image=image, defaults={"added_by": user}
+        )
+        added += created
+    if collection.cover_id is None and added:
+        collection.cover = images[0]
+        collection.save(update_fields=["cover"])
+    return added
+
+
+def collection_remove(*, user, collection: Collection, image: Image) -> None:
+    _check_curate(user, collection)
+    CollectionItem.objects.filter(collection=collection, image=image).delete()
+    if collection.cover_id == image.id:
+        collection.cover = collection.images.order_by("-collection_items__added_at").first()
+        collection.save(update_fields=["cover"])
+
+
+def collection_set_cover(*, user, collection: Collection, image: Image) -> None:
+    _check_curate(user, collection)
+    if not CollectionItem.objects.filter(collection=collection, image=image).exists():
+        raise ValidationError("The cover must be an image of the collection.")
+    collection.cover = image
+    collection.save(update_fields=["cover"])
+
+
+def normalise_tags(raw: str) -> list[str]:
+    """``"Sunset, beach  ,sunset"`` → ``["sunset", "beach"]``."""
+    tags: list[str] = []
+    for part in raw.split(","):
+        name = " ".join(part.split()).lower()[:MAX_TAG_LENGTH]
+        if name and name not in tags:
+            tags.append(name)
+    return tags
+
+
+def tags_set(*, user, image: Image, names: list[str]) -> None:
+    """Replace the image's tags with ``names``."""
+    if not can(user, Action.CURATE, team_id=image.team_id, author_id=image.user_id):
+        raise PermissionDenied("You cannot tag this image.")
+    with transaction.atomic():
+        ImageTag.objects.filter(image=image).exclude(tag__name__in=names).delete()
+        for name in names:
+            tag, _ = Tag.objects.get_or_create(name=name)
+            ImageTag.objects.get_or_create(image=image, tag=tag, defaults={"added_by": user})
+
+
+def images_delete(*, user, images: Iterable[Image]) -> int:
+    """Delete images the user may delete, with their stored files; a generation left empty goes too."""
+    images = list(images)
+    for image in images:
+        if not can_delete(user, team_id=image.team_id, author_id=image.user_id):
+            raise PermissionDenied("Only the author or a team admin can delete this image.")
+    names = [name for image in images for name in (image.file.name, image.thumbnail.name) if name]
+    generation_ids = {image.generation_id for image in images}
+    with transaction.atomic():
+        Image.objects.filter(id__in=[image.id for image in images]).delete()
+        Generation.objects.filter(id__in=generation_ids, images__isnull=True).delete()
+        transaction.on_commit(lambda: _delete_files(names))
+    return len(images)
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete stored file %s", name)
+
+
+class _ZipSink:
+    """A write-only file object that hands out what has been written so far (for streaming)."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._offset = 0
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        self._offset += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._offset
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        return data
+
+
+def zip_stream(images: Iterable[Image]) -> Iterator[bytes]:
+    """Yield a ZIP of the stored originals, one file at a time (never the whole archive in memory)."""
+    sink = _ZipSink()
+    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        for image in images:
+            if image.status != Image.Status.STORED or not image.file.name:
+                continue
+            name = _archive_name(image)
+            with default_storage.open(image.file.name, "rb") as source, archive.open(name, "w") as target:
+                while chunk := source.read(256 * 1024):
+                    target.write(chunk)
+                    yield sink.drain()
+            yield sink.drain()
+    yield sink.drain()
+
+
+def _archive_name(image: Image) -> str:
+    words = "-".join(image.generation.prompt.lower().split()[:6])
+    slug = "".join(ch for ch in words if ch.isalnum() or ch == "-")[:60] or "image"
+    return f"{slug}-{str(image.code)[:8]}.{image.file_extension}"

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from library import views
+
+urlpatterns = [
+    path("library/", views.my_images, name="my_images"),
+    path("library/team/", views.team_library, name="team_library"),
+    path("library/bulk/", views.bulk, name="library_bulk"),
+    path("images/<uuid:code>/", views.image_detail, name="image_detail"),
+    path("images/<uuid:code>/favourite/", views.image_favourite, name="image_favourite"),
+    path("images/<uuid:code>/tags/", views.image_tags, name="image_tags"),
+    path("images/<uuid:code>/collect/", views.image_collect, name="image_collect"),
+    path("images/<uuid:code>/delete/", views.image_delete, name="image_delete"),
+    path("collections/", views.collections, name="collections"),
+    path("collections/<uuid:code>/", views.collection_detail, name="collection_detail"),
+    path("collections/<uuid:code>/edit/", views.collection_edit, name="collection_edit"),
+]

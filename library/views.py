@@ -1,0 +1,251 @@
+"""Library pages: my images, the team library, image detail and curation actions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from credits.selectors import credits_for_image
+from library import selectors, services
+from library.filters import LibraryFilterForm
+from library.forms import BulkForm, CollectionForm, TagsForm
+from teams.active import active_team
+from teams.permissions import Action, can, can_delete
+
+
+def _library(request: HttpRequest, *, mine: bool, team, title: str, collection=None) -> HttpResponse:
+    form = LibraryFilterForm(request.GET)
+    form.is_valid()
+    filters = form.to_filters()
+    if collection is not None:
+        filters = replace(filters, collection=str(collection.code))
+    page = selectors.library_page(
+        user=request.user, team=team, mine=mine, filters=filters, cursor=request.GET.get("cursor", "")
+    )
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context = {
+        "title": title,
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "mine": mine,
+        "team": team,
+        "collection": collection,
+        "collections": list(selectors.collections_for(user=request.user)),
+        "can_curate": can(request.user, Action.CURATE, team_id=team.id if team else None),
+    }
+    template = "library/_tiles.html" if request.GET.get("fragment") else "library/library.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def my_images(request: HttpRequest) -> HttpResponse:
+    return _library(request, mine=True, team=None, title="My images")
+
+
+@login_required
+@require_GET
+def team_library(request: HttpRequest) -> HttpResponse:
+    team = active_team(request)
+    if team is None:
+        messages.info(request, "Pick a team in the header to see its library.")
+        return redirect("my_images")
+    return _library(request, mine=False, team=team, title=f"{team.name} library")
+
+
+@login_required
+@require_GET
+def image_detail(request: HttpRequest, code) -> HttpResponse:
+    image = selectors.get_image_for_user(user=request.user, code=code)
+    context = {
+        "image": image,
+        "generation": image.generation,
+        "credits": credits_for_image(image_id=image.id),
+        "tags": [item.tag.name for item in image.image_tags.select_related("tag")],
+        "tags_form": TagsForm(initial={"tags": ""}),
+        "collections": [
+            c for c in selectors.collections_for(user=request.user) if c.team_id == image.team_id
+        ],
+        "can_curate": can(request.user, Action.CURATE, team_id=image.team_id, author_id=image.user_id),
+        "can_delete": can_delete(request.user, team_id=image.team_id, author_id=image.user_id),
+    }
+    return render(request, "library/image_detail.html", context)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_POST
+def image_favourite(request: HttpRequest, code) -> HttpResponse:
+    image = selectors.get_image_for_user(user=request.user, code=code)
+    state = services.favourite_set(
+        user=request.user, image=image, favourite=request.POST.get("favourite") == "1"
+    )
+    if _wants_json(request):
+        return JsonResponse({"favourite": state})
+    return redirect(request.POST.get("next") or reverse("image_detail", args=[image.code]))
+
+
+@login_required
+@require_POST
+def image_tags(request: HttpRequest, code) -> HttpResponse:
+    image = selectors.get_image_for_user(user=request.user, code=code)
+    form = TagsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.tags_set(user=request.user, image=image, names=form.cleaned_data["tags"])
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+    else:
+        messages.error(request, " ".join(form.errors["tags"]))
+    return redirect("image_detail", code=image.code)
+
+
+@login_required
+@require_POST
+def image_delete(request: HttpRequest, code) -> HttpResponse:
+    image = selectors.get_image_for_user(user=request.user, code=code)
+    try:
+        services.images_delete(user=request.user, images=[image])
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+        return redirect("image_detail", code=image.code)
+    messages.success(request, "Image deleted, with its stored files.")
+    return redirect("team_library" if image.team_id else "my_images")
+
+
+@login_required
+@require_POST
+def image_collect(request: HttpRequest, code) -> HttpResponse:
+    image = selectors.get_image_for_user(user=request.user, code=code)
+    collection = _collection_or_404(request, request.POST.get("collection", ""))
+    try:
+        added = services.collection_add(user=request.user, collection=collection, images=[image])
+    except (PermissionDenied, ValidationError) as exc:
+        messages.error(request, _message(exc))
+    else:
+        messages.success(
+            request, f"Added to “{collection.name}”." if added else f"Already in “{collection.name}”."
+        )
+    return redirect("image_detail", code=image.code)
+
+
+def _message(exc: Exception) -> str:
+    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+
+
+def _collection_or_404(request: HttpRequest, code: str):
+    import uuid
+
+    try:
+        key = uuid.UUID(str(code))
+    except ValueError:
+        raise Http404("No such collection.") from None
+    collection = selectors.collections_for(user=request.user).filter(code=key).first()
+    if collection is None:
+        raise Http404("No such collection.")
+    return collection
+
+
+@login_required
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    form = BulkForm(request.POST)
+    back = request.POST.get("next") or reverse("my_images")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect(back)
+    images = list(
+        selectors.visible_images(user=request.user)
+        .filter(code__in=form.image_codes)
+        .select_related("generation")
+        .order_by("-created_at", "-id")
+    )
+    action = form.cleaned_data["action"]
+    try:
+        if action == "zip":
+            stamp = timezone.now().strftime("%Y%m%d-%H%M")
+            response = StreamingHttpResponse(services.zip_stream(images), content_type="application/zip")
+            response["Content-Disposition"] = f'attachment; filename="pixelgallery-{stamp}.zip"'
+            return response
+        if action == "collect":
+            collection = _collection_or_404(request, form.cleaned_data["collection"])
+            added = services.collection_add(user=request.user, collection=collection, images=images)
+            messages.success(
+                request, f"Added {added} image{'s' if added != 1 else ''} to “{collection.name}”."
+            )
+        else:
+            deleted = services.images_delete(user=request.user, images=images)
+            messages.success(request, f"Deleted {deleted} image{'s' if deleted != 1 else ''}.")
+    except (PermissionDenied, ValidationError) as exc:
+        messages.error(request, _message(exc))
+    return redirect(back)
+
+
+@login_required
+def collections(request: HttpRequest) -> HttpResponse:
+    form = CollectionForm(request.POST or None)
+    team = active_team(request)
+    if request.method == "POST" and form.is_valid():
+        try:
+            collection = services.collection_create(
+                user=request.user, team=team, name=form.cleaned_data["name"]
+            )
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("collection_detail", code=collection.code)
+    boards = selectors.collections_for(user=request.user).order_by("team__name", "name")
+    return render(request, "library/collections.html", {"form": form, "boards": boards, "team": team})
+
+
+@login_required
+@require_GET
+def collection_detail(request: HttpRequest, code) -> HttpResponse:
+    collection = _collection_or_404(request, code)
+    if collection.team_id is None:
+        return _library(request, mine=True, team=None, title=collection.name, collection=collection)
+    return _library(request, mine=False, team=collection.team, title=collection.name, collection=collection)
+
+
+@login_required
+@require_POST
+def collection_edit(request: HttpRequest, code) -> HttpResponse:
+    """Rename, delete, remove an image, or set the cover — one POST endpoint per board."""
+    collection = _collection_or_404(request, code)
+    operation = request.POST.get("operation")
+    try:
+        if operation == "rename":
+            form = CollectionForm(request.POST)
+            if not form.is_valid():
+                raise ValidationError(form.errors["name"])
+            services.collection_rename(
+                user=request.user, collection=collection, name=form.cleaned_data["name"]
+            )
+        elif operation == "delete":
+            services.collection_delete(user=request.user, collection=collection)
+            messages.success(request, f"Collection “{collection.name}” deleted (its images are kept).")
+            return redirect("collections")
+        elif operation in ("remove", "cover"):
+            image = selectors.get_image_for_user(user=request.user, code=request.POST.get("image"))
+            action = services.collection_remove if operation == "remove" else services.collection_set_cover
+            action(user=request.user, collection=collection, image=image)
+        else:
+            raise ValidationError("Unknown operation.")
+    except (PermissionDenied, ValidationError) as exc:
+        messages.error(request, _message(exc))
+    return redirect("collection_detail", code=collection.code)

@@ -1,0 +1,82 @@
+// Library enhancements: bulk selection, confirmations, favourite toggles, copy prompt, infinite scroll.
+(function () {
+  "use strict";
+
+  function csrf(form) {
+    const input = form.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function updateCount() {
+    const count = document.querySelectorAll("input[name=images]:checked").length;
+    const label = document.querySelector(".selected-count");
+    if (label) label.textContent = count + " selected";
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.id === "select-all") {
+      document.querySelectorAll("input[name=images]").forEach(function (box) { box.checked = event.target.checked; });
+    }
+    if (event.target.id === "select-all" || event.target.name === "images") updateCount();
+  });
+
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    const submitter = event.submitter;
+    const message = (submitter && submitter.dataset.confirm) || form.dataset.confirm;
+    if (message && !window.confirm(message)) { event.preventDefault(); return; }
+    if (form.classList.contains("fav-form") && window.fetch) {
+      event.preventDefault();
+      const value = form.querySelector("input[name=favourite]");
+      fetch(form.action, {
+        method: "POST",
+        headers: { "X-CSRFToken": csrf(form), Accept: "application/json" },
+        body: new FormData(form),
+        credentials: "same-origin",
+      }).then(function (response) { return response.json(); }).then(function (data) {
+        const button = form.querySelector("button");
+        button.classList.toggle("on", data.favourite);
+        button.setAttribute("aria-pressed", data.favourite ? "true" : "false");
+        value.value = data.favourite ? "0" : "1";
+      });
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    const copy = event.target.closest("[data-copy]");
+    if (copy && navigator.clipboard) {
+      navigator.clipboard.writeText(copy.dataset.copy).then(function () {
+        copy.textContent = "Copied";
+        window.setTimeout(function () { copy.textContent = "Copy prompt"; }, 1500);
+      });
+    }
+    const more = event.target.closest(".load-more");
+    if (more) { event.preventDefault(); loadMore(more); }
+  });
+
+  function loadMore(link) {
+    if (link.dataset.loading) return;
+    link.dataset.loading = "1";
+    const url = new URL(link.href, window.location.href);
+    url.searchParams.set("fragment", "1");
+    fetch(url, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+      const holder = document.createElement("div");
+      holder.innerHTML = html;
+      link.replaceWith.apply(link, Array.from(holder.childNodes));
+      observe();
+    });
+  }
+
+  let observer = null;
+  function observe() {
+    const more = document.querySelector(".load-more");
+    if (!more || !("IntersectionObserver" in window)) return;
+    if (observer) observer.disconnect();
+    observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) { if (entry.isIntersecting) loadMore(entry.target); });
+    }, { rootMargin: "600px" });
+    observer.observe(more);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", observe);
+  else observe();
+})();

@@ -1,0 +1,88 @@
+"""The one place that decides who may do what with teams, generations and images.
+
+Personal work (no team) belongs to its author alone. Team work is visible to every member; what a member may
+do depends on the role: viewers browse and download, members also generate and curate, admins also manage
+members, budgets and anyone's images, owners also manage the team itself.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from django.db.models import Q
+
+from teams.models import ROLE_RANK, Membership, Role
+
+
+class Action(Enum):
+    VIEW = "view"  # see, download, favourite
+    GENERATE = "generate"  # submit prompts in the team
+    CURATE = "curate"  # collections and tags
+    DELETE_ANY = "delete_any"  # delete other people's images
+    MANAGE_MEMBERS = "manage_members"  # invite, change roles, remove, set budgets
+    MANAGE_TEAM = "manage_team"  # rename, delete, make owners
+
+
+MINIMUM_ROLE = {
+    Action.VIEW: Role.VIEWER,
+    Action.GENERATE: Role.MEMBER,
+    Action.CURATE: Role.MEMBER,
+    Action.DELETE_ANY: Role.ADMIN,
+    Action.MANAGE_MEMBERS: Role.ADMIN,
+    Action.MANAGE_TEAM: Role.OWNER,
+}
+
+_CACHE_ATTR = "_pixelgallery_memberships"
+
+
+def memberships_of(user) -> dict[int, Membership]:
+    """The user's memberships by team id, with teams; loaded once per user object (one query)."""
+    if not getattr(user, "is_authenticated", False):
+        return {}
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is None:
+        cached = {m.team_id: m for m in Membership.objects.filter(user=user).select_related("team")}
+        setattr(user, _CACHE_ATTR, cached)
+    return cached
+
+
+def forget_memberships(user) -> None:
+    """Drop the cached memberships after they change."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def role_in(user, team_id: int | None) -> str | None:
+    membership = memberships_of(user).get(team_id) if team_id is not None else None
+    return membership.role if membership else None
+
+
+def can(user, action: Action, *, team_id: int | None, author_id: int | None = None) -> bool:
+    """May ``user`` do ``action`` in this team (``None``: personal space) on work by ``author_id``?"""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if team_id is None:  # personal work: the author may do everything with it, nobody else anything.
+        return author_id is None or author_id == user.id
+    role = role_in(user, team_id)
+    if role is None:
+        return False
+    return ROLE_RANK[role] >= ROLE_RANK[MINIMUM_ROLE[action]]
+
+
+def can_delete(user, *, team_id: int | None, author_id: int) -> bool:
+    """The author (still a member, or personal work) or a team admin/owner."""
+    if team_id is None:
+        return author_id == user.id
+    role = role_in(user, team_id)
+    if role is None:
+        return False
+    return author_id == user.id or ROLE_RANK[role] >= ROLE_RANK[Role.ADMIN]
+
+
+def visible_q(user, *, user_field: str = "user", team_field: str = "team") -> Q:
+    """A filter for rows the user may see: their personal work plus everything in their teams."""
+    if not getattr(user, "is_authenticated", False):
+        return Q(pk__in=[])
+    return Q(**{f"{team_field}__isnull": True, f"{user_field}_id": user.id}) | Q(
+        **{f"{team_field}_id__in": list(memberships_of(user))}
+    )

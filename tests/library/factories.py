@@ -1,0 +1,75 @@
+"""Builders for library tests: teams with roles, images with stored files."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from PIL import Image as PILImage
+
+from generations.models import Generation, Image
+from teams.models import Membership, Team
+
+
+def make_team(owner, name: str = "Studio", **members) -> Team:
+    """A team owned by ``owner``; ``members`` maps role → user (e.g. viewer=bob)."""
+    team = Team.objects.create(name=name, created_by=owner)
+    Membership.objects.create(team=team, user=owner, role="owner")
+    for role, user in members.items():
+        Membership.objects.create(team=team, user=user, role=role)
+    return team
+
+
+def png_bytes(color: str = "red", size: tuple[int, int] = (32, 24)) -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", size, color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def make_image(
+    user,
+    *,
+    team=None,
+    prompt: str = "a quiet harbour at dusk",
+    model: str = "flux-pro",
+    aspect_ratio: str = "1:1",
+    status: str = "stored",
+    days_ago: float = 0,
+    seed: int | None = 42,
+    with_files: bool = False,
+) -> Image:
+    """One generation with one image (stored files on request)."""
+    generation = Generation.objects.create(
+        user=user,
+        team=team,
+        prompt=prompt,
+        model=model,
+        aspect_ratio=aspect_ratio,
+        seed=seed,
+        status="done" if status == "stored" else "failed",
+    )
+    image = Image.objects.create(
+        generation=generation,
+        user=user,
+        team=team,
+        index=0,
+        provider_url="http://127.0.0.1:9/x.png",
+        status=status,
+        width=32,
+        height=24,
+        content_type="image/png",
+    )
+    when = timezone.now() - timedelta(days=days_ago)
+    Image.objects.filter(id=image.id).update(created_at=when)
+    Generation.objects.filter(id=generation.id).update(created_at=when)
+    image.refresh_from_db()
+    if with_files:
+        image.file.name = default_storage.save(f"originals/{image.code}.png", ContentFile(png_bytes()))
+        image.thumbnail.name = default_storage.save(
+            f"thumbnails/{image.code}.webp", ContentFile(b"RIFFthumb")
+        )
+        image.save()
+    return image

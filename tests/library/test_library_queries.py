@@ -1,0 +1,155 @@
+"""Library reads: scopes, every filter, sorting, keyset pages, and a fixed number of queries."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from library.filters import LibraryFilterForm, LibraryFilters
+from library.models import Collection, CollectionItem, Favourite, ImageTag, Tag
+from library.selectors import library_page
+from teams.active import SESSION_KEY
+from tests.conftest import PASSWORD
+from tests.library.factories import make_image, make_team
+
+pytestmark = pytest.mark.django_db
+
+
+def prompts(page) -> list[str]:
+    return [image.generation.prompt for image in page.images]
+
+
+def page_for(user, *, team=None, mine=True, **filters):
+    return library_page(user=user, team=team, mine=mine, filters=LibraryFilters(**filters))
+
+
+def test_my_images_are_mine_only_and_team_library_is_the_teams(alice, bob, make_user):
+    carol = make_user("carol")
+    team = make_team(alice, member=bob)
+    make_image(alice, prompt="alice personal")
+    make_image(alice, team=team, prompt="alice in team")
+    make_image(bob, team=team, prompt="bob in team")
+    make_image(bob, prompt="bob personal")
+    other = make_team(carol, name="Other")
+    make_image(carol, team=other, prompt="carol elsewhere")
+
+    assert sorted(prompts(page_for(alice))) == ["alice in team", "alice personal"]
+    assert sorted(prompts(page_for(alice, team=team, mine=False))) == ["alice in team", "bob in team"]
+    assert prompts(page_for(alice, team=other, mine=False)) == []  # not a member: nothing leaks
+
+
+def test_each_filter_narrows_and_filters_combine(alice, bob):
+    team = make_team(alice, member=bob)
+    fox = make_image(alice, team=team, prompt="a red fox in the snow", model="flux-pro", aspect_ratio="16:9")
+    make_image(bob, team=team, prompt="a blue whale", model="flux-1.1-pro", aspect_ratio="1:1", days_ago=10)
+    make_image(
+        bob, team=team, prompt="a red barn", model="flux-1.1-pro", aspect_ratio="1:1", status="expired"
+    )
+    board = Collection.objects.create(name="Foxes", team=team, created_by=alice)
+    CollectionItem.objects.create(collection=board, image=fox)
+    ImageTag.objects.create(image=fox, tag=Tag.objects.create(name="winter"))
+    Favourite.objects.create(user=bob, image=fox)
+
+    def found(**filters):
+        return sorted(prompts(page_for(bob, team=team, mine=False, **filters)))
+
+    assert found(q="red") == ["a red barn", "a red fox in the snow"]
+    assert found(q="red fox") == ["a red fox in the snow"]
+    assert found(model="flux-1.1-pro") == ["a blue whale", "a red barn"]
+    assert found(author="ALICE") == ["a red fox in the snow"]
+    assert found(aspect_ratio="1:1") == ["a blue whale", "a red barn"]
+    assert found(status="expired") == ["a red barn"]
+    assert found(collection=str(board.code)) == ["a red fox in the snow"]
+    assert found(collection="not-a-uuid") == []
+    assert found(tag="winter") == ["a red fox in the snow"]
+    assert found(favourite=True) == ["a red fox in the snow"]
+    assert page_for(alice, team=team, mine=False, favourite=True).images == []  # favourites are per user
+    today = timezone.localdate()
+    assert found(date_from=today - timedelta(days=11), date_to=today - timedelta(days=9)) == ["a blue whale"]
+    assert found(q="red", model="flux-1.1-pro", status="expired") == ["a red barn"]
+
+
+def test_sorting_newest_oldest_and_favourites_first(alice):
+    old = make_image(alice, prompt="old", days_ago=3)
+    make_image(alice, prompt="middle", days_ago=2)
+    make_image(alice, prompt="new", days_ago=1)
+    Favourite.objects.create(user=alice, image=old)
+    assert prompts(page_for(alice)) == ["new", "middle", "old"]
+    assert prompts(page_for(alice, sort="oldest")) == ["old", "middle", "new"]
+    assert prompts(page_for(alice, sort="favourites")) == ["old", "new", "middle"]
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "favourites"])
+def test_keyset_pages_cover_everything_exactly_once(alice, sort):
+    images = [make_image(alice, prompt=f"p{n}", days_ago=n % 5) for n in range(23)]  # ties on created_at
+    for image in images[::4]:
+        Favourite.objects.create(user=alice, image=image)
+    seen, cursor = [], ""
+    while True:
+        page = library_page(
+            user=alice, team=None, mine=True, filters=LibraryFilters(sort=sort), cursor=cursor, page_size=5
+        )
+        seen += [image.id for image in page.images]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted(image.id for image in images)
+    assert len(seen) == len(set(seen))
+    whole = library_page(user=alice, team=None, mine=True, filters=LibraryFilters(sort=sort), page_size=100)
+    assert seen == [image.id for image in whole.images]
+
+
+def test_filter_form_reads_the_url_and_reports_bad_dates():
+    form = LibraryFilterForm(
+        {"q": "  red   fox ", "date_from": "2026-05-02", "date_to": "2026-05-01", "tag": "Winter"}
+    )
+    assert not form.is_valid()
+    assert "date_to" in form.errors
+    filters = form.to_filters()
+    assert (filters.q, filters.tag, filters.date_from, filters.date_to) == (
+        "red fox",
+        "winter",
+        date(2026, 5, 2),
+        None,
+    )
+
+
+def test_library_page_issues_the_same_queries_whatever_the_page_size(client, alice):
+    team = make_team(alice)
+    client.login(username="alice", password=PASSWORD)
+    session = client.session
+    session[SESSION_KEY] = str(team.code)
+    session.save()
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+            assert response.status_code == 200
+        return len(ctx.captured_queries)
+
+    make_image(alice, team=team)
+    few_mine, few_team = queries(reverse("my_images")), queries(reverse("team_library"))
+    for n in range(60):
+        image = make_image(alice, team=team, prompt=f"image {n}")
+        if n % 3 == 0:
+            Favourite.objects.create(user=alice, image=image)
+    assert queries(reverse("my_images")) == few_mine
+    assert queries(reverse("team_library")) == few_team
+    assert queries(reverse("team_library") + "?q=image&sort=favourites&model=flux-pro") == few_team
+
+
+def test_filters_survive_in_the_load_more_link(client, alice):
+    for n in range(50):
+        make_image(alice, prompt=f"fox number {n}")
+    client.login(username="alice", password=PASSWORD)
+    html = client.get(reverse("my_images") + "?q=fox&sort=oldest").content.decode()
+    assert 'data-testid="load-more"' in html
+    link = html.split('data-testid="load-more" href="')[1].split('"')[0].replace("&amp;", "&")
+    assert "q=fox" in link and "sort=oldest" in link and "cursor=" in link
+    second = client.get(reverse("my_images") + link).content.decode()
+    assert "fox number 48" in second and "fox number 0<" not in second
