@@ -1,0 +1,105 @@
+"""The library in a real headless Chromium: search, filters, collections, remix."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from generations.models import Generation
+from library.models import Collection
+from tests.conftest import PASSWORD
+from tests.library.factories import make_image
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def log_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("h2", has_text="Recent generations")).to_be_visible()
+
+
+@pytest.fixture
+def library(alice):
+    make_image(alice, prompt="a red fox in the snow", model="flux-pro", aspect_ratio="16:9", with_files=True)
+    make_image(alice, prompt="a blue whale at sea", model="flux-1.1-pro", aspect_ratio="1:1", with_files=True)
+    make_image(
+        alice, prompt="a red barn in autumn", model="flux-1.1-pro", aspect_ratio="3:2", with_files=True
+    )
+
+
+def tile_prompts(page) -> list[str]:
+    return sorted(page.get_by_test_id("tile-prompt").all_inner_texts())
+
+
+def test_search_and_filters_combine_and_stay_in_the_url(page, live_server, alice, library):
+    log_in(page, live_server, "alice")
+    page.click("nav >> text=My images")
+    expect(page.get_by_test_id("tile")).to_have_count(3)
+
+    page.fill("#id_q", "red")
+    page.click("button:has-text('Search')")
+    expect(page.get_by_test_id("tile")).to_have_count(2)
+    assert tile_prompts(page) == ["a red barn in autumn", "a red fox in the snow"]
+
+    page.select_option("#id_model", "flux-1.1-pro")
+    page.click("button:has-text('Search')")
+    expect(page.get_by_test_id("tile")).to_have_count(1)
+    assert tile_prompts(page) == ["a red barn in autumn"]
+    assert "q=red" in page.url and "model=flux-1.1-pro" in page.url
+
+    page.goto(page.url)  # a shared link reproduces the search
+    expect(page.get_by_test_id("tile")).to_have_count(1)
+    expect(page.locator("#id_q")).to_have_value("red")
+
+    page.get_by_test_id("clear-filters").click()
+    expect(page.get_by_test_id("tile")).to_have_count(3)
+
+
+def test_favourite_then_filter_favourites(page, live_server, alice, library):
+    log_in(page, live_server, "alice")
+    page.goto(f"{live_server.url}/library/")
+    whale = page.get_by_test_id("tile").filter(has_text="blue whale")
+    whale.get_by_test_id("favourite").click()
+    expect(whale.get_by_test_id("favourite")).to_have_attribute("aria-pressed", "true")
+    page.check("#id_favourite")
+    page.click("button:has-text('Search')")
+    expect(page.get_by_test_id("tile")).to_have_count(1)
+    assert tile_prompts(page) == ["a blue whale at sea"]
+
+
+def test_bulk_add_to_a_collection(page, live_server, alice, library):
+    Collection.objects.create(name="Red things", created_by=alice)
+    log_in(page, live_server, "alice")
+    page.goto(f"{live_server.url}/library/?q=red")
+    expect(page.get_by_test_id("tile")).to_have_count(2)
+    page.check("#select-all")
+    expect(page.get_by_test_id("selected-count")).to_have_text("2 selected")
+    page.get_by_test_id("bulk-collection").select_option(label="Red things")
+    page.click("button:has-text('Add to collection')")
+    expect(page.locator(".flash")).to_contain_text("Added 2 images to “Red things”")
+
+    page.click("nav >> text=Collections")
+    page.get_by_test_id("board").filter(has_text="Red things").click()
+    expect(page.get_by_test_id("tile")).to_have_count(2)
+    assert tile_prompts(page) == ["a red barn in autumn", "a red fox in the snow"]
+    expect(page.locator(".board img, .tile img").first).to_be_visible()
+
+
+def test_remix_opens_the_form_prefilled_and_generates(page, live_server, alice, library, celery_worker):
+    log_in(page, live_server, "alice")
+    page.goto(f"{live_server.url}/library/?q=whale")
+    page.get_by_test_id("tile").first.locator("a.tile-link").click()
+    expect(page.get_by_test_id("prompt")).to_have_text("a blue whale at sea")
+    page.get_by_test_id("remix-same").click()
+    expect(page.locator("#id_prompt")).to_have_value("a blue whale at sea")
+    expect(page.locator("#id_model")).to_have_value("flux-1.1-pro")
+    expect(page.locator("#id_aspect_ratio")).to_have_value("1:1")
+    expect(page.locator("#id_seed")).to_have_value("42")
+    page.fill("#id_prompt", "a blue whale at sea, watercolour")
+    page.click("button:has-text('Generate')")
+    expect(page.locator("article.card").first.get_by_test_id("status")).to_have_text("Done", timeout=30_000)
+    remix = Generation.objects.get(prompt="a blue whale at sea, watercolour")
+    assert (remix.model, remix.aspect_ratio, remix.seed) == ("flux-1.1-pro", "1:1", 42)
