@@ -105,10 +105,7 @@ def image_tags(request: HttpRequest, code) -> HttpResponse:
     image = selectors.get_image_for_user(user=request.user, code=code)
     form = TagsForm(request.POST)
     if form.is_valid():
-        try:
-            services.tags_set(user=request.user, image=image, names=form.cleaned_data["tags"])
-        except PermissionDenied as exc:
-            messages.error(request, str(exc))
+        services.tags_set(user=request.user, image=image, names=form.cleaned_data["tags"])
     else:
         messages.error(request, " ".join(form.errors["tags"]))
     return redirect("image_detail", code=image.code)
@@ -118,11 +115,7 @@ def image_tags(request: HttpRequest, code) -> HttpResponse:
 @require_POST
 def image_delete(request: HttpRequest, code) -> HttpResponse:
     image = selectors.get_image_for_user(user=request.user, code=code)
-    try:
-        services.images_delete(user=request.user, images=[image])
-    except PermissionDenied as exc:
-        messages.error(request, str(exc))
-        return redirect("image_detail", code=image.code)
+    services.images_delete(user=request.user, images=[image])
     messages.success(request, "Image deleted, with its stored files.")
     return redirect("team_library" if image.team_id else "my_images")
 
@@ -134,7 +127,7 @@ def image_collect(request: HttpRequest, code) -> HttpResponse:
     collection = _collection_or_404(request, request.POST.get("collection", ""))
     try:
         added = services.collection_add(user=request.user, collection=collection, images=[image])
-    except (PermissionDenied, ValidationError) as exc:
+    except ValidationError as exc:
         messages.error(request, _message(exc))
     else:
         messages.success(
@@ -143,8 +136,8 @@ def image_collect(request: HttpRequest, code) -> HttpResponse:
     return redirect("image_detail", code=image.code)
 
 
-def _message(exc: Exception) -> str:
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+def _message(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
 
 
 def _collection_or_404(request: HttpRequest, code: str):
@@ -191,7 +184,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         else:
             deleted = services.images_delete(user=request.user, images=images)
             messages.success(request, f"Deleted {deleted} image{'s' if deleted != 1 else ''}.")
-    except (PermissionDenied, ValidationError) as exc:
+    except ValidationError as exc:
         messages.error(request, _message(exc))
     return redirect(back)
 
@@ -200,17 +193,17 @@ def bulk(request: HttpRequest) -> HttpResponse:
 def collections(request: HttpRequest) -> HttpResponse:
     form = CollectionForm(request.POST or None)
     team = active_team(request)
-    if request.method == "POST" and form.is_valid():
-        try:
-            collection = services.collection_create(
-                user=request.user, team=team, name=form.cleaned_data["name"]
-            )
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
-        else:
+    can_create = team is None or can(request.user, Action.CURATE, team_id=team.id)
+    if request.method == "POST":
+        if not can_create:
+            raise PermissionDenied("Only members can create collections in this team.")
+        if form.is_valid():
+            name = form.cleaned_data["name"]
+            collection = services.collection_create(user=request.user, team=team, name=name)
             return redirect("collection_detail", code=collection.code)
     boards = selectors.collections_for(user=request.user).order_by("team__name", "name")
-    return render(request, "library/collections.html", {"form": form, "boards": boards, "team": team})
+    context = {"form": form, "boards": boards, "team": team, "can_create": can_create}
+    return render(request, "library/collections.html", context)
 
 
 @login_required
@@ -246,6 +239,6 @@ def collection_edit(request: HttpRequest, code) -> HttpResponse:
             action(user=request.user, collection=collection, image=image)
         else:
             raise ValidationError("Unknown operation.")
-    except (PermissionDenied, ValidationError) as exc:
+    except ValidationError as exc:
         messages.error(request, _message(exc))
     return redirect("collection_detail", code=collection.code)

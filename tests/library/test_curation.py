@@ -87,14 +87,13 @@ def test_viewer_cannot_curate(client, alice, bob):
     image = make_image(alice, team=team)
     board = Collection.objects.create(name="Board", team=team, created_by=alice)
     log_in(client, bob, team)
-    response = client.post(
-        reverse("image_collect", args=[image.code]), {"collection": str(board.code)}, follow=True
-    )
-    assert "cannot change this collection" in response.content.decode()
-    client.post(reverse("image_tags", args=[image.code]), {"tags": "nope"})
-    assert not image.image_tags.exists()
-    response = client.post(reverse("collections"), {"name": "Mine"})
-    assert "Only members can create collections" in response.content.decode()
+    collect = client.post(reverse("image_collect", args=[image.code]), {"collection": str(board.code)})
+    assert collect.status_code == 403
+    assert client.post(reverse("image_tags", args=[image.code]), {"tags": "nope"}).status_code == 403
+    assert not image.image_tags.exists() and not board.images.exists()
+    assert "Viewers browse" in client.get(reverse("collections")).content.decode()
+    assert client.post(reverse("collections"), {"name": "Mine"}).status_code == 403
+    assert Collection.objects.count() == 1
 
 
 def test_tags_are_normalised_and_replaced(client, alice):
@@ -152,8 +151,7 @@ def test_delete_removes_files_and_is_for_author_or_admin(
     bobs, alices = make_image(bob, team=team, with_files=True), make_image(alice, team=team, with_files=True)
     files = [bobs.file.name, bobs.thumbnail.name]
     log_in(client, bob, team)
-    response = client.post(reverse("image_delete", args=[alices.code]), follow=True)
-    assert "Only the author or a team admin" in response.content.decode()
+    assert client.post(reverse("image_delete", args=[alices.code])).status_code == 403
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("image_delete", args=[bobs.code]))
     assert not Image.objects.filter(id=bobs.id).exists()
