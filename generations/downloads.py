@@ -1,19 +1,45 @@
-"""Fetching provider image URLs safely: allowed hosts only, no redirects, streamed with a size cap."""
+"""Fetching provider image URLs safely: allowed hosts only, no redirects, streamed with a size and time cap.
+
+Rules, in order:
+
+* only ``http``/``https`` URLs, and never plain HTTP when the PixelDojo API itself is configured on HTTPS;
+* the API's own host and port (``PIXELDOJO_BASE_URL``; the sandbox lives on loopback), or a host listed in
+  ``PIXELDOJO_IMAGE_HOSTS`` whose every address is public;
+* redirects are refused, not followed;
+* the body is streamed, refused past ``max_bytes``, and must arrive completely within the read budget:
+  a server that trickles bytes forever is cut off at the deadline, not only when it stalls.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+import time
+from urllib.parse import SplitResult, urlsplit
 
 import requests
 from django.conf import settings
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import LocationParseError, ProtocolError, ReadTimeoutError
+from urllib3.util import parse_url
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+CHUNK_BYTES = 64 * 1024
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+GONE_STATUSES = frozenset({403, 404, 410})
+HEADERS = {"Accept": "image/png, image/jpeg, image/webp", "Accept-Encoding": "identity"}
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
 
 class DownloadError(Exception):
     """The image could not be fetched; ``retryable`` says whether trying again may help."""
 
     retryable = True
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class ImageGone(DownloadError):
@@ -23,63 +49,222 @@ class ImageGone(DownloadError):
 
 
 class RefusedURL(DownloadError):
-    """The URL points somewhere we never fetch from."""
+    """The URL, or what answered it, is something we never fetch from."""
 
     retryable = False
 
 
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+# --- Where we fetch from --------------------------------------------------------------------------------
+
+
+def _port(parts: SplitResult, scheme: str) -> int:
+    """The URL's port, or ``scheme``'s default when it names none."""
+    return parts.port or DEFAULT_PORTS[scheme]
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address tunnels to (mapped, 6to4, Teredo, NAT64), if any."""
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if address in NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def _is_global_address(text: str) -> bool:
+    """True for a public internet address, including the IPv4 address an IPv6 one may wrap."""
+    address = ipaddress.ip_address(text.split("%")[0])
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(address)
+        if inner is not None and not inner.is_global:
+            return False
+    return address.is_global
 
 
 def _is_public_host(host: str) -> bool:
+    """True when ``host`` resolves, and every address it resolves to is public."""
     try:
         infos = socket.getaddrinfo(host, None)
-    except OSError:
+    except (OSError, UnicodeError):
         return False
-    addresses = {info[4][0] for info in infos}
-    return bool(addresses) and all(ipaddress.ip_address(addr.split("%")[0]).is_global for addr in addresses)
+    addresses = {str(info[4][0]) for info in infos}
+    return bool(addresses) and all(_is_global_address(address) for address in addresses)
 
 
 def check_image_url(url: str) -> None:
-    """Refuse a URL unless it is http(s) on the API's own host or a listed public image host."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RefusedURL(f"Refused to fetch a non-HTTP image URL ({parts.scheme or 'no scheme'}).")
-    host = parts.hostname.lower()
-    if host == _host(settings.PIXELDOJO_BASE_URL):
-        return
-    listed = {item.lower() for item in settings.PIXELDOJO_IMAGE_HOSTS}
+    """Raise ``RefusedURL`` unless ``url`` is http(s) on the API's host and port, or a listed public host."""
+    scheme, host, port = _parse(url)
+    base = urlsplit(settings.PIXELDOJO_BASE_URL)
+    if base.scheme.lower() == "https" and scheme != "https":
+        raise RefusedURL(f"Refused to fetch an image from {host} over plain HTTP: PixelDojo uses HTTPS.")
+    if host == (base.hostname or "").lower():
+        _check_api_port(host, port, _port(base, scheme))
+    else:
+        _check_listed_host(host)
+
+
+def _parse(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port the HTTP client will really connect to; anything ambiguous is refused.
+
+    Python's URL parser and urllib3's (which requests uses) read some malformed URLs differently, e.g.
+    ``http://evil.example\\@127.0.0.1/``; such a URL must not pass the check as one host and be fetched
+    from another, so both must agree, and credentials, backslashes and control characters are refused.
+    """
+    if any(char == "\\" or ord(char) <= 32 or ord(char) == 127 for char in url):
+        raise RefusedURL("Refused to fetch a malformed image URL.")
+    ours = urlsplit(url)
+    scheme = ours.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise RefusedURL(f"Refused to fetch an image from a non-HTTP URL ({scheme or 'no scheme'}).")
+    try:
+        theirs = parse_url(url)
+        our_host, our_port = ours.hostname, ours.port
+    except (ValueError, LocationParseError) as exc:
+        raise RefusedURL("Refused to fetch a malformed image URL.") from exc
+    host = (theirs.host or "").strip("[]").lower()
+    if not host or not our_host:
+        raise RefusedURL("Refused to fetch an image URL without a host.")
+    if theirs.auth or ours.username is not None:
+        raise RefusedURL(f"Refused to fetch an image URL with credentials in it ({host}).")
+    if host != our_host or theirs.port != our_port:
+        raise RefusedURL("Refused to fetch an ambiguous image URL.")
+    return scheme, host, theirs.port or DEFAULT_PORTS[scheme]
+
+
+def _check_api_port(host: str, port: int, expected: int) -> None:
+    """On the API's own host (which may be loopback, like the sandbox) only the API's port is fetched from."""
+    if port != expected:
+        raise RefusedURL(
+            f"Refused to fetch an image from {host} port {port}: PixelDojo answers on port {expected}."
+        )
+
+
+def _check_listed_host(host: str) -> None:
+    """Any other host must be listed in PIXELDOJO_IMAGE_HOSTS and resolve to public addresses only."""
+    listed = {item.strip().lower() for item in settings.PIXELDOJO_IMAGE_HOSTS}
     if host not in listed:
         raise RefusedURL(f"Refused to fetch an image from {host}: not an allowed PixelDojo image host.")
     if not _is_public_host(host):
         raise RefusedURL(f"Refused to fetch an image from {host}: it resolves to a private address.")
 
 
-def fetch_image(url: str, *, max_bytes: int, timeout: tuple[float, float] = (5.0, 60.0)) -> tuple[bytes, str]:
-    """Download ``url`` (streamed, capped at ``max_bytes``); return its bytes and declared content type."""
-    check_image_url(url)
+# --- Fetching -------------------------------------------------------------------------------------------
+
+
+def _size(count: int) -> str:
+    """``count`` bytes for people: whole MB from 1 MB up, bytes below."""
+    mib = 1024 * 1024
+    return f"{count // mib} MB" if count >= mib else f"{count} bytes"
+
+
+def _too_large(max_bytes: int) -> RefusedURL:
+    return RefusedURL(f"The image is larger than the {_size(max_bytes)} limit.")
+
+
+def _declared_length(response: requests.Response) -> int | None:
+    """The Content-Length the server announced, or ``None`` when absent or malformed."""
     try:
-        with requests.get(url, stream=True, timeout=timeout, allow_redirects=False) as response:
-            if response.status_code in (403, 404, 410):
-                raise ImageGone("PixelDojo no longer has this image: its 24-hour link expired.")
-            if 300 <= response.status_code < 400:
-                raise RefusedURL("The image URL redirected elsewhere; redirects are not followed.")
-            if response.status_code != 200:
-                raise DownloadError(f"The image download failed with HTTP {response.status_code}.")
-            declared = int(response.headers.get("Content-Length") or 0)
-            if declared > max_bytes:
-                raise RefusedURL(f"The image is larger than the {max_bytes // (1024 * 1024)} MB limit.")
-            chunks: list[bytes] = []
-            received = 0
-            for chunk in response.iter_content(chunk_size=64 * 1024):
-                received += len(chunk)
-                if received > max_bytes:
-                    raise RefusedURL(f"The image is larger than the {max_bytes // (1024 * 1024)} MB limit.")
-                chunks.append(chunk)
-            if declared and received != declared:
-                raise DownloadError(f"The image download was cut short ({received} of {declared} bytes).")
-            content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-            return b"".join(chunks), content_type
-    except requests.RequestException as exc:
+        length = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+def _check_status(response: requests.Response) -> None:
+    """Raise the error a non-200 answer stands for."""
+    status = response.status_code
+    if status == 200:
+        return
+    if status in GONE_STATUSES:
+        raise ImageGone("PixelDojo no longer has this image: its 24-hour link expired.")
+    if 300 <= status < 400:
+        target = _host_of(response.headers.get("Location", ""))
+        where = f" to {target}" if target else ""
+        raise RefusedURL(f"The image URL redirected{where} (HTTP {status}); redirects are not followed.")
+    retryable = status in RETRYABLE_STATUSES or status >= 500
+    raise DownloadError(f"The image download failed with HTTP {status}.", retryable=retryable)
+
+
+def _host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _check_encoding(response: requests.Response) -> None:
+    """Images are already compressed: a content-encoded body could hide a compression bomb."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise DownloadError(
+            f"The image was sent {encoding}-encoded; only plain image bytes are accepted.", retryable=False
+        )
+
+
+def _wait_at_most(response: requests.Response, seconds: float) -> None:
+    """Let the next socket read block no longer than ``seconds``."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(max(seconds, 0.01))
+
+
+def _read_body(response: requests.Response, *, max_bytes: int, deadline: float, budget: float) -> bytes:
+    """Read the body one socket read at a time, refusing it past ``max_bytes`` or past ``deadline``."""
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DownloadError(f"The image download took longer than {budget:g} s and was abandoned.")
+        _wait_at_most(response, left)
+        try:
+            chunk = response.raw.read1(CHUNK_BYTES, decode_content=False)
+        except ReadTimeoutError as exc:
+            raise DownloadError(
+                f"The image download took longer than {budget:g} s and was abandoned."
+            ) from exc
+        except ProtocolError as exc:
+            raise DownloadError(f"The image download was cut short after {received} bytes.") from exc
+        if not chunk:
+            return b"".join(chunks)
+        received += len(chunk)
+        if received > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+
+
+def fetch_image(url: str, *, max_bytes: int, timeout: tuple[float, float] = (5.0, 60.0)) -> tuple[bytes, str]:
+    """Download ``url`` (streamed, capped at ``max_bytes``); return its bytes and declared content type.
+
+    ``timeout`` is (connect, read) seconds. No socket read waits longer than ``read``, and the whole body must
+    have arrived ``read`` seconds after the request started: a server trickling bytes is cut off then.
+    """
+    check_image_url(url)
+    deadline = time.monotonic() + timeout[1]
+    try:
+        with requests.get(url, stream=True, timeout=timeout, allow_redirects=False, headers=HEADERS) as got:
+            return _receive(got, max_bytes=max_bytes, deadline=deadline, budget=timeout[1])
+    except requests.ConnectTimeout as exc:
+        raise DownloadError(f"Could not connect to the image server within {timeout[0]:g} s.") from exc
+    except requests.Timeout as exc:
+        raise DownloadError(f"The image server did not answer within {timeout[1]:g} s.") from exc
+    except requests.ConnectionError as exc:
+        raise DownloadError("Could not reach the image server; it may be down for a moment.") from exc
+    except (requests.RequestException, Urllib3Error) as exc:
         raise DownloadError(f"The image download failed ({type(exc).__name__}).") from exc
+
+
+def _receive(
+    response: requests.Response, *, max_bytes: int, deadline: float, budget: float
+) -> tuple[bytes, str]:
+    """Check the answer's status and headers, then read its body within the size and time limits."""
+    _check_status(response)
+    _check_encoding(response)
+    declared = _declared_length(response)
+    if declared is not None and declared > max_bytes:
+        raise _too_large(max_bytes)
+    data = _read_body(response, max_bytes=max_bytes, deadline=deadline, budget=budget)
+    if declared is not None and len(data) != declared:
+        raise DownloadError(f"The image download was cut short ({len(data)} of {declared} bytes).")
+    return data, response.headers.get("Content-Type", "").split(";")[0].strip()

@@ -8,4 +8,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("generations.urls")),
     path("", include("library.urls")),
+    path("teams/", include("teams.urls")),
 ]

@@ -1,0 +1,111 @@
+"""Reads: teams, members and invitations, always loaded for the person asking (404 for outsiders)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.http import Http404
+from django.utils import timezone
+
+from teams.models import ROLE_RANK, Invitation, Membership, Role, Team
+from teams.permissions import Action, can, memberships_of
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    team: Team
+    role: Role
+    member_count: int
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    membership: Membership
+    can_change: bool  # the viewer may change this member's role or remove them
+    roles: list[Role]  # the roles the viewer may give this member
+
+
+def teams_for_user(*, user) -> list[TeamRow]:
+    """The user's teams by name, with their role and member count (two queries)."""
+    memberships = memberships_of(user)
+    teams = Team.objects.filter(id__in=list(memberships)).annotate(member_count=Count("memberships"))
+    return [TeamRow(team, Role(memberships[team.id].role), team.member_count) for team in teams]
+
+
+def find_membership(*, user, code: uuid.UUID | str) -> Membership | None:
+    """The user's membership (with its team) in the team with this code, from the cached memberships."""
+    try:
+        code = code if isinstance(code, uuid.UUID) else uuid.UUID(str(code))
+    except ValueError:
+        return None
+    return next((m for m in memberships_of(user).values() if m.team.code == code), None)
+
+
+def get_membership_for_user(*, user, code: uuid.UUID | str) -> Membership:
+    """Like ``find_membership``, but 404 for outsiders: a team page does not exist for them."""
+    membership = find_membership(user=user, code=code)
+    if membership is None:
+        raise Http404("No such team.")
+    return membership
+
+
+def get_team_member(*, team: Team, username: str) -> Membership:
+    """A member of this team by username; 404 for anyone else."""
+    membership = team.memberships.select_related("user").filter(user__username=username).first()
+    if membership is None:
+        raise Http404("No such member.")
+    return membership
+
+
+def roles_grantable_by(*, user, team_id: int) -> list[Role]:
+    """The roles ``user`` may give (invite with, or change a member to) in this team, highest first."""
+    roles = [Role.OWNER] if can(user, Action.MANAGE_TEAM, team_id=team_id) else []
+    if can(user, Action.MANAGE_MEMBERS, team_id=team_id):
+        roles += [Role.ADMIN, Role.MEMBER, Role.VIEWER]
+    return roles
+
+
+def team_members(*, team: Team) -> QuerySet[Membership]:
+    """Members, owners first, then by username."""
+    rank = Case(
+        *[When(role=role, then=Value(-rank)) for role, rank in ROLE_RANK.items()], output_field=IntegerField()
+    )
+    return team.memberships.select_related("user").order_by(rank, "user__username")
+
+
+def member_rows(*, team: Team, viewer) -> list[MemberRow]:
+    """The member list as ``viewer`` sees it: who they may manage and which roles they may hand out."""
+    roles = roles_grantable_by(user=viewer, team_id=team.id)
+    manages_owners = can(viewer, Action.MANAGE_TEAM, team_id=team.id)
+    return [
+        MemberRow(m, can_change=bool(roles) and (m.role != Role.OWNER or manages_owners), roles=roles)
+        for m in team_members(team=team)
+    ]
+
+
+def owner_count(*, team: Team) -> int:
+    return team.memberships.filter(role=Role.OWNER).count()
+
+
+def pending_invitations(*, team: Team) -> QuerySet[Invitation]:
+    """Invitations that can still be accepted, newest first."""
+    return team.invitations.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).select_related("invited_by")
+
+
+def get_invitation(*, token: str) -> Invitation:
+    """The invitation behind a join link, whatever its state; 404 for a token that never existed."""
+    invitation = Invitation.objects.select_related("team", "invited_by").filter(token=token).first()
+    if invitation is None:
+        raise Http404("No such invitation.")
+    return invitation
+
+
+def get_team_invitation(*, team: Team, token: str) -> Invitation:
+    invitation = team.invitations.filter(token=token).first() if token else None
+    if invitation is None:
+        raise Http404("No such invitation.")
+    return invitation

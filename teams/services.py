@@ -1,0 +1,217 @@
+"""Writes: creating teams, inviting, joining, changing roles and removing members.
+
+Every permission decision is made by ``teams.permissions``; lacking the right raises ``PermissionDenied``
+(403), breaking a team rule (the last owner, an existing member, a used link) raises ``TeamRuleError`` whose
+message is shown to the person. Changes to a team's members lock the team row, so two owners demoting each
+other at once can never leave the team without an owner.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from teams.models import Invitation, Membership, Role, Team
+from teams.permissions import Action, can, forget_memberships
+from teams.selectors import roles_grantable_by
+
+logger = logging.getLogger(__name__)
+
+INVITATION_TTL = timedelta(days=7)
+
+
+class TeamRuleError(Exception):
+    """The change breaks a team rule; the message says why, for the person who asked."""
+
+
+def _require(user, action: Action, *, team_id: int) -> None:
+    if not can(user, action, team_id=team_id):
+        raise PermissionDenied(f"You may not {action.value.replace('_', ' ')} in this team.")
+
+
+def _lock_team(team_id: int) -> None:
+    """Serialise membership changes of one team (call inside a transaction)."""
+    Team.objects.select_for_update().filter(pk=team_id).values_list("pk").first()
+
+
+def _keep_an_owner(*, team_id: int, losing: Membership) -> None:
+    if not Membership.objects.filter(team_id=team_id, role=Role.OWNER).exclude(pk=losing.pk).exists():
+        raise TeamRuleError("A team needs an owner: make someone else an owner first.")
+
+
+def team_create(*, user, name: str) -> Team:
+    """A new team with ``user`` as its owner."""
+    with transaction.atomic():
+        team = Team.objects.create(name=name, created_by=user)
+        Membership.objects.create(team=team, user=user, role=Role.OWNER)
+    forget_memberships(user)
+    logger.info("team %s created by user %s", team.code, user.pk)
+    return team
+
+
+def team_rename(*, actor, team: Team, name: str) -> Team:
+    _require(actor, Action.MANAGE_TEAM, team_id=team.id)
+    team.name = name
+    team.save(update_fields=["name"])
+    return team
+
+
+def invitation_create(*, team: Team, inviter, invitee: str, role: str) -> Invitation:
+    """A pending invitation for a username or an e-mail address, valid for ``INVITATION_TTL``."""
+    forget_memberships(inviter)  # decide on fresh roles
+    _require(inviter, Action.MANAGE_MEMBERS, team_id=team.id)
+    if role not in roles_grantable_by(user=inviter, team_id=team.id):
+        raise TeamRuleError("Only an owner can invite someone as an owner.")
+    invitee = invitee.strip()
+    is_email = "@" in invitee
+    if is_email:
+        invitee = invitee.lower()
+        members = team.memberships.filter(user__email__iexact=invitee)
+    else:
+        if not get_user_model().objects.filter(username=invitee).exists():
+            raise TeamRuleError(f"There is no user called “{invitee}”. Check the spelling or use an e-mail.")
+        members = team.memberships.filter(user__username=invitee)
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_team(team.id)
+        if members.exists():
+            raise TeamRuleError(f"{invitee} is already a member of {team.name}.")
+        pending = team.invitations.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+        )
+        if pending.filter(**{"invitee__iexact" if is_email else "invitee": invitee}).exists():
+            raise TeamRuleError(f"{invitee} already has a pending invitation; revoke it to send a new one.")
+        invitation = Invitation.objects.create(
+            team=team, invitee=invitee, role=role, invited_by=inviter, expires_at=now + INVITATION_TTL
+        )
+    logger.info("invitation %s to team %s created by user %s", invitation.pk, team.code, inviter.pk)
+    return invitation
+
+
+def invitation_email(*, invitation: Invitation, join_url: str) -> str | None:
+    """E-mail the join link; the address it went to, or ``None`` (no address known, or sending failed)."""
+    if "@" in invitation.invitee:
+        address = invitation.invitee
+    else:
+        users = get_user_model().objects.filter(username=invitation.invitee)
+        address = users.values_list("email", flat=True).first() or ""
+    if not address:
+        return None
+    inviter = invitation.invited_by.get_username()
+    team = " ".join(invitation.team.name.split())
+    expires = timezone.localtime(invitation.expires_at)
+    body = (
+        f"{inviter} invited you to join the team “{team}” on PixelGallery "
+        f"as {Role(invitation.role).label.lower()}.\n\n"
+        f"Open this link to accept (it works once, until {expires:%d %b %Y %H:%M %Z}):\n{join_url}\n\n"
+        "If you did not expect this invitation, ignore this e-mail.\n"
+    )
+    try:
+        send_mail(f"{inviter} invited you to {team} on PixelGallery", body, None, [address])
+    except OSError:  # SMTP and network errors: the link is still shown to the inviter to pass on.
+        logger.exception("could not e-mail invitation %s", invitation.pk)
+        return None
+    return address
+
+
+def invitation_is_for(invitation: Invitation, user) -> bool:
+    """The invitation names this user: their username, or their e-mail address."""
+    if "@" in invitation.invitee:
+        return bool(user.email) and user.email.strip().lower() == invitation.invitee.lower()
+    return user.get_username() == invitation.invitee
+
+
+def invitation_refusal(*, invitation: Invitation, user) -> str | None:
+    """Why ``user`` cannot accept this invitation now, or ``None`` if they can."""
+    if invitation.revoked_at is not None:
+        return "This invitation was withdrawn. Ask the team for a new one."
+    if invitation.accepted_at is not None:
+        if invitation.accepted_by_id == user.pk:
+            return "You have already accepted this invitation."
+        return "This invitation has already been used: each link works once. Ask the team for a new one."
+    if invitation.expires_at <= timezone.now():
+        expired = timezone.localtime(invitation.expires_at)
+        return f"This invitation expired on {expired:%d %b %Y at %H:%M}. Ask the team for a new one."
+    if not invitation_is_for(invitation, user):
+        return (
+            "This invitation is for someone else. Log in as the person it was sent to, "
+            "or ask the team to invite you."
+        )
+    if Membership.objects.filter(team_id=invitation.team_id, user=user).exists():
+        return f"You are already a member of {invitation.team.name}."
+    return None
+
+
+def invitation_accept(*, invitation: Invitation, user) -> Membership:
+    """Join the team with the invitation's role; the link is used up."""
+    with transaction.atomic():
+        _lock_team(invitation.team_id)
+        invitation = Invitation.objects.select_for_update().select_related("team").get(pk=invitation.pk)
+        refusal = invitation_refusal(invitation=invitation, user=user)
+        if refusal:
+            raise TeamRuleError(refusal)
+        membership = Membership.objects.create(team=invitation.team, user=user, role=invitation.role)
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+    forget_memberships(user)
+    logger.info("invitation %s accepted by user %s", invitation.pk, user.pk)
+    return membership
+
+
+def invitation_revoke(*, actor, invitation: Invitation) -> None:
+    forget_memberships(actor)
+    _require(actor, Action.MANAGE_MEMBERS, team_id=invitation.team_id)
+    if invitation.role == Role.OWNER and not can(actor, Action.MANAGE_TEAM, team_id=invitation.team_id):
+        raise TeamRuleError("Only an owner can withdraw an invitation to become an owner.")
+    revoked = Invitation.objects.filter(
+        pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    if not revoked:
+        raise TeamRuleError("This invitation was already used or withdrawn.")
+
+
+def membership_set_role(*, actor, membership: Membership, role: str) -> Membership:
+    """Give a member another role: admins manage admins, members and viewers; only owners touch owners."""
+    if role not in Role.values:
+        raise TeamRuleError("Choose one of the listed roles.")
+    forget_memberships(actor)
+    with transaction.atomic():
+        _lock_team(membership.team_id)
+        target = Membership.objects.select_for_update().filter(pk=membership.pk).first()
+        if target is None:
+            raise TeamRuleError("They are no longer a member of this team.")
+        _require(actor, Action.MANAGE_MEMBERS, team_id=target.team_id)
+        if Role.OWNER in (target.role, role) and not can(actor, Action.MANAGE_TEAM, team_id=target.team_id):
+            raise TeamRuleError("Only an owner can change an owner's role or make someone an owner.")
+        if target.role == Role.OWNER and role != Role.OWNER:
+            _keep_an_owner(team_id=target.team_id, losing=target)
+        target.role = role
+        target.save(update_fields=["role"])
+    forget_memberships(actor)
+    return target
+
+
+def membership_remove(*, actor, membership: Membership) -> None:
+    """Remove a member (admins and owners), or leave the team (anyone); a team always keeps an owner."""
+    forget_memberships(actor)
+    with transaction.atomic():
+        _lock_team(membership.team_id)
+        target = Membership.objects.select_for_update().filter(pk=membership.pk).first()
+        if target is None:
+            return  # already gone: removing twice is a no-op.
+        if target.user_id != actor.pk:
+            _require(actor, Action.MANAGE_MEMBERS, team_id=target.team_id)
+            if target.role == Role.OWNER and not can(actor, Action.MANAGE_TEAM, team_id=target.team_id):
+                raise TeamRuleError("Only an owner can remove an owner.")
+        if target.role == Role.OWNER:
+            _keep_an_owner(team_id=target.team_id, losing=target)
+        target.delete()
+    forget_memberships(actor)
+    logger.info("user %s left team %s (removed by user %s)", target.user_id, target.team_id, actor.pk)

@@ -1,0 +1,222 @@
+"""Team pages: my teams, one team's members and invitations, joining by link, and the team switcher."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from teams import selectors, services
+from teams.active import SESSION_KEY, set_active_team
+from teams.forms import InvitationForm, InviteForm, MemberForm, RoleForm, TeamForm
+from teams.models import Membership, Role
+from teams.permissions import Action, can, memberships_of
+
+
+def _join_url(request: HttpRequest, invitation) -> str:
+    return request.build_absolute_uri(reverse("teams:join", args=[invitation.token]))
+
+
+def _team_page(request: HttpRequest, membership: Membership, **forms) -> HttpResponse:
+    """The team page as this member sees it; management controls only for those who may use them."""
+    team, user = membership.team, request.user
+    roles = selectors.roles_grantable_by(user=user, team_id=team.id)
+    manages = can(user, Action.MANAGE_MEMBERS, team_id=team.id)
+    invitations = list(selectors.pending_invitations(team=team)) if manages else []
+    for invitation in invitations:
+        invitation.link = _join_url(request, invitation)
+    context = {
+        "team": team,
+        "membership": membership,
+        "rows": selectors.member_rows(team=team, viewer=user),
+        "can_manage_members": manages,
+        "can_manage_team": can(user, Action.MANAGE_TEAM, team_id=team.id),
+        "is_last_owner": membership.role == Role.OWNER and selectors.owner_count(team=team) == 1,
+        "invitations": invitations,
+        "invite_form": forms.get("invite_form") or (InviteForm(roles=roles) if manages else None),
+        "rename_form": forms.get("rename_form") or TeamForm(initial={"name": team.name}),
+    }
+    return render(request, "teams/detail.html", context)
+
+
+def _back_to_team(membership: Membership) -> HttpResponse:
+    return redirect("teams:detail", code=membership.team.code)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_list(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        team = services.team_create(user=request.user, name=form.cleaned_data["name"])
+        messages.success(request, f"Team “{team.name}” created. Invite people to join it below.")
+        return redirect("teams:detail", code=team.code)
+    rows = selectors.teams_for_user(user=request.user)
+    return render(request, "teams/list.html", {"rows": rows, "form": form})
+
+
+@login_required
+@require_GET
+def team_detail(request: HttpRequest, code) -> HttpResponse:
+    return _team_page(request, selectors.get_membership_for_user(user=request.user, code=code))
+
+
+@login_required
+@require_POST
+def team_rename(request: HttpRequest, code) -> HttpResponse:
+    membership = selectors.get_membership_for_user(user=request.user, code=code)
+    form = TeamForm(request.POST)
+    if not form.is_valid():
+        return _team_page(request, membership, rename_form=form)
+    services.team_rename(actor=request.user, team=membership.team, name=form.cleaned_data["name"])
+    messages.success(request, f"Renamed to “{membership.team.name}”.")
+    return _back_to_team(membership)
+
+
+@login_required
+@require_POST
+def invite(request: HttpRequest, code) -> HttpResponse:
+    membership = selectors.get_membership_for_user(user=request.user, code=code)
+    team = membership.team
+    if not can(request.user, Action.MANAGE_MEMBERS, team_id=team.id):
+        raise PermissionDenied("Only the team's admins and owners can invite.")
+    form = InviteForm(request.POST, roles=selectors.roles_grantable_by(user=request.user, team_id=team.id))
+    if form.is_valid():
+        try:
+            invitation = services.invitation_create(team=team, inviter=request.user, **form.cleaned_data)
+        except services.TeamRuleError as refusal:
+            form.add_error("invitee", str(refusal))
+        else:
+            sent_to = services.invitation_email(
+                invitation=invitation, join_url=_join_url(request, invitation)
+            )
+            mailed = f"E-mailed it to {sent_to}" if sent_to else "No e-mail was sent"
+            messages.success(request, f"Invited {invitation.invitee}. {mailed}; the link is listed below.")
+            return _back_to_team(membership)
+    return _team_page(request, membership, invite_form=form)
+
+
+@login_required
+@require_POST
+def member_role(request: HttpRequest, code) -> HttpResponse:
+    membership = selectors.get_membership_for_user(user=request.user, code=code)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a member and one of the listed roles.")
+        return _back_to_team(membership)
+    target = selectors.get_team_member(team=membership.team, username=form.cleaned_data["member"])
+    role = form.cleaned_data["role"]
+    try:
+        services.membership_set_role(actor=request.user, membership=target, role=role)
+    except services.TeamRuleError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"{target.user.get_username()} is now {Role(role).label.lower()}.")
+    return _back_to_team(membership)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, code) -> HttpResponse:
+    membership = selectors.get_membership_for_user(user=request.user, code=code)
+    form = MemberForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a member to remove.")
+        return _back_to_team(membership)
+    target = selectors.get_team_member(team=membership.team, username=form.cleaned_data["member"])
+    try:
+        services.membership_remove(actor=request.user, membership=target)
+    except services.TeamRuleError as refusal:
+        messages.error(request, str(refusal))
+        return _back_to_team(membership)
+    if target.user_id == request.user.pk:
+        return _left(request, membership)
+    messages.success(request, f"Removed {target.user.get_username()} from {membership.team.name}.")
+    return _back_to_team(membership)
+
+
+def _left(request: HttpRequest, membership: Membership) -> HttpResponse:
+    if request.session.get(SESSION_KEY) == str(membership.team.code):
+        set_active_team(request, None)
+    messages.success(request, f"You left {membership.team.name}.")
+    return redirect("teams:list")
+
+
+@login_required
+@require_POST
+def leave(request: HttpRequest, code) -> HttpResponse:
+    membership = selectors.get_membership_for_user(user=request.user, code=code)
+    try:
+        services.membership_remove(actor=request.user, membership=membership)
+    except services.TeamRuleError as refusal:
+        messages.error(request, str(refusal))
+        return _back_to_team(membership)
+    return _left(request, membership)
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HttpRequest, code) -> HttpResponse:
+    membership = selectors.get_membership_for_user(user=request.user, code=code)
+    form = InvitationForm(request.POST)
+    token = form.cleaned_data["invitation"] if form.is_valid() else ""
+    invitation = selectors.get_team_invitation(team=membership.team, token=token)
+    try:
+        services.invitation_revoke(actor=request.user, invitation=invitation)
+    except services.TeamRuleError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"Withdrew the invitation for {invitation.invitee}.")
+    return _back_to_team(membership)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = selectors.get_invitation(token=token)
+    refusal = services.invitation_refusal(invitation=invitation, user=request.user)
+    if request.method == "POST" and refusal is None:
+        try:
+            services.invitation_accept(invitation=invitation, user=request.user)
+        except services.TeamRuleError as error:
+            refusal = str(error)
+        else:
+            role = Role(invitation.role).label.lower()
+            messages.success(request, f"Welcome to {invitation.team.name}! You joined as {role}.")
+            return redirect("teams:detail", code=invitation.team.code)
+    context = {
+        "invitation": invitation,
+        "refusal": refusal,
+        "is_for_me": services.invitation_is_for(invitation, request.user),
+        "member_of_team": invitation.team_id in memberships_of(request.user),
+    }
+    return render(request, "teams/join.html", context, status=200 if request.method == "GET" else 409)
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if allowed else "/"
+
+
+@login_required
+@require_POST
+def switch(request: HttpRequest) -> HttpResponse:
+    """Pick the active team (``team``: a team code, or empty for personal work) and go back."""
+    code = request.POST.get("team", "").strip()
+    if not code:
+        set_active_team(request, None)
+    else:
+        membership = selectors.find_membership(user=request.user, code=code)
+        if membership is None:
+            messages.error(request, "You are not a member of that team.")
+        else:
+            set_active_team(request, membership.team)
+    return HttpResponseRedirect(_safe_next(request))

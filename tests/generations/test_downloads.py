@@ -1,0 +1,475 @@
+"""Fetching image URLs safely over real HTTP: the sandbox for good images, a hostile local server for bad.
+
+Every refusal is checked for its exception class, whether trying again may help, a message a person
+understands and, where it matters, that no request (or no second request) was ever made.
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from generations.downloads import DownloadError, ImageGone, RefusedURL, check_image_url, fetch_image
+from generations.imaging import InvalidImage, verify_image
+from sandbox.config import FaultRates
+from tests.conftest import SANDBOX_KEY
+from tests.generations.test_imaging import encoded, solid_png
+
+CAP = 100_000
+QUICK = (1.0, 0.5)  # connect, read: the read budget bounds the whole response
+PNG = encoded("PNG", (64, 48))
+
+Behaviour = Callable[[BaseHTTPRequestHandler], None]
+
+
+# --- A hostile image server ---------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: HostileServer
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)  # skip HTTPServer's getfqdn() DNS lookup
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        owner = self.server.owner
+        owner.requests.append((self.path, dict(self.headers)))
+        behaviour = owner.routes.get(self.path)
+        self.close_connection = True
+        try:
+            if behaviour is None:
+                self.send_error(404)
+            else:
+                behaviour(self)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client hung up on us, as it should
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class HostileServer:
+    """A loopback HTTP server whose paths misbehave on demand; ``requests`` records what was asked."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Behaviour] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.release = threading.Event()  # ends stalling handlers at teardown
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.owner = self
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05})
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_port
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def serve(self, path: str, behaviour: Behaviour) -> str:
+        self.routes[path] = behaviour
+        return self.root + path
+
+    def paths(self) -> list[str]:
+        return [path for path, _headers in self.requests]
+
+    def start(self) -> HostileServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.release.set()
+        self._httpd.shutdown()
+        self._thread.join(timeout=5)
+        self._httpd.server_close()
+
+
+def reply(
+    body: bytes = b"",
+    *,
+    status: int = 200,
+    content_type: str = "image/png",
+    length: int | str | None = "actual",
+    headers: dict[str, str] | None = None,
+) -> Behaviour:
+    """Answer at once; ``length`` is the Content-Length to claim (``None``: none, the body ends at close)."""
+
+    def behave(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        if length is not None:
+            handler.send_header("Content-Length", str(len(body) if length == "actual" else length))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return behave
+
+
+def _image_headers(handler: BaseHTTPRequestHandler, length: int) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "image/png")
+    handler.send_header("Content-Length", str(length))
+    handler.end_headers()
+
+
+def trickle(handler: BaseHTTPRequestHandler) -> None:
+    """Promise a megabyte, then send a byte every 50 ms forever: every read succeeds, the body never ends."""
+    _image_headers(handler, 1_000_000)
+    while not handler.server.owner.release.wait(0.05):
+        handler.wfile.write(b"x")
+
+
+def stall(handler: BaseHTTPRequestHandler) -> None:
+    """Send the headers and a little of the body, then nothing."""
+    _image_headers(handler, len(PNG))
+    handler.wfile.write(PNG[:100])
+    handler.server.owner.release.wait(10)
+
+
+def silence(handler: BaseHTTPRequestHandler) -> None:
+    """Accept the request and never answer."""
+    handler.server.owner.release.wait(10)
+
+
+def chunked(total: int) -> Behaviour:
+    """Stream ``total`` bytes with chunked transfer encoding (no Content-Length)."""
+
+    def behave(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/png")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        for _ in range(0, total, 16_384):
+            handler.wfile.write(b"4000\r\n" + bytes(16_384) + b"\r\n")
+        handler.wfile.write(b"0\r\n\r\n")
+
+    return behave
+
+
+@pytest.fixture
+def hostile(settings) -> Iterator[HostileServer]:
+    """A hostile server on the API's own host and port, so only the behaviour rules stand in the way."""
+    server = HostileServer().start()
+    settings.PIXELDOJO_BASE_URL = f"{server.root}/api/v1"
+    settings.PIXELDOJO_IMAGE_HOSTS = []
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def elsewhere(settings) -> None:
+    """PixelDojo lives on another host: loopback is nobody's image host unless listed."""
+    settings.PIXELDOJO_BASE_URL = "http://pixeldojo.invalid/api/v1"
+    settings.PIXELDOJO_IMAGE_HOSTS = []
+
+
+def sandbox_image_url(sandbox) -> str:
+    response = requests.post(
+        f"{sandbox.base_url}/flux",
+        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
+        json={
+            "prompt": "a kite over dunes",
+            "model": "flux-pro",
+            "megapixels": "0.25",
+            "aspect_ratio": "1:1",
+        },
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()["images"][0]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- Good images ----------------------------------------------------------------------------------------
+
+
+def test_sandbox_image_is_fetched_and_verifies_as_a_png(sandbox, settings):
+    data, content_type = fetch_image(sandbox_image_url(sandbox), max_bytes=settings.PIXELDOJO_MAX_IMAGE_BYTES)
+
+    assert content_type == "image/png"
+    verified = verify_image(data)
+    assert verified.content_type == "image/png" and verified.width == verified.height
+
+
+def test_image_exactly_at_the_cap_is_accepted_and_one_byte_less_is_refused(sandbox):
+    url = sandbox_image_url(sandbox)
+    data, _ = fetch_image(url, max_bytes=10 * 1024 * 1024)
+
+    assert fetch_image(url, max_bytes=len(data))[0] == data
+    with pytest.raises(RefusedURL, match=f"larger than the {len(data) - 1} bytes limit") as caught:
+        fetch_image(url, max_bytes=len(data) - 1)
+    assert caught.value.retryable is False
+
+
+def test_plain_image_bytes_are_asked_for_and_the_content_type_is_returned(hostile):
+    url = hostile.serve("/a.png", reply(PNG, content_type="image/png; charset=binary"))
+
+    assert fetch_image(url, max_bytes=CAP) == (PNG, "image/png")
+    assert hostile.requests[0][1]["Accept-Encoding"] == "identity"
+
+
+# --- Where images may come from -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/a.png",
+        "gopher://127.0.0.1:70/_GET",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "javascript:alert(1)",
+        "//127.0.0.1/a.png",
+    ],
+)
+def test_non_http_schemes_are_refused(hostile, url):
+    with pytest.raises(RefusedURL, match="non-HTTP URL") as caught:
+        fetch_image(url, max_bytes=CAP)
+    assert caught.value.retryable is False
+
+
+def test_unlisted_host_is_refused_before_any_request(hostile, elsewhere):
+    url = hostile.serve("/a.png", reply(PNG))
+
+    with pytest.raises(RefusedURL, match=r"127\.0\.0\.1: not an allowed PixelDojo image host") as caught:
+        fetch_image(url, max_bytes=CAP)
+    assert caught.value.retryable is False
+    assert hostile.requests == []
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::ffff:127.0.0.1]"])
+def test_listed_host_resolving_to_loopback_is_refused_before_any_request(hostile, elsewhere, settings, host):
+    settings.PIXELDOJO_IMAGE_HOSTS = [host.strip("[]")]
+    hostile.serve("/a.png", reply(PNG))
+
+    with pytest.raises(RefusedURL, match="resolves to a private address"):
+        fetch_image(f"http://{host}:{hostile.port}/a.png", max_bytes=CAP)
+    assert hostile.requests == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        *("10.0.0.8", "192.168.1.20", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1"),  # noqa: S104
+        *("64:ff9b::7f00:1", "2002:7f00:1::", "::ffff:10.0.0.1"),  # NAT64, 6to4, mapped: private inside
+    ],
+)
+def test_listed_private_and_tunnelled_private_addresses_are_refused(elsewhere, settings, host):
+    settings.PIXELDOJO_IMAGE_HOSTS = [host]
+    literal = f"[{host}]" if ":" in host else host
+
+    with pytest.raises(RefusedURL, match="resolves to a private address"):
+        check_image_url(f"http://{literal}/a.png")
+
+
+def test_listed_public_host_is_allowed(elsewhere, settings):
+    settings.PIXELDOJO_IMAGE_HOSTS = ["8.8.8.8"]
+    check_image_url("http://8.8.8.8/generated/a.png")  # checked, not fetched
+
+
+def test_api_host_on_another_port_is_refused(hostile):
+    other = HostileServer().start()
+    try:
+        url = other.serve("/a.png", reply(PNG))
+        with pytest.raises(RefusedURL, match=f"port {other.port}: PixelDojo answers on port {hostile.port}"):
+            fetch_image(url, max_bytes=CAP)
+        assert other.requests == []
+    finally:
+        other.stop()
+
+
+def test_plain_http_is_refused_when_pixeldojo_is_https(settings):
+    settings.PIXELDOJO_BASE_URL = "https://pixeldojo.example/api/v1"
+    settings.PIXELDOJO_IMAGE_HOSTS = ["8.8.8.8"]
+
+    check_image_url("https://pixeldojo.example/generated/a.png")
+    for url in ("http://pixeldojo.example/generated/a.png", "http://8.8.8.8/a.png"):
+        with pytest.raises(RefusedURL, match="over plain HTTP: PixelDojo uses HTTPS"):
+            check_image_url(url)
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("http://evil.example\\@127.0.0.1:{port}/a.png", "malformed"),  # parsers disagree on the host
+        ("http://user:secret@127.0.0.1:{port}/a.png", "credentials"),
+        ("http://127.0.0.1:{port}\t/a.png", "malformed"),
+        ("http://:{port}/a.png", "without a host"),
+    ],
+)
+def test_ambiguous_urls_are_refused_before_any_request(hostile, template, message):
+    hostile.serve("/a.png", reply(PNG))
+
+    with pytest.raises(RefusedURL, match=message):
+        fetch_image(template.format(port=hostile.port), max_bytes=CAP)
+    assert hostile.requests == []
+
+
+# --- How the answer must look ---------------------------------------------------------------------------
+
+
+def test_redirects_are_refused_and_never_followed(hostile):
+    hostile.serve("/real.png", reply(PNG))
+    for target in (f"{hostile.root}/real.png", "http://169.254.169.254/latest/meta-data/"):
+        url = hostile.serve("/moved.png", reply(status=302, headers={"Location": target}))
+        with pytest.raises(RefusedURL, match=r"redirected to .*; redirects are not followed") as caught:
+            fetch_image(url, max_bytes=CAP)
+        assert caught.value.retryable is False
+    assert "/real.png" not in hostile.paths()
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "retryable"),
+    [
+        (403, ImageGone, False),
+        (404, ImageGone, False),
+        (410, ImageGone, False),
+        (400, DownloadError, False),
+        (429, DownloadError, True),
+        (500, DownloadError, True),
+        (503, DownloadError, True),
+    ],
+)
+def test_error_statuses_say_whether_trying_again_may_help(hostile, status, error, retryable):
+    url = hostile.serve("/a.png", reply(b"nope", status=status, content_type="text/plain"))
+
+    with pytest.raises(error) as caught:
+        fetch_image(url, max_bytes=CAP)
+    assert type(caught.value) is error
+    assert caught.value.retryable is retryable
+    assert ("expired" if error is ImageGone else f"HTTP {status}") in str(caught.value)
+
+
+def test_expired_sandbox_image_is_gone(sandbox):
+    with pytest.raises(ImageGone, match="its 24-hour link expired"):
+        fetch_image(f"{sandbox.root_url}/generated/{'0' * 24}_1.png", max_bytes=CAP)
+
+
+def test_declared_size_over_the_cap_is_refused_without_reading_the_body(hostile):
+    url = hostile.serve("/huge.png", reply(PNG, length=10 * 1024**3))
+
+    with pytest.raises(RefusedURL, match="larger than the 1 MB limit") as caught:
+        fetch_image(url, max_bytes=1024 * 1024)
+    assert caught.value.retryable is False
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [reply(bytes(3 * CAP), length=None), chunked(3 * CAP), reply(bytes(3 * CAP), length=CAP + 1)],
+    ids=["no-length", "chunked", "declared-just-over"],
+)
+def test_body_over_the_cap_is_refused_while_streaming(hostile, behaviour):
+    url = hostile.serve("/big.png", behaviour)
+
+    with pytest.raises(RefusedURL, match=f"larger than the {CAP} bytes limit"):
+        fetch_image(url, max_bytes=CAP)
+
+
+def test_body_shorter_than_its_content_length_is_a_retryable_cut(hostile):
+    url = hostile.serve("/short.png", reply(PNG[:100], length=len(PNG)))
+
+    with pytest.raises(DownloadError, match="cut short") as caught:
+        fetch_image(url, max_bytes=CAP)
+    assert caught.value.retryable is True
+
+
+def test_truncated_sandbox_download_is_a_retryable_cut(sandbox):
+    url = sandbox_image_url(sandbox)
+    sandbox.configure(faults=FaultRates(truncate=1.0))
+
+    with pytest.raises(DownloadError, match="cut short") as caught:
+        fetch_image(url, max_bytes=10 * 1024 * 1024)
+    assert caught.value.retryable is True
+
+
+def test_body_longer_than_its_content_length_is_read_only_up_to_that_length(hostile):
+    url = hostile.serve("/long.png", reply(PNG + bytes(50_000), length=len(PNG)))
+
+    assert fetch_image(url, max_bytes=CAP)[0] == PNG
+
+
+def test_compressed_transfer_is_refused(hostile):
+    url = hostile.serve("/a.png", reply(gzip.compress(PNG), headers={"Content-Encoding": "gzip"}))
+
+    with pytest.raises(DownloadError, match="gzip-encoded") as caught:
+        fetch_image(url, max_bytes=CAP)
+    assert caught.value.retryable is False
+
+
+# --- Time limits ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "message"),
+    [(trickle, "took longer than 0.5 s"), (stall, "took longer than 0.5 s"), (silence, "did not answer")],
+    ids=["trickle", "stall-mid-body", "no-answer"],
+)
+def test_slow_servers_are_abandoned_at_the_read_deadline(hostile, behaviour, message):
+    url = hostile.serve("/slow.png", behaviour)
+
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=message) as caught:
+        fetch_image(url, max_bytes=10 * 1024 * 1024, timeout=QUICK)
+    assert time.monotonic() - started < 1.5
+    assert caught.value.retryable is True
+
+
+def test_unreachable_server_is_a_retryable_failure(settings):
+    port = _free_port()
+    settings.PIXELDOJO_BASE_URL = f"http://127.0.0.1:{port}/api/v1"
+
+    with pytest.raises(DownloadError, match="Could not reach the image server") as caught:
+        fetch_image(f"http://127.0.0.1:{port}/a.png", max_bytes=CAP, timeout=QUICK)
+    assert caught.value.retryable is True
+
+
+# --- What arrives must be an image ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (solid_png(20_000, 20_000), "too large to decode safely"),
+        (b"<html><body>Sign in to continue</body></html>", "not a PNG, JPEG or WebP image"),
+        (encoded("PNG", (256, 256))[:2_000], "not a valid image"),
+    ],
+    ids=["decompression-bomb", "not-an-image", "truncated-png"],
+)
+def test_downloaded_bytes_that_are_not_a_sane_image_are_refused(hostile, body, message):
+    data, _ = fetch_image(hostile.serve("/x.png", reply(body)), max_bytes=CAP)
+
+    with pytest.raises(InvalidImage, match=message):
+        verify_image(data)
+
+
+def test_corrupt_sandbox_image_is_refused(sandbox):
+    url = sandbox_image_url(sandbox)
+    sandbox.configure(faults=FaultRates(corrupt=1.0))
+
+    data, _ = fetch_image(url, max_bytes=CAP)
+    with pytest.raises(InvalidImage, match="not a PNG, JPEG or WebP image"):
+        verify_image(data)
