@@ -70,6 +70,8 @@ def team_detail(request: HttpRequest, code) -> HttpResponse:
 @require_POST
 def team_rename(request: HttpRequest, code) -> HttpResponse:
     membership = selectors.get_membership_for_user(user=request.user, code=code)
+    if not can(request.user, Action.MANAGE_TEAM, team_id=membership.team_id):
+        raise PermissionDenied("Only the team's owners can rename it.")
     form = TeamForm(request.POST)
     if not form.is_valid():
         return _team_page(request, membership, rename_form=form)
@@ -105,6 +107,8 @@ def invite(request: HttpRequest, code) -> HttpResponse:
 @require_POST
 def member_role(request: HttpRequest, code) -> HttpResponse:
     membership = selectors.get_membership_for_user(user=request.user, code=code)
+    if not can(request.user, Action.MANAGE_MEMBERS, team_id=membership.team_id):
+        raise PermissionDenied("Only the team's admins and owners can change roles.")
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a member and one of the listed roles.")
@@ -124,6 +128,8 @@ def member_role(request: HttpRequest, code) -> HttpResponse:
 @require_POST
 def member_remove(request: HttpRequest, code) -> HttpResponse:
     membership = selectors.get_membership_for_user(user=request.user, code=code)
+    if not can(request.user, Action.MANAGE_MEMBERS, team_id=membership.team_id):
+        raise PermissionDenied("Only the team's admins and owners can remove members.")
     form = MemberForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a member to remove.")
@@ -163,6 +169,8 @@ def leave(request: HttpRequest, code) -> HttpResponse:
 @require_POST
 def invitation_revoke(request: HttpRequest, code) -> HttpResponse:
     membership = selectors.get_membership_for_user(user=request.user, code=code)
+    if not can(request.user, Action.MANAGE_MEMBERS, team_id=membership.team_id):
+        raise PermissionDenied("Only the team's admins and owners can withdraw invitations.")
     form = InvitationForm(request.POST)
     token = form.cleaned_data["invitation"] if form.is_valid() else ""
     invitation = selectors.get_team_invitation(team=membership.team, token=token)

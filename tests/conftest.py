@@ -23,6 +23,12 @@ SANDBOX_KEY = "sandbox-key"
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Real password checks, without PBKDF2's deliberate slowness."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def sandbox_server():
     """One sandbox HTTP server for the session, on an ephemeral loopback port."""

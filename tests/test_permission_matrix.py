@@ -1,0 +1,298 @@
+"""Every URL of the app, against every kind of visitor: the exact answer, and nothing of a team leaks.
+
+The URL list comes from the resolver, so a new view fails this test until its expected answers are added
+to ``EXPECTED`` below.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from generations.models import Generation, Image
+from library.models import Collection, CollectionItem
+from teams.active import SESSION_KEY
+from teams.models import Invitation, Membership, Team
+from tests.conftest import PASSWORD
+from tests.library.factories import png_bytes
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = ("anonymous", "other", "outsider", "viewer", "member", "admin", "owner")
+OUTSIDERS = ("anonymous", "other", "outsider")
+SECRET_PROMPT = "zanzibar lighthouse under violet fog"
+SECRET_SLUG = "zanzibar-lighthouse-under-violet-fog"
+TEAM_NAME = "Quokka Atelier"
+LOGIN = "login"  # a redirect to the login page
+ADMIN_LOGIN = "admin-login"  # a redirect to the admin's login page (staff only)
+
+
+@dataclass
+class World:
+    team: Team
+    generation: Generation
+    image: Image
+    collection: Collection
+    invitation: Invitation
+    users: dict[str, object] = field(default_factory=dict)
+
+
+@pytest.fixture
+def world(django_user_model) -> World:
+    def user(name: str):
+        return django_user_model.objects.create_user(name, f"{name}@example.com", PASSWORD)
+
+    users = {persona: user(persona) for persona in PERSONAS if persona != "anonymous"}
+    team = Team.objects.create(name=TEAM_NAME, created_by=users["owner"])
+    for role in ("viewer", "member", "admin", "owner"):
+        Membership.objects.create(team=team, user=users[role], role=role)
+    elsewhere = Team.objects.create(name="Elsewhere", created_by=users["outsider"])
+    Membership.objects.create(team=elsewhere, user=users["outsider"], role="owner")
+
+    generation = Generation.objects.create(
+        user=users["owner"], team=team, prompt=SECRET_PROMPT, model="flux-pro", status="done", seed=7
+    )
+    image = Image.objects.create(
+        generation=generation,
+        user=users["owner"],
+        team=team,
+        index=0,
+        provider_url="http://127.0.0.1:9/a.png",
+        status="stored",
+        width=32,
+        height=24,
+        content_type="image/png",
+    )
+    image.file.name = default_storage.save("originals/secret.png", ContentFile(png_bytes()))
+    image.thumbnail.name = default_storage.save("thumbnails/secret.webp", ContentFile(b"RIFF-secret-thumb"))
+    image.save()
+    collection = Collection.objects.create(
+        name="Secret board", team=team, created_by=users["owner"], cover=image
+    )
+    CollectionItem.objects.create(collection=collection, image=image)
+    invitation = Invitation.objects.create(
+        team=team,
+        invitee="newcomer",
+        role="member",
+        invited_by=users["owner"],
+        expires_at=generation.created_at.replace(year=generation.created_at.year + 1),
+    )
+    return World(team, generation, image, collection, invitation, users)
+
+
+def client_for(world: World, persona: str) -> Client:
+    client = Client()
+    if persona != "anonymous":
+        client.force_login(world.users[persona])
+        session = client.session
+        if persona == "outsider":
+            session[SESSION_KEY] = str(Team.objects.get(name="Elsewhere").code)
+        elif persona not in OUTSIDERS:
+            session[SESSION_KEY] = str(world.team.code)
+        session.save()
+    return client
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    expected: dict[str, int | str]
+    kwargs: str = ""  # which object fills the URL: generation, image, collection, team, token, reset
+    data: tuple[tuple[str, str], ...] = ()
+
+
+def answers(**by_persona: int | str) -> dict[str, int | str]:
+    assert set(by_persona) == set(PERSONAS), sorted(set(PERSONAS) ^ set(by_persona))
+    return by_persona
+
+
+def everyone(status: int) -> dict[str, int | str]:
+    return dict.fromkeys(PERSONAS, status)
+
+
+def logged_in(status: int) -> dict[str, int | str]:
+    return {**everyone(status), "anonymous": LOGIN}
+
+
+def team_only(status: int, **overrides: int | str) -> dict[str, int | str]:
+    return {
+        "anonymous": LOGIN,
+        "other": 404,
+        "outsider": 404,
+        **dict.fromkeys(PERSONAS[3:], status),
+        **overrides,
+    }
+
+
+EXPECTED: dict[str, Case] = {
+    # Accounts (django.contrib.auth)
+    "login": Case("GET", everyone(200)),
+    "logout": Case("POST", everyone(302)),
+    "password_change": Case("GET", logged_in(200)),
+    "password_change_done": Case("GET", logged_in(200)),
+    "password_reset": Case("GET", everyone(200)),
+    "password_reset_done": Case("GET", everyone(200)),
+    "password_reset_confirm": Case("GET", everyone(200), kwargs="reset"),
+    "password_reset_complete": Case("GET", everyone(200)),
+    # Generating
+    "gallery": Case("GET", logged_in(200)),
+    "generate": Case(
+        "POST",
+        {**logged_in(302), "viewer": 200},  # a viewer may not generate in the team: the form says so
+        data=(("prompt", "a test"), ("model", "flux-pro"), ("aspect_ratio", "1:1"), ("num_outputs", "1")),
+    ),
+    "generation_detail": Case("GET", team_only(200), kwargs="generation"),
+    "generation_status": Case("GET", team_only(200), kwargs="generation"),
+    "image_original": Case("GET", team_only(200), kwargs="image"),
+    "image_thumbnail": Case("GET", team_only(200), kwargs="image"),
+    "operations": Case("GET", {**everyone(ADMIN_LOGIN)}),
+    "operations_resume": Case("POST", {**everyone(ADMIN_LOGIN)}),
+    # Library
+    "my_images": Case("GET", logged_in(200)),
+    "team_library": Case("GET", {**logged_in(200), "other": 302}),  # no team picked: back to My images
+    "library_bulk": Case("POST", logged_in(200), data=(("action", "zip"), ("images", "{image}"))),
+    "image_detail": Case("GET", team_only(200), kwargs="image"),
+    "image_favourite": Case("POST", team_only(302), kwargs="image", data=(("favourite", "1"),)),
+    "image_tags": Case("POST", team_only(302, viewer=403), kwargs="image", data=(("tags", "x"),)),
+    "image_collect": Case(
+        "POST", team_only(302, viewer=403), kwargs="image", data=(("collection", "{collection}"),)
+    ),
+    "image_delete": Case("POST", team_only(302, viewer=403, member=403), kwargs="image"),
+    "collections": Case("POST", {**logged_in(302), "viewer": 403}, data=(("name", "Board"),)),
+    "collection_detail": Case("GET", team_only(200), kwargs="collection"),
+    "collection_edit": Case(
+        "POST", team_only(302, viewer=403), kwargs="collection", data=(("operation", "rename"), ("name", "B"))
+    ),
+    # Teams
+    "teams:list": Case("GET", logged_in(200)),
+    "teams:switch": Case("POST", logged_in(302), data=(("team", "{team}"),)),
+    "teams:join": Case("POST", logged_in(409), kwargs="token"),  # only "newcomer" may accept
+    "teams:detail": Case("GET", team_only(200), kwargs="team"),
+    "teams:rename": Case("POST", team_only(403, owner=302), kwargs="team", data=(("name", "Renamed"),)),
+    "teams:invite": Case(
+        "POST",
+        team_only(403, admin=302, owner=302),
+        kwargs="team",
+        data=(("invitee", "someone@example.com"), ("role", "viewer")),
+    ),
+    "teams:revoke": Case(
+        "POST", team_only(403, admin=302, owner=302), kwargs="team", data=(("invitation", "{token}"),)
+    ),
+    "teams:member_role": Case(
+        "POST",
+        team_only(403, admin=302, owner=302),
+        kwargs="team",
+        data=(("member", "viewer"), ("role", "member")),
+    ),
+    "teams:member_remove": Case(
+        "POST", team_only(403, admin=302, owner=302), kwargs="team", data=(("member", "viewer"),)
+    ),
+    "teams:leave": Case("POST", team_only(302), kwargs="team"),
+}
+
+
+def app_url_names() -> list[str]:
+    """Every named URL of the project except Django's admin (which is staff-only and tested by Django)."""
+
+    def walk(patterns, namespace: str = ""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.namespace == "admin":
+                    continue
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                yield from walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern):
+                assert pattern.name, f"unnamed URL pattern {pattern.pattern}"
+                yield f"{namespace}{pattern.name}"
+
+    return sorted(set(walk(get_resolver().url_patterns)))
+
+
+def test_every_url_has_expected_answers():
+    assert sorted(EXPECTED) == app_url_names()
+
+
+def url_for(world: World, name: str, case: Case) -> str:
+    objects = {
+        "generation": {"code": world.generation.code},
+        "image": {"code": world.image.code},
+        "collection": {"code": world.collection.code},
+        "team": {"code": world.team.code},
+        "token": {"token": world.invitation.token},
+        "reset": {"uidb64": "MQ", "token": "set-password"},
+        "": {},
+    }
+    return reverse(name, kwargs=objects[case.kwargs])
+
+
+def fill(world: World, value: str) -> str:
+    return value.format(
+        image=world.image.code,
+        collection=world.collection.code,
+        team=world.team.code,
+        token=world.invitation.token,
+    )
+
+
+def body(response) -> bytes:
+    if response.streaming:
+        return b"".join(response.streaming_content)
+    return response.content
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_answer_and_no_leak(world, name, persona):
+    case = EXPECTED[name]
+    client = client_for(world, persona)
+    url = url_for(world, name, case)
+    data = {key: fill(world, value) for key, value in case.data}
+    response = client.get(url) if case.method == "GET" else client.post(url, data)
+
+    expected = case.expected[persona]
+    if expected == LOGIN:
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login")), response
+    elif expected == ADMIN_LOGIN:
+        assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), response
+    else:
+        assert response.status_code == expected, (name, persona, response.status_code)
+
+    if persona in OUTSIDERS:
+        content = body(response)
+        for secret in (SECRET_PROMPT, SECRET_SLUG, TEAM_NAME, "Secret board", "RIFF-secret-thumb"):
+            assert secret.encode() not in content, f"{name} leaks {secret!r} to {persona}"
+        if name == "library_bulk" and persona != "anonymous":
+            assert zipfile.ZipFile(io.BytesIO(content)).namelist() == []
+    assert Image.objects.filter(id=world.image.id).exists() or (
+        name == "image_delete" and persona in ("admin", "owner")
+    )
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_switching_to_a_team_works_only_for_its_members(world, persona):
+    client = client_for(world, persona)
+    client.post(reverse("teams:switch"), {"team": str(world.team.code)})
+    expected = str(world.team.code) if persona not in OUTSIDERS else None
+    assert client.session.get(SESSION_KEY) == expected or (
+        persona == "outsider" and client.session.get(SESSION_KEY)
+    )
+
+
+def test_team_counts_and_prompts_never_reach_other_libraries(world):
+    for persona in ("other", "outsider"):
+        client = client_for(world, persona)
+        for url in (
+            reverse("my_images"),
+            reverse("team_library"),
+            reverse("gallery"),
+            reverse("collections"),
+        ):
+            content = client.get(url, follow=True).content
+            assert SECRET_PROMPT.encode() not in content and b"Secret board" not in content
