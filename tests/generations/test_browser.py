@@ -36,7 +36,7 @@ def test_prompt_to_stored_image_in_the_gallery(page, live_server, celery_worker,
     expect(card.get_by_test_id("status")).to_have_text("Done", timeout=30_000)
     thumbnails = card.get_by_test_id("stored-thumbnail")
     expect(thumbnails).to_have_count(2)
-    assert thumbnails.first.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert thumbnails.first.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
 
     page.reload()
     expect(page.get_by_test_id("credits-total")).to_have_text("2 credits spent")
@@ -46,7 +46,10 @@ def test_prompt_to_stored_image_in_the_gallery(page, live_server, celery_worker,
     expect(page.locator("h1.prompt-title")).to_have_text("a lighthouse on a cliff at dawn")
     full = page.get_by_test_id("full-image").first
     expect(full).to_be_visible()
-    assert full.evaluate("img => img.naturalWidth") == Image.objects.filter(status="stored").first().width
+    assert (
+        full.evaluate("img => img.decode().then(() => img.naturalWidth)")
+        == Image.objects.filter(status="stored").first().width
+    )
     with page.expect_download() as download_info:
         page.get_by_test_id("download").first.click()
     assert download_info.value.suggested_filename.endswith("-1.png")
