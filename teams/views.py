@@ -54,7 +54,8 @@ def team_list(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         team = services.team_create(user=request.user, name=form.cleaned_data["name"])
-        messages.success(request, f"Team “{team.name}” created. Invite people to join it below.")
+        set_active_team(request, team)  # new work goes to the team just made
+        messages.success(request, f"Team “{team.name}” created and selected. Invite people to join it below.")
         return redirect("teams:detail", code=team.code)
     rows = selectors.teams_for_user(user=request.user)
     return render(request, "teams/list.html", {"rows": rows, "form": form})
