@@ -1,4 +1,4 @@
-"""The credit ledger: append-only rows, totals are always sums of it."""
+"""Credits: an append-only ledger, a daily roll-up kept in step with it, budgets and their alerts."""
 
 from __future__ import annotations
 
@@ -7,16 +7,25 @@ from django.db import models
 
 
 class LedgerEntry(models.Model):
-    """One credit movement. A charge is one image PixelDojo returned; it can exist once per image."""
+    """One credit movement; rows are only ever added (a mistake is corrected by a refund row).
+
+    ``credits`` is the effect on spend: a charge is +1 per image PixelDojo returned (at most one per image),
+    a refund is negative. A top-up adds to the team's allowance and is not spend.
+    """
 
     class Kind(models.TextChoices):
         CHARGE = "charge", "Charge"
         REFUND = "refund", "Refund"
         TOP_UP = "top_up", "Top-up"
 
+    SPEND_KINDS = (Kind.CHARGE, Kind.REFUND)
+
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CHARGE)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
     )
     generation = models.ForeignKey(
         "generations.Generation",
@@ -29,8 +38,11 @@ class LedgerEntry(models.Model):
         "generations.Image", on_delete=models.SET_NULL, null=True, blank=True, related_name="ledger_entries"
     )
     model = models.CharField(max_length=64, blank=True)
-    credits = models.IntegerField(help_text="Credits spent (positive for charges).")
+    credits = models.IntegerField(help_text="Charges +1 per image, refunds negative, top-ups positive.")
     note = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -40,7 +52,95 @@ class LedgerEntry(models.Model):
                 fields=["image"], condition=models.Q(kind="charge"), name="ledger_one_charge_per_image"
             )
         ]
-        indexes = [models.Index(fields=["user", "created_at"], name="ledger_user_created")]
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="ledger_user_created"),
+            models.Index(fields=["team", "created_at"], name="ledger_team_created"),
+        ]
+        verbose_name_plural = "ledger entries"
 
     def __str__(self) -> str:
         return f"{self.kind} {self.credits} ({self.user_id})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Ledger entries are append-only; add a refund instead of changing a row.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Ledger entries are append-only; add a refund instead of deleting a row.")
+
+
+class DailySpend(models.Model):
+    """Spend per day, team, user and model: updated in the same transaction as every spend ledger row."""
+
+    day = models.DateField()
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    model = models.CharField(max_length=64, blank=True)
+    credits = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "team", "user", "model"], name="daily_spend_unique"),
+            models.UniqueConstraint(
+                fields=["day", "user", "model"],
+                condition=models.Q(team__isnull=True),
+                name="daily_spend_personal",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["team", "day"], name="daily_spend_team_day"),
+            models.Index(fields=["user", "day"], name="daily_spend_user_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.user_id}/{self.team_id} {self.model}: {self.credits}"
+
+
+class Budget(models.Model):
+    """A monthly credit budget for a team (``user`` empty) or for one member of it."""
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="budgets")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="budgets"
+    )
+    monthly_credits = models.PositiveIntegerField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team"], condition=models.Q(user__isnull=True), name="budget_one_per_team"
+            ),
+            models.UniqueConstraint(
+                fields=["team", "user"], condition=models.Q(user__isnull=False), name="budget_one_per_member"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = f"{self.user} in " if self.user_id else ""
+        return f"{who}{self.team}: {self.monthly_credits}/month"
+
+
+class BudgetAlert(models.Model):
+    """A budget crossed 80 % or 100 % in a month; created once per threshold per month."""
+
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
+    month = models.DateField(help_text="First day of the month.")
+    threshold = models.PositiveSmallIntegerField()
+    spent = models.IntegerField()
+    limit = models.IntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    notified = models.PositiveIntegerField(default=0, help_text="Admins e-mailed.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "month", "threshold"], name="budget_alert_once_a_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.budget} reached {self.threshold}% in {self.month:%Y-%m}"

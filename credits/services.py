@@ -1,32 +1,247 @@
-"""Writes to the credit ledger."""
+"""Writes to the credit ledger, the daily roll-up kept in step with it, budgets and their alerts."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from datetime import date
 
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
-from credits.models import LedgerEntry
-from generations.models import Generation, Image
+from credits.models import Budget, BudgetAlert, DailySpend, LedgerEntry
+from teams.models import Membership, Role
+
+logger = logging.getLogger(__name__)
 
 CREDITS_PER_IMAGE = 1
+ALERT_THRESHOLDS = (80, 100)
 
 
-def ledger_charge_images(*, generation: Generation, images: Iterable[Image]) -> int:
+class BudgetExceeded(Exception):
+    """A submission would take a team or member over its monthly budget; the message says which."""
+
+
+def month_start(day: date | None = None) -> date:
+    return (day or timezone.localdate()).replace(day=1)
+
+
+# --- Ledger and roll-up -------------------------------------------------------------------------------
+
+
+def _roll_up(entry: LedgerEntry) -> None:
+    """Add a spend row's credits to its day's roll-up, in the caller's transaction."""
+    day = timezone.localdate(entry.created_at)
+    keys = {"day": day, "team_id": entry.team_id, "user_id": entry.user_id, "model": entry.model}
+    if DailySpend.objects.filter(**keys).update(credits=F("credits") + entry.credits):
+        return
+    try:
+        with transaction.atomic():
+            DailySpend.objects.create(credits=entry.credits, **keys)
+    except IntegrityError:  # created concurrently: add to it instead
+        DailySpend.objects.filter(**keys).update(credits=F("credits") + entry.credits)
+
+
+def _spend(**fields) -> LedgerEntry:
+    with transaction.atomic():
+        entry = LedgerEntry.objects.create(**fields)
+        _roll_up(entry)
+    return entry
+
+
+def ledger_charge_images(*, generation, images: Iterable) -> int:
     """Charge one credit per image, at most once per image whatever the retries; return new charges made."""
     charged = 0
     for image in images:
         try:
-            with transaction.atomic():
-                LedgerEntry.objects.create(
-                    kind=LedgerEntry.Kind.CHARGE,
-                    user_id=generation.user_id,
-                    generation=generation,
-                    image=image,
-                    model=generation.model,
-                    credits=CREDITS_PER_IMAGE,
-                )
+            _spend(
+                kind=LedgerEntry.Kind.CHARGE,
+                user_id=generation.user_id,
+                team_id=generation.team_id,
+                generation=generation,
+                image=image,
+                model=generation.model,
+                credits=CREDITS_PER_IMAGE,
+            )
         except IntegrityError:
             continue  # already charged for this image (a redelivered task): the unique constraint decides.
         charged += 1
+    if charged and generation.team_id:
+        transaction.on_commit(
+            lambda: budget_alerts_check(team_id=generation.team_id, user_id=generation.user_id)
+        )
     return charged
+
+
+def ledger_refund(*, actor, user, team=None, credits: int, note: str, generation=None) -> LedgerEntry:
+    """An operator gives credits back: a negative spend row (the original charge stays)."""
+    if credits <= 0:
+        raise ValueError("A refund is a positive number of credits.")
+    return _spend(
+        kind=LedgerEntry.Kind.REFUND,
+        user=user,
+        team=team,
+        generation=generation,
+        model=generation.model if generation else "",
+        credits=-credits,
+        note=note,
+        created_by=actor,
+    )
+
+
+def ledger_top_up(*, actor, team, credits: int, note: str = "") -> LedgerEntry:
+    """An admin records credits added to the team's PixelDojo allowance."""
+    if credits <= 0:
+        raise ValueError("A top-up is a positive number of credits.")
+    return LedgerEntry.objects.create(
+        kind=LedgerEntry.Kind.TOP_UP, user=actor, team=team, credits=credits, note=note, created_by=actor
+    )
+
+
+def spend_rollup_rebuild() -> int:
+    """Recompute the whole roll-up from the ledger (after bulk imports); returns the rows written."""
+    rows = (
+        LedgerEntry.objects.filter(kind__in=LedgerEntry.SPEND_KINDS)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "team_id", "user_id", "model")
+        .annotate(total=Sum("credits"))
+        .order_by()
+    )
+    with transaction.atomic():
+        DailySpend.objects.all().delete()
+        created = DailySpend.objects.bulk_create(
+            (
+                DailySpend(
+                    day=r["day"],
+                    team_id=r["team_id"],
+                    user_id=r["user_id"],
+                    model=r["model"],
+                    credits=r["total"],
+                )
+                for r in rows.iterator(chunk_size=5000)
+            ),
+            batch_size=5000,
+        )
+    return len(created)
+
+
+# --- Budgets ------------------------------------------------------------------------------------------
+
+
+def budget_set(*, actor, team, monthly_credits: int | None, user=None) -> Budget | None:
+    """Set (or with ``None`` remove) the team's monthly budget, or one member's."""
+    if monthly_credits is None:
+        Budget.objects.filter(team=team, user=user).delete()
+        return None
+    budget, _ = Budget.objects.update_or_create(
+        team=team, user=user, defaults={"monthly_credits": monthly_credits, "updated_by": actor}
+    )
+    return budget
+
+
+def _spent_this_month(*, team_id: int, user_id: int | None = None) -> int:
+    rows = DailySpend.objects.filter(team_id=team_id, day__gte=month_start())
+    if user_id is not None:
+        rows = rows.filter(user_id=user_id)
+    return rows.aggregate(total=Sum("credits"))["total"] or 0
+
+
+def _reserved(*, team_id: int, user_id: int | None = None) -> int:
+    """Images asked for by work PixelDojo has not answered yet (not charged so far)."""
+    from generations.models import Generation
+
+    pending = Generation.objects.filter(
+        team_id=team_id, status__in=[Generation.Status.QUEUED, Generation.Status.GENERATING], provider_id=""
+    )
+    if user_id is not None:
+        pending = pending.filter(user_id=user_id)
+    return pending.aggregate(total=Sum("num_outputs"))["total"] or 0
+
+
+def budget_check_submission(*, team, user, num_outputs: int) -> None:
+    """Refuse work that would exceed the team's or the member's budget this month.
+
+    Must run inside the transaction that records the generation: the budget rows are locked, so concurrent
+    submissions are counted one after another and never overspend together.
+    """
+    budgets = list(
+        Budget.objects.select_for_update()
+        .filter(Q(user__isnull=True) | Q(user=user), team=team)
+        .order_by("id")
+    )
+    for budget in budgets:
+        user_id = budget.user_id
+        used = _spent_this_month(team_id=team.id, user_id=user_id) + _reserved(
+            team_id=team.id, user_id=user_id
+        )
+        if used + num_outputs > budget.monthly_credits:
+            left = max(0, budget.monthly_credits - used)
+            whose = "your" if user_id else f"{team.name}'s"
+            raise BudgetExceeded(
+                f"This needs {num_outputs} credit{'s' if num_outputs != 1 else ''} but only {left} of "
+                f"{whose} monthly budget of {budget.monthly_credits} {'is' if left == 1 else 'are'} left "
+                f"(counting work still in progress). Ask a team admin to raise the budget, or generate fewer "
+                f"images. Nothing was queued or charged."
+            )
+
+
+# --- Alerts -------------------------------------------------------------------------------------------
+
+
+def budget_alerts_check(*, team_id: int, user_id: int) -> list[BudgetAlert]:
+    """Record (once per month and threshold) budgets that crossed 80 % or 100 %, and e-mail the admins."""
+    alerts = []
+    month = month_start()
+    for budget in Budget.objects.filter(
+        Q(user__isnull=True) | Q(user_id=user_id), team_id=team_id
+    ).select_related("team", "user"):
+        spent = _spent_this_month(team_id=team_id, user_id=budget.user_id)
+        for threshold in ALERT_THRESHOLDS:
+            if spent * 100 < threshold * budget.monthly_credits:
+                continue
+            try:
+                with transaction.atomic():
+                    alert = BudgetAlert.objects.create(
+                        budget=budget,
+                        month=month,
+                        threshold=threshold,
+                        spent=spent,
+                        limit=budget.monthly_credits,
+                    )
+            except IntegrityError:
+                continue  # already alerted this month
+            alert.notified = _notify_admins(alert)
+            BudgetAlert.objects.filter(id=alert.id).update(notified=alert.notified)
+            alerts.append(alert)
+    return alerts
+
+
+def _notify_admins(alert: BudgetAlert) -> int:
+    budget = alert.budget
+    admins = Membership.objects.filter(
+        team_id=budget.team_id, role__in=[Role.OWNER, Role.ADMIN]
+    ).select_related("user")
+    recipients = [m.user.email for m in admins if m.user.email]
+    if not recipients:
+        return 0
+    subject_who = (
+        f"{budget.user.get_username()}'s budget in {budget.team.name}"
+        if budget.user_id
+        else (f"{budget.team.name}'s budget")
+    )
+    try:
+        return send_mail(
+            subject=f"[PixelGallery] {subject_who} reached {alert.threshold}%",
+            message=(
+                f"{subject_who} has used {alert.spent} of {alert.limit} credits this month "
+                f"({alert.threshold}% threshold). Budgets can be changed on the team's credits page."
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        ) and len(recipients)
+    except OSError:
+        logger.warning("budget alert e-mail could not be sent for budget %s", budget.id)
+        return 0

@@ -8,6 +8,7 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
+from credits.services import BudgetExceeded, budget_check_submission
 from generations import tasks
 from generations.models import Generation
 from generations.pixeldojo import GenerationRequest
@@ -37,6 +38,11 @@ def generation_submit(*, user, request: GenerationRequest, team: Team | None = N
             f"resumes it. Nothing was queued or charged."
         )
     with transaction.atomic():
+        if team is not None:
+            try:
+                budget_check_submission(team=team, user=user, num_outputs=request.num_outputs or 1)
+            except BudgetExceeded as refusal:
+                raise SubmissionRefused(str(refusal)) from refusal
         generation = Generation.objects.create(
             user=user,
             team=team,
