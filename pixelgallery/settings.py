@@ -7,7 +7,9 @@ AWS_STORAGE_BUCKET_NAME.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -21,6 +23,31 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-dev-key-set-DJANGO_SECRET_KE
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ("localhost", "127.0.0.1", "[::1]"))
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
+# --- HTTPS and browser hardening: on whenever DEBUG is off, unless DJANGO_SECURE=0 (bin/test and bin/run set
+# it: the test servers and runserver speak plain HTTP). `manage.py check --deploy` reports nothing when on.
+SECURE = env_bool("DJANGO_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = SECURE
+SESSION_COOKIE_SECURE = SECURE
+CSRF_COOKIE_SECURE = SECURE
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000) if SECURE else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+# Behind a TLS-terminating proxy: the header it sets to "https", e.g. X-Forwarded-Proto (only when the proxy
+# always sets or overwrites it, or clients could claim HTTPS).
+_proxy_ssl_header = env_str("DJANGO_SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_").removeprefix("HTTP_"), "https")
+    if _proxy_ssl_header
+    else None
+)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Preloading is a separate opt-in (it reaches every subdomain and is slow to undo): without it Django's
+# reminder (security.W021) is silenced rather than the header sent by default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -28,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "pixelgallery.apps.PixelGalleryConfig",
     "generations",
     "teams",
     "library",
@@ -36,14 +65,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "pixelgallery.middleware.RequestIdMiddleware",  # first: every log line of a request carries its id
+    "pixelgallery.middleware.MetricsMiddleware",
+    "pixelgallery.middleware.ProbeMiddleware",  # /healthz /readyz /metrics: any Host, plain HTTP, no session
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a refused login into the lockout page
 ]
 
 ROOT_URLCONF = "pixelgallery.urls"
@@ -93,15 +127,33 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is refused (HTTP 429, a page saying so) for AXES_COOLOFF_MINUTES; other users and
+# addresses are unaffected. A successful login clears the count.
+AUTHENTICATION_BACKENDS = [
+    "pixelgallery.auth.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "pixelgallery.auth.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-WHITENOISE_USE_FINDERS = True
+# Production serves the collected files (collectstatic) under content-hashed names, cached for a year;
+# development and tests (DJANGO_STATIC_MANIFEST=0, set by bin/test) serve the sources without collectstatic.
+STATIC_MANIFEST = env_bool("DJANGO_STATIC_MANIFEST", not DEBUG)
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 
 # --- Storage: local files by default, S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set. ---
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
@@ -132,7 +184,38 @@ else:
     }
 STORAGES = {
     "default": _default_storage,
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
+}
+
+# --- Content Security Policy (django-csp): no inline script or style anywhere. Images may also come from the
+# bucket, where the image views redirect to signed URLs.
+_storage_image_sources: list[str] = []
+if AWS_STORAGE_BUCKET_NAME:
+    _endpoint = urlsplit(env_str("AWS_S3_ENDPOINT_URL"))
+    if _endpoint.netloc:
+        _storage_image_sources = [
+            f"{_endpoint.scheme}://{_endpoint.netloc}",
+            f"{_endpoint.scheme}://*.{_endpoint.netloc}",  # virtual-hosted buckets
+        ]
+    else:
+        _storage_image_sources = ["https://*.amazonaws.com"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *_storage_image_sources, *env_list("CSP_IMG_SRC")],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
 }
 
 # --- PixelDojo: the real API when PIXELDOJO_API_KEY is set, otherwise the bundled sandbox. ---
@@ -189,19 +272,50 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
+# Queues: PixelDojo calls (which may wait for a rate-limit slot) and image downloads run in separate worker
+# pools, so downloads never starve behind API calls. A worker started without -Q consumes all three
+# (development, tests); production runs one pool per queue (docker-compose.yml: worker-api, worker-downloads).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {"celery": {}, "pixeldojo": {}, "downloads": {}}
+CELERY_TASK_ROUTES = {
+    "generations.tasks.run_generation": {"queue": "pixeldojo"},
+    "generations.tasks.persist_image": {"queue": "downloads"},
+    "generations.tasks.sweep_stale_work": {"queue": "celery"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "PixelGallery <pixelgallery@localhost>")
 
+# --- Logs: one JSON object per line on stderr (LOG_FORMAT=plain for people; the default with DEBUG), with the
+# request id, redacted (pixelgallery/logging.py). Celery workers and beat use this configuration too.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "pixelgallery.logging.ContextFilter"},
+        "redact": {"()": "pixelgallery.logging.RedactingFilter"},
+    },
+    "formatters": {
+        "json": {"()": "pixelgallery.logging.JsonFormatter"},
+        "plain": {"()": "pixelgallery.logging.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "loggers": {"urllib3": {"level": "WARNING"}, "axes": {"level": "WARNING"}},  # axes: lockouts, failures
 }
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Probes and metrics (pixelgallery/health.py, pixelgallery/metrics.py).
+READYZ_TIMEOUT_SECONDS = env_float("READYZ_TIMEOUT_SECONDS", 3.0)
+METRICS_TOKEN = env_str("METRICS_TOKEN")  # when set, /metrics wants "Authorization: Bearer <token>"
 
 # Every periodic schedule lives here.
 CELERY_BEAT_SCHEDULE = {

@@ -84,8 +84,10 @@ def celery_worker(celery_app_configured, transactional_db, sandbox):
     from celery.contrib.testing.worker import start_worker
 
     app = celery_app_configured
-    with app.connection_for_write() as connection, contextlib.suppress(Exception):
-        connection.default_channel.queue_purge(app.conf.task_default_queue)  # leftovers of an aborted run.
+    with app.connection_for_write() as connection:
+        for queue in app.conf.task_queues or [app.conf.task_default_queue]:
+            with contextlib.suppress(Exception):  # leftovers of an aborted run; absent queues are fine
+                connection.default_channel.queue_purge(getattr(queue, "name", queue))
     with start_worker(
         app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30
     ) as worker:

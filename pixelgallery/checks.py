@@ -1,0 +1,29 @@
+"""System checks for a production configuration (``manage.py check --deploy``)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+MIN_SECRET_KEY_LENGTH = 50
+INSECURE_PREFIXES = ("insecure-", "django-insecure-")  # the built-in development key starts so
+
+
+@register(deploy=True)
+def secret_key_check(app_configs=None, **kwargs) -> list[Error]:
+    """With DEBUG off, the secret key must come from DJANGO_SECRET_KEY and be long and random."""
+    if settings.DEBUG:
+        return []
+    key = settings.SECRET_KEY or ""
+    if key.startswith(INSECURE_PREFIXES) or len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) < 5:
+        return [
+            Error(
+                "DJANGO_SECRET_KEY is unset, the development default, or too weak for production.",
+                hint=(
+                    f"Set DJANGO_SECRET_KEY to a random value of at least {MIN_SECRET_KEY_LENGTH} "
+                    "characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))'."
+                ),
+                id="pixelgallery.E001",
+            )
+        ]
+    return []
