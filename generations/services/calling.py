@@ -65,15 +65,21 @@ def generation_run(*, generation_id: int) -> float | None:
         return None
     if (held := _lease_remaining(generation)) > 0:
         return held
+    # The lease comes first: a duplicate message (redelivery, sweeper) stops here without using a slot.
+    if not _claim(generation_id):
+        return _lease_remaining(Generation.objects.get(id=generation_id)) or None
     try:
         wait = acquire(limiter_from_settings(), max_wait=settings.PIXELDOJO_RATE_WAIT_MAX_SECONDS)
     except redis.RedisError as exc:
         logger.warning("rate limiter unavailable (%s); trying again shortly", type(exc).__name__)
+        _release(generation_id)
         return 5.0
     if wait:
+        _release(generation_id)  # waiting is not stale: the sweeper leaves it alone
         return wait
-    if not _claim(generation_id):
-        return _lease_remaining(Generation.objects.get(id=generation_id)) or None
+    Generation.objects.filter(id=generation_id).update(
+        status=Status.GENERATING, attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
     generation.refresh_from_db()
     try:
         result = client_from_settings().generate(generation_request(generation))
@@ -95,20 +101,23 @@ def _lease_remaining(generation: Generation) -> float:
 
 
 def _claim(generation_id: int) -> bool:
-    """Take the lease: only one worker at a time calls PixelDojo for a generation."""
+    """Take the lease: only one worker at a time waits for a slot and calls PixelDojo for a generation."""
     now = timezone.now()
+    lease = settings.PIXELDOJO_RATE_WAIT_MAX_SECONDS + _lease_seconds()
     return bool(
         Generation.objects.filter(
             Q(lease_until__isnull=True) | Q(lease_until__lt=now),
             id=generation_id,
             status__in=[Status.QUEUED, Status.GENERATING],
             provider_id="",
-        ).update(
-            status=Status.GENERATING,
-            attempts=F("attempts") + 1,
-            lease_until=now + timedelta(seconds=_lease_seconds()),
-            updated_at=now,
-        )
+        ).update(lease_until=now + timedelta(seconds=lease), updated_at=now)
+    )
+
+
+def _release(generation_id: int) -> None:
+    """Give the lease back without calling PixelDojo (no slot yet)."""
+    Generation.objects.filter(id=generation_id, provider_id="").update(
+        lease_until=None, updated_at=timezone.now()
     )
 
 

@@ -1,0 +1,208 @@
+"""Exactly-once under SIGKILL: a real prefork worker process is killed mid-task and a fresh one finishes.
+
+The worker runs as a separate process group (``tools.processes``) against the test database, the shared
+broker, the sandbox fixture and the test's media folder. SIGKILL leaves the message unacknowledged in Redis;
+a worker started after ``CELERY_VISIBILITY_TIMEOUT`` restores it, and the lease / status guards make the
+second run safe: every image is stored once, with one original + one thumbnail, and charged once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from credits.models import LedgerEntry
+from generations import services
+from generations.models import Generation, Image
+from generations.pixeldojo import GenerationRequest
+from sandbox.config import FaultRates
+from tests.conftest import wait_for
+from tools.processes import ManagedProcess, celery_worker, child_env, database_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+VISIBILITY_TIMEOUT = 5  # seconds before an unacknowledged message of a dead worker is handed out again
+CONNECT_TIMEOUT, READ_TIMEOUT, LEASE_MARGIN = 1, 5, 1  # a PixelDojo call's part of the lease: 7 s
+RATE_WAIT_MAX = 1  # the rate-limit wait's part of the lease (no waiting here: the limit is high)
+SLOW_SECONDS = 3.0  # sandbox latency / slow fault: the window in which the worker is killed
+
+
+@pytest.fixture
+def worker_env(sandbox, media_storage) -> dict[str, str]:
+    """Environment of a worker process sharing this test's database, broker, sandbox and storage."""
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not broker or broker.startswith("memory://"):
+        pytest.skip("needs a shared broker such as Redis")
+    media_storage.mkdir(parents=True, exist_ok=True)
+    return child_env(
+        {
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "CELERY_BROKER_URL": broker,
+            "PIXELDOJO_RATE_LIMIT_REDIS_URL": settings.PIXELDOJO_RATE_LIMIT_REDIS_URL or None,
+            "MEDIA_ROOT": str(media_storage),
+            "AWS_STORAGE_BUCKET_NAME": None,  # local files under MEDIA_ROOT, like the media_storage fixture
+            "PIXELDOJO_API_KEY": None,  # the sandbox key
+            "PIXELDOJO_BASE_URL": sandbox.base_url,
+            "PIXELDOJO_RATE_LIMIT_NAME": settings.PIXELDOJO_RATE_LIMIT_NAME,
+            "PIXELDOJO_RATE_LIMIT_RPM": str(settings.PIXELDOJO_RATE_LIMIT_RPM),
+            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+            "PIXELDOJO_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
+            "PIXELDOJO_READ_TIMEOUT": str(READ_TIMEOUT),
+            "PIXELDOJO_LEASE_MARGIN_SECONDS": str(LEASE_MARGIN),
+            "PIXELDOJO_RATE_WAIT_MAX_SECONDS": str(RATE_WAIT_MAX),
+            "LOG_LEVEL": "INFO",
+            "WORKER_METRICS_PORT": None,  # no metrics port per worker
+        }
+    )
+
+
+@pytest.fixture
+def start_worker(worker_env, tmp_path, transactional_db):
+    """Start real worker processes; every one is SIGKILLed at teardown (before the database is flushed)."""
+    from pixelgallery.celery import app
+
+    queues = {app.conf.task_default_queue, *app.amqp.queues}
+    with app.connection_for_write() as conn:
+        for queue in queues:  # leftovers of an aborted run
+            with contextlib.suppress(Exception):
+                conn.default_channel.queue_purge(queue)
+    started: list[ManagedProcess] = []
+
+    def start(name: str) -> ManagedProcess:
+        worker = celery_worker(name=name, env=worker_env, log_path=tmp_path / "workers.log", concurrency=2)
+        started.append(worker)
+        return worker.start()
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.kill()
+        if started:
+            print(started[0].log_tail(200))  # shown by pytest when the test failed
+
+
+def submit(user, **params) -> Generation:
+    request = GenerationRequest(
+        **{"prompt": "a lighthouse in a storm", "model": "flux-pro", "megapixels": "0.25", **params}
+    )
+    return services.generation_submit(user=user, request=request)
+
+
+def wait_until_time(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.monotonic()))
+
+
+def assert_stored_exactly_once(generation: Generation, media_root: Path, outputs: int) -> list[Image]:
+    """Done; one stored Image per output; one original + one thumbnail each on disk; one charge each."""
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.DONE, (generation.status, generation.error_message)
+    images = list(generation.images.order_by("index"))
+    assert [image.index for image in images] == list(range(outputs))
+    assert {image.status for image in images} == {Image.Status.STORED}
+    assert len({image.sha256 for image in images}) == outputs  # distinct pictures, none stored twice
+
+    on_disk = sorted(p.relative_to(media_root).as_posix() for p in media_root.rglob("*") if p.is_file())
+    expected = sorted([image.file.name for image in images] + [image.thumbnail.name for image in images])
+    assert on_disk == expected, "exactly one original and one thumbnail file per image"
+    for image in images:
+        assert image.file.name.startswith("originals/") and image.thumbnail.name.startswith("thumbnails/")
+        assert hashlib.sha256((media_root / image.file.name).read_bytes()).hexdigest() == image.sha256
+
+    charges = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CHARGE, generation=generation)
+    assert sorted(charges.values_list("image_id", flat=True)) == [image.id for image in images]
+    assert sum(charges.values_list("credits", flat=True)) == outputs
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CHARGE).count() == outputs
+    return images
+
+
+def test_worker_killed_mid_api_call_is_replaced_and_charges_once(start_worker, alice, sandbox, media_storage):
+    outputs = 2
+    sandbox.configure(latency_seconds=SLOW_SECONDS)  # the /flux call is in flight for 3 s
+    first = start_worker("crash-call-a")
+    generation = submit(alice, num_outputs=outputs)
+
+    def claimed():
+        """the worker claimed the generation and is calling PixelDojo"""
+        generation.refresh_from_db()
+        return generation.status == Generation.Status.GENERATING
+
+    wait_for(claimed, timeout=15, interval=0.02)
+    claimed_at = time.monotonic()  # the message was delivered before this
+    time.sleep(1.0)  # well inside the 3 s the sandbox takes to answer
+    first.kill()
+
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.GENERATING
+    assert generation.attempts == 1 and generation.provider_id == ""
+    assert not generation.images.exists() and not LedgerEntry.objects.exists()
+    # The sandbox finishes the request the dead worker made: PixelDojo answered, nobody recorded it.
+    wait_for(lambda: sandbox.stats()["flux_by_status"].get("200", 0) == 1, timeout=SLOW_SECONDS + 3)
+    generation.refresh_from_db()
+    assert generation.provider_id == "" and not generation.images.exists()
+
+    # A new worker restores unacknowledged messages older than the visibility timeout when it starts.
+    wait_until_time(claimed_at + VISIBILITY_TIMEOUT + 0.5)
+    start_worker("crash-call-b")
+
+    def finished():
+        """the generation reaches a final state"""
+        generation.refresh_from_db()
+        return generation.status in (Generation.Status.DONE, Generation.Status.FAILED)
+
+    wait_for(finished, timeout=30)
+    assert_stored_exactly_once(generation, media_storage, outputs)
+    assert generation.attempts >= 2  # the lease let the new worker call PixelDojo again
+    stats = sandbox.stats()
+    assert stats["flux_requests"] >= 2  # PixelDojo was called again after the crash
+    assert stats["flux_by_status"] == {"200": stats["flux_requests"]}
+
+
+def test_worker_killed_mid_download_is_replaced_and_stores_once(start_worker, alice, sandbox, media_storage):
+    outputs = 3
+    # Every request (the /flux call and each image download) takes 3 s.
+    sandbox.configure(latency_seconds=0, faults=FaultRates(slow=1.0, slow_seconds=SLOW_SECONDS))
+    first = start_worker("crash-download-a")
+    generation = submit(alice, num_outputs=outputs)
+
+    def downloading():
+        """an image is pending and its download reached the sandbox"""
+        attempted = Image.objects.filter(
+            generation=generation, status=Image.Status.PENDING, attempts__gte=1
+        ).exists()
+        return attempted and sandbox.stats()["image_requests"] >= 1
+
+    wait_for(downloading, timeout=20, interval=0.02)
+    delivered_by = time.monotonic()  # the persist_image messages in flight were delivered before this
+    time.sleep(0.5)
+    first.kill()
+
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.SAVING
+    images = list(generation.images.all())
+    assert len(images) == outputs and {image.status for image in images} == {Image.Status.PENDING}
+    attempted_before = {image.id for image in images if image.attempts >= 1}
+    assert attempted_before
+    assert LedgerEntry.objects.filter(generation=generation).count() == outputs  # charged on the answer
+
+    wait_until_time(delivered_by + VISIBILITY_TIMEOUT + 0.5)
+    start_worker("crash-download-b")
+
+    def finished():
+        """the generation reaches a final state"""
+        generation.refresh_from_db()
+        return generation.status in (Generation.Status.DONE, Generation.Status.FAILED)
+
+    wait_for(finished, timeout=30)
+    images = assert_stored_exactly_once(generation, media_storage, outputs)
+    assert all(image.attempts >= 2 for image in images if image.id in attempted_before)
+    stats = sandbox.stats()
+    assert stats["flux_requests"] == 1  # the answer was recorded before the crash: no second API call
+    assert stats["image_requests"] >= outputs + len(attempted_before)
