@@ -89,7 +89,12 @@ def celery_worker(celery_app_configured, transactional_db, sandbox):
             with contextlib.suppress(Exception):  # leftovers of an aborted run; absent queues are fine
                 connection.default_channel.queue_purge(getattr(queue, "name", queue))
     with start_worker(
-        app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30
+        app,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=False,
+        shutdown_timeout=30,
+        queues=list(app.conf.task_queues),  # celery, pixeldojo, downloads: this worker runs every task
     ) as worker:
         yield worker
 
