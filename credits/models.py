@@ -55,6 +55,10 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["user", "created_at"], name="ledger_user_created"),
             models.Index(fields=["team", "created_at"], name="ledger_team_created"),
+            # The team's allowance sums its top-ups: a few rows among the charges.
+            models.Index(fields=["team"], condition=models.Q(kind="top_up"), name="ledger_team_top_ups"),
+            # The header's "credits spent" sums a user's charges and refunds from this index alone.
+            models.Index(fields=["user", "kind"], include=["credits"], name="ledger_user_spend"),
         ]
         verbose_name_plural = "ledger entries"
 
@@ -95,6 +99,32 @@ class DailySpend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.user_id}/{self.team_id} {self.model}: {self.credits}"
+
+
+class DailyPromptSpend(models.Model):
+    """A team's spend per day and prompt, for its top prompts: updated in the same transaction as every spend
+    row of a team's generation (refunds without a generation have no prompt and are not counted here)."""
+
+    day = models.DateField()
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="+")
+    prompt_key = models.CharField(max_length=64, help_text="SHA-256 of the prompt (prompts may be long).")
+    prompt = models.TextField()
+    credits = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Also finds a prompt's rows (its text) by key.
+            models.UniqueConstraint(fields=["team", "prompt_key", "day"], name="daily_prompt_spend_unique")
+        ]
+        indexes = [
+            # The top prompts sum credits per key over a range of days from this index alone.
+            models.Index(
+                fields=["team", "day"], include=["prompt_key", "credits"], name="daily_prompt_spend_team_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.team_id} {self.prompt[:40]}: {self.credits}"
 
 
 class Budget(models.Model):

@@ -1,10 +1,28 @@
-"""Reads of the credit ledger."""
+"""Reads of the credit ledger and its daily roll-up.
+
+Reports read the roll-ups kept in step with every spend row — ``DailySpend`` (per day, team, user and model)
+and ``DailyPromptSpend`` (per day, team and prompt) — so a page costs a fixed number of small queries however
+long the ledger grows. Only the allowance reads the ledger (its few top-ups, through a partial index) and the
+CSV export streams it.
+"""
 
 from __future__ import annotations
 
-from django.db.models import Sum
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
-from credits.models import LedgerEntry
+from django.db.models import Max, Q, Sum
+from django.utils import timezone
+
+from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry
+from teams.models import ROLE_RANK, Membership, Role
+
+WINDOWS = (30, 90)  # days the charts and top prompts may cover
+LOW_ALLOWANCE_SHARE = 0.10  # the remaining allowance is "low" below 10 % of all top-ups …
+LOW_ALLOWANCE_CREDITS = 50  # … or below 50 credits
+RECENT_ALERTS = 20
+TOP_PROMPTS = 10
 
 
 def credits_spent_by_user(*, user_id: int) -> int:
@@ -19,3 +37,398 @@ def credits_for_image(*, image_id: int) -> int:
     """Credits charged for one image (1 once PixelDojo returned it)."""
     rows = LedgerEntry.objects.filter(image_id=image_id).aggregate(total=Sum("credits"))
     return rows["total"] or 0
+
+
+# --- Periods ------------------------------------------------------------------------------------------
+
+
+def window_days(value: object) -> int:
+    """``?days=`` of the dashboards: 30 or 90, anything else means 30."""
+    try:
+        days = int(str(value))
+    except ValueError:
+        return WINDOWS[0]
+    return days if days in WINDOWS else WINDOWS[0]
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the current time zone (the roll-up's days are local days)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+@dataclass(frozen=True)
+class Periods:
+    today: date
+    week: date  # Monday of this week
+    month: date  # first day of this month
+    window: date  # first day of the chart window
+    days: int
+
+    @classmethod
+    def ending(cls, today: date, *, days: int) -> Periods:
+        return cls(
+            today=today,
+            week=today - timedelta(days=today.weekday()),
+            month=today.replace(day=1),
+            window=today - timedelta(days=days - 1),
+            days=days,
+        )
+
+
+# --- The quota state ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaState:
+    pause: object | None  # generations.models.ProviderPause
+    active: bool
+
+    @property
+    def reported(self) -> bool:
+        return self.pause is not None
+
+
+def quota_state(*, now: datetime | None = None, days: int = 30) -> QuotaState:
+    """The pause in force, else the latest quota report of the last ``days`` days (one query)."""
+    from generations.models import ProviderPause
+
+    now = now or timezone.now()
+    pause = (
+        ProviderPause.objects.filter(
+            Q(paused_at__gte=now - timedelta(days=days)) | Q(cleared_at__isnull=True, paused_until__gt=now)
+        )
+        .order_by("-paused_at", "-id")
+        .first()
+    )
+    active = bool(pause and pause.cleared_at is None and pause.paused_until > now)
+    return QuotaState(pause=pause, active=active)
+
+
+# --- One user's spend ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Share:
+    label: str
+    credits: int
+    percent: float = 0.0
+
+
+def _shares(totals: dict[str, int]) -> list[Share]:
+    """Rows sorted by credits (largest first), each with its share of the positive total."""
+    whole = sum(value for value in totals.values() if value > 0)
+    rows = [
+        Share(label=label, credits=value, percent=round(100 * value / whole, 1) if whole else 0.0)
+        for label, value in totals.items()
+        if value
+    ]
+    return sorted(rows, key=lambda row: (-row.credits, row.label))
+
+
+@dataclass
+class UserSpend:
+    periods: Periods
+    today: int
+    week: int
+    month: int
+    by_model: list[Share]  # this month
+    by_team: list[Share]  # this month; personal work is "Personal"
+    daily: dict[date, int]  # the chart window
+
+
+def user_spend(*, user_id: int, periods: Periods) -> UserSpend:
+    """The user's spend in all teams and personal work: today, this week, this month, by model, per day."""
+    since = min(periods.week, periods.month, periods.window)
+    rows = (
+        DailySpend.objects.filter(user_id=user_id, day__gte=since, day__lte=periods.today)
+        .values_list("day", "team_id", "team__name", "model")
+        .annotate(total=Sum("credits"))
+        .order_by()
+    )
+    today = week = month = 0
+    by_model: dict[str, int] = defaultdict(int)
+    by_team: dict[str, int] = defaultdict(int)
+    daily: dict[date, int] = defaultdict(int)
+    for day, team_id, team_name, model, total in rows:
+        if day == periods.today:
+            today += total
+        if day >= periods.week:
+            week += total
+        if day >= periods.window:
+            daily[day] += total
+        if day >= periods.month:
+            month += total
+            by_model[model or "(unknown)"] += total
+            by_team[team_name if team_id else "Personal"] += total
+    return UserSpend(
+        periods=periods,
+        today=today,
+        week=week,
+        month=month,
+        by_model=_shares(by_model),
+        by_team=_shares(by_team),
+        daily=dict(daily),
+    )
+
+
+# --- A team's dashboard -------------------------------------------------------------------------------
+
+
+@dataclass
+class MemberSpend:
+    user_id: int
+    username: str
+    role: str | None  # None: no longer a member (their spend still counts)
+    month: int = 0
+    reserved: int = 0
+    budget: BudgetStatus | None = None
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label if self.role else "Former member"
+
+
+@dataclass
+class BudgetStatus:
+    budget: Budget
+    used: int  # spent this month
+    reserved: int  # asked for by work PixelDojo has not answered yet
+    username: str = ""  # empty for the team's budget
+    former: bool = False  # the member left the team (the budget no longer applies)
+
+    @property
+    def limit(self) -> int:
+        return self.budget.monthly_credits
+
+    @property
+    def committed(self) -> int:
+        return self.used + self.reserved
+
+    @property
+    def left(self) -> int:
+        return max(0, self.limit - self.committed)
+
+    @property
+    def percent(self) -> int:
+        """Share of the budget used or reserved, in whole percent (a zero budget is full at once)."""
+        if self.limit == 0:
+            return 100 if self.committed > 0 else 0
+        return round(100 * self.committed / self.limit)
+
+    @property
+    def meter_value(self) -> int:
+        return min(self.committed, self.limit)
+
+    @property
+    def state(self) -> str:
+        if self.committed >= self.limit:
+            return "over"
+        if self.percent >= 80:
+            return "warn"
+        return "ok"
+
+
+@dataclass
+class Allowance:
+    top_ups: int
+    spent: int  # all time, net of refunds
+
+    @property
+    def remaining(self) -> int:
+        return self.top_ups - self.spent
+
+    @property
+    def low(self) -> bool:
+        return self.remaining < LOW_ALLOWANCE_CREDITS or self.remaining < LOW_ALLOWANCE_SHARE * self.top_ups
+
+
+@dataclass
+class PromptSpend:
+    prompt: str
+    credits: int
+    percent: float = 0.0  # of the team's spend in the window
+
+
+@dataclass
+class TeamDashboard:
+    periods: Periods
+    month_total: int
+    members: list[MemberSpend]
+    by_model: list[Share]
+    daily: dict[date, int]
+    top_prompts: list[PromptSpend]
+    team_budget: BudgetStatus | None
+    member_budgets: list[BudgetStatus]
+    allowance: Allowance
+    alerts: list[BudgetAlert]
+    reserved_total: int = 0
+
+
+def team_dashboard(*, team, periods: Periods, memberships: list[Membership] | None = None) -> TeamDashboard:
+    """Everything the team's credits page shows, in a fixed number of queries whatever the team's size."""
+    if memberships is None:
+        memberships = list(Membership.objects.filter(team=team).select_related("user"))
+    month_rows = (
+        DailySpend.objects.filter(team=team, day__gte=periods.month, day__lte=periods.today)
+        .values_list("user_id", "user__username", "model")
+        .annotate(total=Sum("credits"))
+        .order_by()
+    )
+    members: dict[int, MemberSpend] = {
+        m.user_id: MemberSpend(user_id=m.user_id, username=m.user.get_username(), role=m.role)
+        for m in memberships
+    }
+    by_model: dict[str, int] = defaultdict(int)
+    for user_id, username, model, total in month_rows:
+        member = members.setdefault(user_id, MemberSpend(user_id=user_id, username=username, role=None))
+        member.month += total
+        by_model[model or "(unknown)"] += total
+    reserved = team_reserved(team_id=team.id)
+    for user_id, images in reserved.items():
+        if user_id in members:
+            members[user_id].reserved = images
+    month_total = sum(member.month for member in members.values())
+    reserved_total = sum(reserved.values())  # as the team's budget counts it, whoever asked
+
+    team_budget = None
+    member_budgets = []
+    for budget in Budget.objects.filter(team=team).select_related("user"):
+        if budget.user_id is None:
+            team_budget = BudgetStatus(budget=budget, used=month_total, reserved=reserved_total)
+            continue
+        member = members.get(budget.user_id)
+        status = BudgetStatus(
+            budget=budget,
+            used=member.month if member else 0,
+            reserved=member.reserved if member else 0,
+            username=budget.user.get_username(),
+            former=member is None or member.role is None,
+        )
+        member_budgets.append(status)
+        if member:
+            member.budget = status
+
+    daily = team_daily_spend(team_id=team.id, since=periods.window, until=periods.today)
+    window_total = sum(daily.values())
+    top_prompts = team_top_prompts(team_id=team.id, since=periods.window, until=periods.today)
+    for row in top_prompts:
+        row.percent = round(100 * row.credits / window_total, 1) if window_total > 0 else 0.0
+
+    ordered = sorted(
+        members.values(),
+        key=lambda m: (-m.month, -ROLE_RANK.get(m.role, 0), m.username.lower()),
+    )
+    return TeamDashboard(
+        periods=periods,
+        month_total=month_total,
+        members=ordered,
+        by_model=_shares(by_model),
+        daily=daily,
+        top_prompts=top_prompts,
+        team_budget=team_budget,
+        member_budgets=sorted(member_budgets, key=lambda status: status.username.lower()),
+        allowance=team_allowance(team_id=team.id),
+        alerts=team_alerts(team_id=team.id),
+        reserved_total=reserved_total,
+    )
+
+
+def team_budget_users_who_left(*, team_id: int, memberships: list[Membership]) -> list:
+    """People with a member budget in the team who are no longer members of it."""
+    budgets = (
+        Budget.objects.filter(team_id=team_id, user__isnull=False)
+        .exclude(user__in=[m.user_id for m in memberships])
+        .select_related("user")
+    )
+    return [budget.user for budget in budgets]
+
+
+def team_daily_spend(*, team_id: int, since: date, until: date) -> dict[date, int]:
+    rows = (
+        DailySpend.objects.filter(team_id=team_id, day__gte=since, day__lte=until)
+        .values_list("day")
+        .annotate(total=Sum("credits"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def team_reserved(*, team_id: int) -> dict[int, int]:
+    """Images each member asked for that PixelDojo has not answered yet (as budgets count them)."""
+    from generations.models import Generation
+
+    rows = (
+        Generation.objects.filter(
+            team_id=team_id,
+            status__in=[Generation.Status.QUEUED, Generation.Status.GENERATING],
+            provider_id="",
+        )
+        .values_list("user_id")
+        .annotate(total=Sum("num_outputs"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def team_allowance(*, team_id: int) -> Allowance:
+    """All top-ups recorded for the team against all its spend (net of refunds)."""
+    top_ups = LedgerEntry.objects.filter(team_id=team_id, kind=LedgerEntry.Kind.TOP_UP).aggregate(
+        total=Sum("credits")
+    )["total"]
+    spent = DailySpend.objects.filter(team_id=team_id).aggregate(total=Sum("credits"))["total"]
+    return Allowance(top_ups=top_ups or 0, spent=spent or 0)
+
+
+def team_alerts(*, team_id: int, limit: int = RECENT_ALERTS) -> list[BudgetAlert]:
+    return list(
+        BudgetAlert.objects.filter(budget__team_id=team_id)
+        .select_related("budget__user")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def team_top_prompts(
+    *, team_id: int, since: date, until: date, limit: int = TOP_PROMPTS
+) -> list[PromptSpend]:
+    """The prompts the team spent most on from ``since`` to ``until``, from the per-prompt daily roll-up.
+
+    Two small queries: the top prompt keys (summing short keys, not long prompt texts), then their texts.
+    """
+    window = DailyPromptSpend.objects.filter(team_id=team_id, day__gte=since, day__lte=until)
+    top = list(
+        window.values_list("prompt_key")
+        .annotate(total=Sum("credits"))
+        .filter(total__gt=0)
+        .order_by("-total", "prompt_key")[:limit]
+    )
+    texts = dict(
+        window.filter(prompt_key__in=[key for key, _ in top])
+        .values_list("prompt_key")
+        .annotate(text=Max("prompt"))
+        .order_by()
+    )
+    rows = [PromptSpend(prompt=texts[key], credits=total) for key, total in top]
+    return sorted(rows, key=lambda row: (-row.credits, row.prompt))
+
+
+def ledger_export_rows(*, team_id: int, start: datetime, end: datetime):
+    """The team's ledger rows from ``start`` (included) to ``end`` (excluded), oldest first, as tuples.
+
+    An iterator over a server-side cursor (PostgreSQL), 5,000 rows at a time: memory stays flat however many
+    rows there are.
+    """
+    return (
+        LedgerEntry.objects.filter(team_id=team_id, created_at__gte=start, created_at__lt=end)
+        .order_by("created_at", "id")
+        .values_list(
+            "created_at",
+            "kind",
+            "user__username",
+            "model",
+            "credits",
+            "generation__code",
+            "image__code",
+            "note",
+        )
+        .iterator(chunk_size=5000)
+    )

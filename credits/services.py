@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import date
@@ -12,7 +13,7 @@ from django.db.models import F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from credits.models import Budget, BudgetAlert, DailySpend, LedgerEntry
+from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry
 from teams.models import Membership, Role
 
 logger = logging.getLogger(__name__)
@@ -32,17 +33,31 @@ def month_start(day: date | None = None) -> date:
 # --- Ledger and roll-up -------------------------------------------------------------------------------
 
 
-def _roll_up(entry: LedgerEntry) -> None:
-    """Add a spend row's credits to its day's roll-up, in the caller's transaction."""
-    day = timezone.localdate(entry.created_at)
-    keys = {"day": day, "team_id": entry.team_id, "user_id": entry.user_id, "model": entry.model}
-    if DailySpend.objects.filter(**keys).update(credits=F("credits") + entry.credits):
+def prompt_key(prompt: str) -> str:
+    """The key of a prompt in the per-prompt roll-up (prompts can be too long for an index)."""
+    return hashlib.sha256(prompt.encode()).hexdigest()
+
+
+def _add_to(model, keys: dict, credits: int, **create_fields) -> None:
+    """Add ``credits`` to the roll-up row ``keys`` of ``model`` (creating it), in the caller's transaction."""
+    if model.objects.filter(**keys).update(credits=F("credits") + credits):
         return
     try:
         with transaction.atomic():
-            DailySpend.objects.create(credits=entry.credits, **keys)
+            model.objects.create(credits=credits, **keys, **create_fields)
     except IntegrityError:  # created concurrently: add to it instead
-        DailySpend.objects.filter(**keys).update(credits=F("credits") + entry.credits)
+        model.objects.filter(**keys).update(credits=F("credits") + credits)
+
+
+def _roll_up(entry: LedgerEntry) -> None:
+    """Add a spend row's credits to its day's roll-ups, in the caller's transaction."""
+    day = timezone.localdate(entry.created_at)
+    keys = {"day": day, "team_id": entry.team_id, "user_id": entry.user_id, "model": entry.model}
+    _add_to(DailySpend, keys, entry.credits)
+    if entry.team_id is not None and entry.generation_id is not None:
+        prompt = entry.generation.prompt  # the generation the caller passed: no query
+        keys = {"day": day, "team_id": entry.team_id, "prompt_key": prompt_key(prompt)}
+        _add_to(DailyPromptSpend, keys, entry.credits, prompt=prompt)
 
 
 def _spend(**fields) -> LedgerEntry:
@@ -102,11 +117,20 @@ def ledger_top_up(*, actor, team, credits: int, note: str = "") -> LedgerEntry:
 
 
 def spend_rollup_rebuild() -> int:
-    """Recompute the whole roll-up from the ledger (after bulk imports); returns the rows written."""
+    """Recompute the roll-ups from the ledger (after bulk imports); returns the daily rows written."""
     rows = (
         LedgerEntry.objects.filter(kind__in=LedgerEntry.SPEND_KINDS)
         .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values("day", "team_id", "user_id", "model")
+        .annotate(total=Sum("credits"))
+        .order_by()
+    )
+    prompt_rows = (
+        LedgerEntry.objects.filter(
+            kind__in=LedgerEntry.SPEND_KINDS, team__isnull=False, generation__isnull=False
+        )
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values_list("day", "team_id", "generation__prompt")
         .annotate(total=Sum("credits"))
         .order_by()
     )
@@ -122,6 +146,16 @@ def spend_rollup_rebuild() -> int:
                     credits=r["total"],
                 )
                 for r in rows.iterator(chunk_size=5000)
+            ),
+            batch_size=5000,
+        )
+        DailyPromptSpend.objects.all().delete()
+        DailyPromptSpend.objects.bulk_create(
+            (
+                DailyPromptSpend(
+                    day=day, team_id=team_id, prompt_key=prompt_key(prompt), prompt=prompt, credits=total
+                )
+                for day, team_id, prompt, total in prompt_rows.iterator(chunk_size=5000)
             ),
             batch_size=5000,
         )

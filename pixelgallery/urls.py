@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("generations.urls")),
     path("", include("library.urls")),
     path("teams/", include("teams.urls")),
+    path("credits/", include("credits.urls")),
 ]

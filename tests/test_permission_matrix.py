@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from credits.services import budget_set, ledger_charge_images, ledger_top_up
 from generations.models import Generation, Image
 from library.models import Collection, CollectionItem
 from teams.active import SESSION_KEY
@@ -77,6 +78,10 @@ def world(django_user_model) -> World:
         name="Secret board", team=team, created_by=users["owner"], cover=image
     )
     CollectionItem.objects.create(collection=collection, image=image)
+    # Credits: the secret prompt is charged (top prompts) and the team has a budget and a top-up.
+    ledger_charge_images(generation=generation, images=[image])
+    budget_set(actor=users["owner"], team=team, monthly_credits=50)
+    ledger_top_up(actor=users["owner"], team=team, credits=100, note="plan")
     invitation = Invitation.objects.create(
         team=team,
         invitee="newcomer",
@@ -195,6 +200,21 @@ EXPECTED: dict[str, Case] = {
         "POST", team_only(403, admin=302, owner=302), kwargs="team", data=(("member", "viewer"),)
     ),
     "teams:leave": Case("POST", team_only(302), kwargs="team"),
+    # Credits: your own page for everyone; the active team's dashboard for its admins and owners ("other"
+    # has no team picked: back to /credits/; "outsider" sees their own team's, never this one's).
+    "credits:mine": Case("GET", logged_in(200)),
+    "credits:team": Case("GET", team_only(403, other=302, outsider=200, admin=200, owner=200)),
+    "credits:team_budget": Case(
+        "POST",
+        team_only(403, other=302, outsider=302, admin=302, owner=302),
+        data=(("scope", "team"), ("monthly_credits", "100")),
+    ),
+    "credits:team_top_up": Case(
+        "POST",
+        team_only(403, other=302, outsider=302, admin=302, owner=302),
+        data=(("credits", "10"), ("note", "plan")),
+    ),
+    "credits:team_export": Case("GET", team_only(403, other=302, outsider=200, admin=200, owner=200)),
 }
 
 

@@ -1,0 +1,203 @@
+"""Geometry of the server-rendered daily-spend bar chart: bars, axis ticks and labels for an SVG template.
+
+The template only places what is computed here (no arithmetic in templates, no JavaScript, no inline styles).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+WIDTH = 720
+HEIGHT = 240
+MARGIN_LEFT = 48
+MARGIN_RIGHT = 12
+MARGIN_TOP = 14
+MARGIN_BOTTOM = 30
+BAR_SHARE = 0.72  # of each day's slot; the rest is the gap between bars
+ZERO_BAR_HEIGHT = 1.5  # a day without spend still gets a thin bar (and its tooltip)
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: date
+    value: int
+    x: float
+    y: float
+    width: float
+    height: float
+    title: str
+    zero: bool
+    negative: bool
+
+    @property
+    def iso(self) -> str:
+        return self.day.isoformat()
+
+    @property
+    def long_label(self) -> str:
+        return f"{self.day:%a} {self.day.day} {self.day:%b %Y}"
+
+
+@dataclass(frozen=True)
+class YTick:
+    value: int
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class XLabel:
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class BarChart:
+    title: str
+    description: str
+    width: int
+    height: int
+    left: float
+    right: float
+    top: float
+    bottom: float
+    baseline: float
+    bars: list[Bar]
+    y_ticks: list[YTick]
+    x_labels: list[XLabel]
+    total: int
+    peak: int
+    peak_day: date | None
+
+    @property
+    def days(self) -> int:
+        return len(self.bars)
+
+    @property
+    def label_y(self) -> float:
+        """Baseline of the day labels under the plot."""
+        return self.bottom + 18
+
+    @property
+    def tick_x(self) -> float:
+        """Right edge of the credit labels left of the plot."""
+        return self.left - 6
+
+
+def credits_label(value: int) -> str:
+    return f"{value:,} credit{'' if abs(value) == 1 else 's'}"
+
+
+def daily_series(values: Mapping[date, int], *, start: date, end: date) -> list[tuple[date, int]]:
+    """One (day, credits) pair per day from ``start`` to ``end`` inclusive; days without spend count 0."""
+    days = (end - start).days + 1
+    return [(start + timedelta(days=n), values.get(start + timedelta(days=n), 0)) for n in range(days)]
+
+
+def nice_step(span: float, count: int = 4) -> int:
+    """A whole step of 1, 2 or 5 times 10^k that cuts ``span`` into about ``count`` intervals."""
+    if span <= 0:
+        return 1
+    raw = span / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 5, 10):
+        if raw <= factor * magnitude:
+            return max(1, int(factor * magnitude))
+    return max(1, int(10 * magnitude))  # pragma: no cover - the loop always returns
+
+
+def y_domain(low: int, high: int, count: int = 4) -> tuple[int, int, int]:
+    """Axis bounds that include zero and the data, rounded out to whole ticks; returns (low, high, step)."""
+    low, high = min(0, low), max(0, high)
+    if low == high:
+        high = count  # an empty chart still shows a sensible 0..4 axis
+    step = nice_step(high - low, count)
+    return step * math.floor(low / step), step * math.ceil(high / step), step
+
+
+def x_label_step(days: int) -> int:
+    if days <= 10:
+        return 1
+    if days <= 45:
+        return 7
+    return 14
+
+
+def bar_chart(
+    series: list[tuple[date, int]],
+    *,
+    title: str,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> BarChart:
+    """Bars for each day of ``series`` (oldest first), a zero line, y gridlines and x labels."""
+    left, right = MARGIN_LEFT, width - MARGIN_RIGHT
+    top, bottom = MARGIN_TOP, height - MARGIN_BOTTOM
+    values = [value for _, value in series]
+    low, high, step = y_domain(min(values, default=0), max(values, default=0))
+
+    def y_of(value: float) -> float:
+        return round(top + (high - value) / (high - low) * (bottom - top), 2)
+
+    baseline = y_of(0)
+    slot = (right - left) / max(1, len(series))
+    bar_width = round(max(1.0, slot * BAR_SHARE), 2)
+    bars = []
+    for index, (day, value) in enumerate(series):
+        x = round(left + index * slot + (slot - bar_width) / 2, 2)
+        if value == 0:
+            y, bar_height = round(baseline - ZERO_BAR_HEIGHT, 2), ZERO_BAR_HEIGHT
+        else:
+            y = min(y_of(value), baseline)
+            bar_height = round(abs(y_of(value) - baseline), 2)
+        bars.append(
+            Bar(
+                day=day,
+                value=value,
+                x=x,
+                y=y,
+                width=bar_width,
+                height=bar_height,
+                title=f"{day.isoformat()}: {credits_label(value)}",
+                zero=value == 0,
+                negative=value < 0,
+            )
+        )
+    ticks = [YTick(value=value, y=y_of(value), label=f"{value:,}") for value in range(low, high + step, step)]
+    every = x_label_step(len(series))
+    last = len(series) - 1
+    x_labels = [
+        XLabel(x=round(left + index * slot + slot / 2, 2), label=f"{day.day} {day:%b}")
+        for index, (day, _) in enumerate(series)
+        if (last - index) % every == 0
+    ]
+    total = sum(values)
+    peak_day, peak = max(series, key=lambda pair: (pair[1], pair[0]), default=(None, 0))
+    if series:
+        description = (
+            f"Credits spent per day from {series[0][0].isoformat()} to {series[-1][0].isoformat()}: "
+            f"{credits_label(total)} in total"
+            + (f", at most {credits_label(peak)} on {peak_day.isoformat()}." if peak > 0 else ".")
+        )
+    else:
+        description = "No days to show."
+    return BarChart(
+        title=title,
+        description=description,
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        baseline=baseline,
+        bars=bars,
+        y_ticks=ticks,
+        x_labels=x_labels,
+        total=total,
+        peak=peak,
+        peak_day=peak_day if peak > 0 else None,
+    )
