@@ -26,10 +26,8 @@ TOP_PROMPTS = 10
 
 
 def credits_spent_by_user(*, user_id: int) -> int:
-    """Net credits spent by a user: charges minus refunds, summed from the ledger."""
-    rows = LedgerEntry.objects.filter(
-        user_id=user_id, kind__in=[LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND]
-    ).aggregate(total=Sum("credits"))
+    """Net credits spent by a user (charges minus refunds), from the roll-up kept in step with the ledger."""
+    rows = DailySpend.objects.filter(user_id=user_id).aggregate(total=Sum("credits"))
     return rows["total"] or 0
 
 

@@ -58,7 +58,15 @@ class Generation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="generation_user_newest")]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="generation_user_newest"),
+            # Work PixelDojo has not answered yet, per team: what budgets count as reserved.
+            models.Index(
+                fields=["team", "user"],
+                condition=models.Q(status__in=["queued", "generating"], provider_id=""),
+                name="generation_team_in_flight",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.model}: {self.prompt[:40]}"

@@ -7,13 +7,14 @@ from django.db import migrations, models
 
 def backfill(apps, schema_editor):
     """Existing charges take their generation's team; the daily roll-up is built from the ledger."""
-    from django.db.models import Sum
+    from django.db.models import OuterRef, Subquery, Sum
     from django.db.models.functions import TruncDate
 
     LedgerEntry = apps.get_model("credits", "LedgerEntry")
     DailySpend = apps.get_model("credits", "DailySpend")
-    for entry in LedgerEntry.objects.filter(generation__isnull=False).select_related("generation"):
-        LedgerEntry.objects.filter(id=entry.id).update(team_id=entry.generation.team_id)
+    Generation = apps.get_model("generations", "Generation")
+    team_of_generation = Generation.objects.filter(id=OuterRef("generation_id")).values("team_id")[:1]
+    LedgerEntry.objects.filter(generation__isnull=False).update(team_id=Subquery(team_of_generation))
     rows = (
         LedgerEntry.objects.filter(kind__in=["charge", "refund"])
         .annotate(day=TruncDate("created_at"))

@@ -231,12 +231,13 @@ def test_workers_consume_exactly_the_queues_tasks_are_routed_to():
     assert routed("generations.tasks.sweep_stale_work") == app.conf.task_default_queue == "celery"
     assert queues("worker-api") == {"pixeldojo"}
     assert queues("worker-downloads") == {"downloads", "celery"}  # the sweeper and unrouted tasks too
-    # Development (Procfile.dev) and a worker started without -Q consume every queue.
+    # A worker started without -Q consumes every queue; development (Procfile.dev) runs the same two pools.
     assert set(app.conf.task_queues) == {"celery", "pixeldojo", "downloads"}
-    procfile_worker = next(
-        line for line in (ROOT / "Procfile.dev").read_text().splitlines() if line.startswith("worker:")
+    procfile = dict(
+        line.split(":", 1) for line in (ROOT / "Procfile.dev").read_text().splitlines() if line.strip()
     )
-    assert "-Q celery,pixeldojo,downloads" in procfile_worker
+    assert "-Q pixeldojo " in procfile["worker_api"]
+    assert "-Q downloads,celery " in procfile["worker_downloads"]
 
 
 def test_app_services_get_every_variable_the_settings_read():
