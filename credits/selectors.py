@@ -236,7 +236,14 @@ class Allowance:
         return self.top_ups - self.spent
 
     @property
+    def recorded(self) -> bool:
+        """An admin has entered at least one top-up; before that there is nothing to count down from."""
+        return self.top_ups > 0
+
+    @property
     def low(self) -> bool:
+        if not self.recorded:
+            return False
         return self.remaining < LOW_ALLOWANCE_CREDITS or self.remaining < LOW_ALLOWANCE_SHARE * self.top_ups
 
 
