@@ -9,19 +9,17 @@ limit holds however many API worker processes run, because the window lives in R
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 import sandbox.server as sandbox_server_module
 from generations import services
 from generations.models import Generation, Image
 from generations.pixeldojo import GenerationRequest
 from tests.conftest import SANDBOX_KEY, wait_for
-from tools.processes import ManagedProcess, celery_worker, child_env, database_url, max_in_window
+from tests.worker_env import worker_process_env
+from tools.processes import ManagedProcess, celery_worker, max_in_window
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -120,25 +118,12 @@ def limited_sandbox(sandbox, monkeypatch):
 @pytest.fixture
 def worker_env(limited_sandbox, media_storage) -> dict[str, str]:
     """Environment of worker processes sharing this test's database, broker, sandbox, limiter and storage."""
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if not broker.startswith(("redis://", "rediss://")):
-        pytest.skip("needs a shared Redis broker and limiter (CI provides one)")
-    media_storage.mkdir(parents=True, exist_ok=True)
-    return child_env(
-        {
-            "DATABASE_URL": database_url(connection.settings_dict),
-            "CELERY_BROKER_URL": broker,
-            "PIXELDOJO_RATE_LIMIT_REDIS_URL": settings.PIXELDOJO_RATE_LIMIT_REDIS_URL or None,
-            "MEDIA_ROOT": str(media_storage),
-            "AWS_STORAGE_BUCKET_NAME": None,  # local files under MEDIA_ROOT, like the media_storage fixture
-            "PIXELDOJO_API_KEY": None,  # the sandbox key
-            "PIXELDOJO_BASE_URL": limited_sandbox.base_url,
-            "PIXELDOJO_RATE_LIMIT_NAME": settings.PIXELDOJO_RATE_LIMIT_NAME,  # reset by the sandbox fixture
-            "PIXELDOJO_RATE_LIMIT_RPM": str(LIMIT),
-            "PIXELDOJO_RATE_LIMIT_WINDOW_SECONDS": str(WINDOW),
-            "LOG_LEVEL": "INFO",
-            "LOG_FORMAT": "plain",
-        }
+    return worker_process_env(
+        sandbox_url=limited_sandbox.base_url,
+        media_root=media_storage,
+        PIXELDOJO_RATE_LIMIT_RPM=str(LIMIT),
+        PIXELDOJO_RATE_LIMIT_WINDOW_SECONDS=str(WINDOW),
+        LOG_FORMAT="plain",
     )
 
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from credits.models import LedgerEntry
 from generations import services
@@ -24,7 +21,8 @@ from generations.models import Generation, Image
 from generations.pixeldojo import GenerationRequest
 from sandbox.config import FaultRates
 from tests.conftest import wait_for
-from tools.processes import ManagedProcess, celery_worker, child_env, database_url
+from tests.worker_env import worker_process_env
+from tools.processes import ManagedProcess, celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,29 +35,14 @@ SLOW_SECONDS = 3.0  # sandbox latency / slow fault: the window in which the work
 @pytest.fixture
 def worker_env(sandbox, media_storage) -> dict[str, str]:
     """Environment of a worker process sharing this test's database, broker, sandbox and storage."""
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if not broker or broker.startswith("memory://"):
-        pytest.skip("needs a shared broker such as Redis")
-    media_storage.mkdir(parents=True, exist_ok=True)
-    return child_env(
-        {
-            "DATABASE_URL": database_url(connection.settings_dict),
-            "CELERY_BROKER_URL": broker,
-            "PIXELDOJO_RATE_LIMIT_REDIS_URL": settings.PIXELDOJO_RATE_LIMIT_REDIS_URL or None,
-            "MEDIA_ROOT": str(media_storage),
-            "AWS_STORAGE_BUCKET_NAME": None,  # local files under MEDIA_ROOT, like the media_storage fixture
-            "PIXELDOJO_API_KEY": None,  # the sandbox key
-            "PIXELDOJO_BASE_URL": sandbox.base_url,
-            "PIXELDOJO_RATE_LIMIT_NAME": settings.PIXELDOJO_RATE_LIMIT_NAME,
-            "PIXELDOJO_RATE_LIMIT_RPM": str(settings.PIXELDOJO_RATE_LIMIT_RPM),
-            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-            "PIXELDOJO_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
-            "PIXELDOJO_READ_TIMEOUT": str(READ_TIMEOUT),
-            "PIXELDOJO_LEASE_MARGIN_SECONDS": str(LEASE_MARGIN),
-            "PIXELDOJO_RATE_WAIT_MAX_SECONDS": str(RATE_WAIT_MAX),
-            "LOG_LEVEL": "INFO",
-            "WORKER_METRICS_PORT": None,  # no metrics port per worker
-        }
+    return worker_process_env(
+        sandbox_url=sandbox.base_url,
+        media_root=media_storage,
+        CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+        PIXELDOJO_CONNECT_TIMEOUT=str(CONNECT_TIMEOUT),
+        PIXELDOJO_READ_TIMEOUT=str(READ_TIMEOUT),
+        PIXELDOJO_LEASE_MARGIN_SECONDS=str(LEASE_MARGIN),
+        PIXELDOJO_RATE_WAIT_MAX_SECONDS=str(RATE_WAIT_MAX),
     )
 
 
