@@ -1,0 +1,540 @@
+"""Library speed: server time of library pages and prompt searches over a 100,000-image team library.
+
+    .venv/bin/python bench/library_speed.py [--images 100000] [--requests 100] [--reseed] [--explain]
+
+* Uses the dedicated PostgreSQL database ``--database`` (default ``pixelgallery_bench``) on 127.0.0.1:5432,
+  creating it when missing (``--reseed``: dropping and creating it afresh), and migrates it (``manage.py
+  migrate`` with ``DATABASE_URL`` set).
+* Seeds ``--images`` images into the team ``--team`` with ``manage.py seed_library --reset`` unless the team
+  already holds at least that many, and reports the seeding time.
+* Serves requests in-process with Django's test ``Client`` (no network, no web server; one persistent database
+  connection), logged in as one member with the team active in the session. Per scenario: ``--warmup``
+  requests, then ``--requests`` timed requests (cycling through the scenario's URLs); p50/p95/max in ms of the
+  time ``Client.get`` takes. Then ``--sql-samples`` requests of each URL under ``CaptureQueriesContext`` count
+  the SQL queries and sum their time, and the queries of pages 1 to ``--page`` (following the "Load more"
+  cursors) are counted. "page N" scenarios time the page reached that way.
+* Measures the CPU time per request (this process + its database backend, from /proc) and the CPU other
+  processes use meanwhile (``--wait-idle S`` waits up to S seconds per scenario for a quiet machine first):
+  on a shared 2-core box wall times are noisy, CPU times much less so.
+* Requests go over HTTPS (``secure=True``, as production redirects HTTP), with ``DJANGO_DEBUG=0``,
+  ``LOG_LEVEL=WARNING`` and ``DJANGO_STATIC_MANIFEST=0`` (no collectstatic needed) unless set otherwise.
+* Prints a markdown table; scenarios of the library page or prompt search whose p95 misses ``--goal-ms``
+  (and all of them with ``--explain``) get ``EXPLAIN (ANALYZE, BUFFERS)`` of their slowest query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+LOAD_MORE = re.compile(r'data-testid="load-more" href="([^"]+)"')
+TILE = 'data-testid="tile"'
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--images", type=int, default=100_000, help="images in the team (100000)")
+    parser.add_argument("--team", default="Bench Studio", help="team name (Bench Studio)")
+    parser.add_argument("--members", type=int, default=8, help="team members (8)")
+    parser.add_argument("--member", type=int, default=3, help="log in as member number N (3, a 'member')")
+    parser.add_argument("--seed", type=int, default=1, help="seed_library --seed (1)")
+    parser.add_argument("--reseed", action="store_true", help="drop the database, seed it afresh")
+    parser.add_argument("--requests", type=int, default=100, help="timed requests per scenario (100)")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed requests per scenario first (10)")
+    parser.add_argument("--sql-samples", type=int, default=3, help="captured requests per URL (3)")
+    parser.add_argument(
+        "--wait-idle", type=float, default=0, help="wait up to this many s for an idle machine per scenario"
+    )
+    parser.add_argument("--page", type=int, default=20, help="the deep page whose queries are counted (20)")
+    parser.add_argument("--goal-ms", type=float, default=100.0, help="p95 goal for library and search (100)")
+    parser.add_argument("--only", default="", help="run only scenarios whose name contains this")
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE every scenario")
+    parser.add_argument("--database", default="pixelgallery_bench", help="PostgreSQL database")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5432)
+    parser.add_argument("--user", default="postgres")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    return parser.parse_args(argv)
+
+
+# --- database and seeding -----------------------------------------------------------------------------
+
+
+def ensure_database(args: argparse.Namespace) -> str:
+    """Create the database when missing (``--reseed``: drop it and create it afresh); return its URL."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(
+        host=args.host, port=args.port, user=args.user, dbname="postgres", autocommit=True
+    ) as conn:
+        name = sql.Identifier(args.database)
+        if args.reseed:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.database]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+            print(f"created database {args.database}")
+    return f"postgres://{args.user}@{args.host}:{args.port}/{args.database}"
+
+
+def manage(*arguments: str) -> tuple[str, float]:
+    """Run ``manage.py`` with this process's environment, echoing its output; return it and the wall time."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", *arguments],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        print(f"  | {line}", end="", flush=True)
+        lines.append(line)
+    if process.wait() != 0:
+        raise SystemExit(f"manage.py {' '.join(arguments)} failed")
+    return "".join(lines), time.perf_counter() - started
+
+
+@dataclass
+class Seeding:
+    reused: bool
+    images: int
+    wall_seconds: float | None = None
+    reported: str = ""
+    command: str = ""
+
+
+def ensure_seeded(args: argparse.Namespace) -> Seeding:
+    from generations.models import Image
+    from teams.models import Team
+
+    team = Team.objects.filter(name=args.team).order_by("id").first()
+    count = Image.objects.filter(team=team).count() if team else 0
+    if count >= args.images:
+        print(f"reusing {count:,} images of team {args.team!r} (--reseed to seed again)")
+        return Seeding(reused=True, images=count)
+    arguments = [
+        "seed_library",
+        f"--images={args.images}",
+        f"--team={args.team}",
+        f"--members={args.members}",
+        f"--seed={args.seed}",
+        "--reset",
+    ]
+    print(f"seeding: manage.py {shlex.join(arguments)}")
+    output, wall = manage(*arguments)
+    total = re.search(r"total time .*", output)
+    return Seeding(
+        reused=False,
+        images=args.images,
+        wall_seconds=wall,
+        reported=total.group(0) if total else "",
+        command="python manage.py " + shlex.join(arguments),
+    )
+
+
+# --- scenarios ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    name: str
+    urls: list[str]
+    goal: bool = True  # a library page or prompt search: p95 must meet the goal
+    depth: int = 1  # time this page (reached by following the "Load more" cursors)
+    timings: list[float] = field(default_factory=list)
+    hits: list[int] = field(default_factory=list)
+    queries: set[int] = field(default_factory=set)  # SQL queries per request, over all its URLs
+    pages: dict[int, int] = field(default_factory=dict)  # page number → SQL queries, following cursors
+    sql_ms: list[float] = field(default_factory=list)  # SQL time per request
+    slowest_sql: str = ""
+    slowest_sql_ms: float = 0.0
+    tiles: int = 0
+    other_load: float = 0.0  # CPU cores busy with other processes while timing
+    cpu_ms: float = 0.0  # CPU time of this process and its database backend per timed request
+
+
+def query_string(**params: object) -> str:
+    clean = {name: value for name, value in params.items() if value not in ("", None)}
+    return "?" + urlencode(clean) if clean else ""
+
+
+def build_scenarios(examples: dict[str, tuple[str, ...]], deep: int, far: tuple[int, str]) -> list[Scenario]:
+    team, mine = "/library/team/", "/library/"
+    today = date.today()
+    recent = {"date_from": today - timedelta(days=180), "date_to": today - timedelta(days=90)}
+    old = {"date_from": today - timedelta(days=330), "date_to": today - timedelta(days=300)}
+    common = [team + query_string(q=q) for q in examples["common"]]
+    return [
+        Scenario("Team library, newest", [team]),
+        Scenario(f"Team library, newest, page {deep}", [team], depth=deep),
+        Scenario(
+            f"Team library, newest, cursor after image {far[0]:,}",
+            [team + query_string(cursor=far[1])],
+        ),
+        Scenario("Team library, oldest", [team + query_string(sort="oldest")]),
+        Scenario("Team library, favourites first", [team + query_string(sort="favourites")]),
+        Scenario(
+            f"Team library, favourites first, page {deep}",
+            [team + query_string(sort="favourites")],
+            depth=deep,
+        ),
+        Scenario("Search, common word", common),
+        Scenario(f"Search, common word, page {deep}", common, depth=deep),
+        Scenario("Search, rare word", [team + query_string(q=q) for q in examples["rare"]]),
+        Scenario("Search, two words", [team + query_string(q=q) for q in examples["two words"]]),
+        Scenario(
+            "Search + model + date range (180 to 90 days ago)",
+            [team + query_string(q=q, model="flux-pro", **recent) for q in examples["common"]],
+        ),
+        Scenario("My images", [mine]),
+        Scenario(f"My images, page {deep}", [mine], depth=deep),
+        Scenario(
+            "Filters only: model + date range (180 to 90 days ago)",
+            [team + query_string(model="flux-pro", **recent)],
+            goal=False,
+        ),
+        Scenario(
+            "Filters only: model + date range (330 to 300 days ago)",
+            [team + query_string(model="flux-pro", **old)],
+            goal=False,
+        ),
+    ]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, round(share * len(ordered) + 0.5 - 1e-9))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def get(client, url: str):
+    response = client.get(url, secure=True)  # over HTTPS, as in production (SECURE_SSL_REDIRECT)
+    if response.status_code != 200:
+        raise SystemExit(f"GET {url} answered {response.status_code}")
+    return response
+
+
+def next_url(url: str, body: str) -> str | None:
+    match = LOAD_MORE.search(body)
+    return url.split("?", 1)[0] + html.unescape(match.group(1)) if match else None
+
+
+def captured(client, url: str) -> tuple[list[tuple[float, str]], str]:
+    """The (ms, SQL) of every query one request makes, and its body."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as context:
+        body = get(client, url).content.decode()
+    return [(float(q["time"]) * 1000, q["sql"]) for q in context.captured_queries], body
+
+
+def page_url(client, url: str, depth: int) -> str | None:
+    for _ in range(depth - 1):
+        following = next_url(url, get(client, url).content.decode())
+        if following is None:
+            return None
+        url = following
+    return url
+
+
+class CpuMeter:
+    """CPU time the rest of the machine used, apart from this process and its database backend."""
+
+    def __init__(self, backend_pid: int) -> None:
+        self.backend_pid = backend_pid
+
+    @staticmethod
+    def _machine() -> tuple[int, int]:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields[:8]), idle
+
+    @staticmethod
+    def _process(pid: int | str) -> int:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0
+        return int(stat[11]) + int(stat[12])
+
+    def sample(self) -> tuple[int, int, int]:
+        total, idle = self._machine()
+        return total, idle, self._process("self") + self._process(self.backend_pid)
+
+    def other_cores(self, before: tuple[int, int, int], after: tuple[int, int, int]) -> float:
+        total = after[0] - before[0]
+        busy = total - (after[1] - before[1])
+        ours = after[2] - before[2]
+        wall = total / (os.cpu_count() or 1)
+        return max(0.0, (busy - ours) / wall) if wall else 0.0
+
+
+def run_scenario(client, scenario: Scenario, args: argparse.Namespace, meter: CpuMeter | None) -> None:
+    base = scenario.urls
+    if scenario.depth > 1:
+        resolved = [page_url(client, url, scenario.depth) for url in base]
+        scenario.urls = [url for url in resolved if url]
+        if not scenario.urls:
+            raise SystemExit(f"{scenario.name}: fewer than {scenario.depth} pages")
+    for number in range(args.warmup):
+        get(client, scenario.urls[number % len(scenario.urls)])
+    before = meter.sample() if meter else None
+    for number in range(args.requests):
+        url = scenario.urls[number % len(scenario.urls)]
+        started = time.perf_counter()
+        get(client, url)
+        scenario.timings.append((time.perf_counter() - started) * 1000)
+    if meter and before:
+        after = meter.sample()
+        scenario.other_load = meter.other_cores(before, after)
+        scenario.cpu_ms = (after[2] - before[2]) / os.sysconf("SC_CLK_TCK") * 1000 / args.requests
+    # SQL: every URL a few times (query count, SQL time, the slowest statement).
+    for url in scenario.urls:
+        for _ in range(args.sql_samples):
+            queries, body = captured(client, url)
+            scenario.queries.add(len(queries))
+            scenario.sql_ms.append(sum(ms for ms, _ in queries))
+            scenario.tiles = max(scenario.tiles, body.count(TILE))
+            ms, sql = max(queries)
+            if ms >= scenario.slowest_sql_ms:
+                scenario.slowest_sql_ms, scenario.slowest_sql = ms, sql
+    # Query count per page, following the cursors from page 1 of the first URL to page ``args.page``.
+    if scenario.depth == 1:
+        url: str | None = base[0]
+        for page in range(1, args.page + 1):
+            assert url is not None
+            queries, body = captured(client, url)
+            scenario.pages[page] = len(queries)
+            url = next_url(url, body)
+            if url is None:
+                break
+
+
+def far_cursor(team, position: int) -> str:
+    """The "Load more" cursor a member reaches after scrolling to the ``position``-th newest image."""
+    from generations.models import Image
+    from library.selectors import encode_cursor
+
+    image = Image.objects.filter(team=team).order_by("-created_at", "-id")[position]
+    return encode_cursor(image)
+
+
+def count_hits(scenario: Scenario, member, team) -> None:
+    """How many images each URL of the scenario matches (the library query without a LIMIT)."""
+    from django.http import QueryDict
+
+    from library.filters import LibraryFilterForm
+    from library.selectors import library_queryset
+
+    for url in scenario.urls:
+        query = url.split("?", 1)[1] if "?" in url else ""
+        form = LibraryFilterForm(QueryDict(query))
+        form.is_valid()
+        mine = not url.startswith("/library/team/")
+        images = library_queryset(
+            user=member, team=None if mine else team, mine=mine, filters=form.to_filters()
+        )
+        scenario.hits.append(images.count())
+
+
+def explain(sql: str) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+# --- report -------------------------------------------------------------------------------------------
+
+
+def environment() -> dict[str, str]:
+    import django
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
+        shown = []
+        for name in ("shared_buffers", "work_mem", "jit", "max_parallel_workers_per_gather"):
+            cursor.execute(f"SHOW {name}")
+            shown.append(f"{name}={cursor.fetchone()[0]}")
+    cpu = platform.processor() or platform.machine()
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        model = found.group(1).strip() if found else ""
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "machine": f"{os.cpu_count()} cores, {model or cpu}, {platform.system()} {platform.release()}",
+        "software": f"Python {platform.python_version()}, Django {django.get_version()}, PostgreSQL {server}",
+        "settings": ", ".join(shown),
+        "load": " / ".join(f"{value:.2f}" for value in os.getloadavg()),
+    }
+
+
+def hits_text(hits: list[int]) -> str:
+    if not hits:
+        return ""
+    low, high = min(hits), max(hits)
+    return f"{low:,}" if low == high else f"{low:,} to {high:,}"
+
+
+def table(scenarios: list[Scenario], args: argparse.Namespace) -> str:
+    deep = args.page
+    lines = [
+        "| scenario | matches | p50 ms | p95 ms | max ms | SQL queries per request "
+        f"| SQL queries, page 1 / page {deep} | SQL ms per request (median) | CPU ms per request (mean) "
+        f"| other load (cores) | goal p95 ≤ {args.goal_ms:g} ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
+    ]
+    for s in scenarios:
+        p50, p95, worst = percentile(s.timings, 0.50), percentile(s.timings, 0.95), max(s.timings)
+        per_request = ", ".join(str(count) for count in sorted(s.queries))
+        if not s.pages:
+            pages = ""
+        elif deep in s.pages:
+            pages = f"{s.pages[1]} / {s.pages[deep]}"
+        else:
+            last = max(s.pages)
+            pages = f"{s.pages[1]} / n/a (last page {last}: {s.pages[last]})"
+        verdict = ("met" if p95 <= args.goal_ms else "**missed**") if s.goal else "(no goal)"
+        lines.append(
+            f"| {s.name} | {hits_text(s.hits)} | {p50:.1f} | {p95:.1f} | {worst:.1f} | {per_request} "
+            f"| {pages} | {percentile(s.sql_ms, 0.5):.1f} | {s.cpu_ms:.0f} | {s.other_load:.2f} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def wait_idle(meter: CpuMeter, seconds: float) -> None:
+    """Wait (at most ``seconds``) for a 2-second window in which other processes use < 0.25 cores."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        before = meter.sample()
+        time.sleep(2)
+        if meter.other_cores(before, meter.sample()) < 0.25:
+            return
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ["DATABASE_URL"] = ensure_database(args)
+    os.environ["DJANGO_DEBUG"] = "0"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # no log line per request on the console
+    os.environ.setdefault("DJANGO_STATIC_MANIFEST", "0")  # {% static %} without running collectstatic
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pixelgallery.settings")
+    os.chdir(PROJECT_ROOT)
+    print("migrating: manage.py migrate")
+    manage("migrate", "--no-input", "-v", "0")
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from library.management.commands.seed_library import SEARCH_EXAMPLES, member_usernames
+    from teams.active import SESSION_KEY
+    from teams.models import Team
+
+    seeding = ensure_seeded(args)
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    team = Team.objects.filter(name=args.team).order_by("id").first()
+    username = member_usernames(args.team, args.members)[args.member - 1]
+    member = get_user_model().objects.get(username=username)
+    client = Client()
+    client.force_login(member, backend="django.contrib.auth.backends.ModelBackend")
+    session = client.session
+    session[SESSION_KEY] = str(team.code)
+    session.save()
+
+    get(client, "/library/team/")  # opens the connection
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        meter = CpuMeter(cursor.fetchone()[0]) if Path("/proc/stat").exists() else None
+
+    far = args.images * 95 // 100
+    scenarios = build_scenarios(SEARCH_EXAMPLES, args.page, (far, far_cursor(team, far)))
+    scenarios = [s for s in scenarios if args.only.lower() in s.name.lower()]
+    for scenario in scenarios:
+        count_hits(scenario, member, team)
+        if meter and args.wait_idle:
+            wait_idle(meter, args.wait_idle)
+        started = time.perf_counter()
+        run_scenario(client, scenario, args, meter)
+        print(
+            f"{scenario.name}: p50 {percentile(scenario.timings, 0.5):.1f} ms, "
+            f"p95 {percentile(scenario.timings, 0.95):.1f} ms, CPU {scenario.cpu_ms:.0f} ms/request, "
+            f"other load {scenario.other_load:.2f} cores "
+            f"({time.perf_counter() - started:.1f} s, {scenario.tiles} tiles)",
+            flush=True,
+        )
+
+    env = environment()
+    report = [
+        f"Date: {env['date']}  ",
+        f"Machine: {env['machine']}  ",
+        f"Software: {env['software']}  ",
+        f"PostgreSQL settings: {env['settings']}  ",
+        f"Load average (1/5/15 min) at the end: {env['load']}. 'CPU ms' is the CPU time this process and its "
+        "database backend spent per timed request; 'other load' the CPU other processes used meanwhile.  ",
+        f"Library: {seeding.images:,} images in team {args.team!r}, logged in as {username} "
+        f"({'reused' if seeding.reused else 'seeded by this run'}); "
+        f"{args.warmup} warm-up + {args.requests} timed requests per scenario.",
+    ]
+    if not seeding.reused:
+        report.append(
+            f"Seeding: `{seeding.command}` took {seeding.wall_seconds:.1f} s wall ({seeding.reported})."
+        )
+    report += ["", table(scenarios, args)]
+    text = "\n".join(report)
+    print()
+    print(text)
+
+    missed = [s for s in scenarios if s.goal and percentile(s.timings, 0.95) > args.goal_ms]
+    explained = scenarios if args.explain else missed
+    plans = []
+    for scenario in explained:
+        plans.append(
+            f"\n### {scenario.name}: slowest query ({scenario.slowest_sql_ms:.1f} ms)\n\n"
+            f"```sql\n{scenario.slowest_sql}\n```\n\n```\n{explain(scenario.slowest_sql)}\n```"
+        )
+    if plans:
+        print("\n".join(plans))
+    if args.markdown:
+        args.markdown.write_text(text + "\n" + "\n".join(plans) + "\n")
+    if missed:
+        print(f"\nmissed the p95 goal of {args.goal_ms:g} ms: {', '.join(s.name for s in missed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""seed_library: a team library written in bulk that the app browses like one made through PixelDojo."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from credits.models import DailySpend, LedgerEntry
+from generations.models import Generation, Image
+from teams.active import SESSION_KEY
+from teams.models import Membership, Team
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def static_sources(settings):
+    """Pages render without collectstatic, whatever DJANGO_STATIC_MANIFEST says."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def seed(**options) -> str:
+    out = StringIO()
+    call_command("seed_library", stdout=out, **options)
+    return out.getvalue()
+
+
+def test_seeding_200_images_gives_a_browsable_team_library(client):
+    output = seed(images=200, team="Seed Studio", members=3, batch=64, seed=7)
+
+    team = Team.objects.get(name="Seed Studio")
+    members = set(Membership.objects.filter(team=team).values_list("user_id", flat=True))
+    assert len(members) == 3
+    assert Membership.objects.get(team=team, user__username="seed-studio-1").role == "owner"
+
+    images = Image.objects.filter(generation__isnull=False)
+    assert Image.objects.count() == 200
+    assert images.filter(team=team, generation__team=team).count() == 200
+    assert not images.exclude(user=F("generation__user")).exists()  # the denormalised author matches
+    assert set(images.values_list("user_id", flat=True)) <= members
+    assert set(Generation.objects.values_list("user_id", flat=True)) <= members
+    assert Generation.objects.filter(images__isnull=True).exclude(status="failed").count() == 0
+
+    charges = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CHARGE)
+    assert charges.count() == 200
+    assert set(charges.values_list("image_id", flat=True)) == set(Image.objects.values_list("id", flat=True))
+    assert charges.filter(user=F("image__user"), team=team, credits=1).count() == 200
+    assert sum(DailySpend.objects.filter(team=team).values_list("credits", flat=True)) == 200  # in step
+    assert "200 images" in output and "total time" in output
+
+    member = get_user_model().objects.get(username="seed-studio-2")
+    client.force_login(member, backend="django.contrib.auth.backends.ModelBackend")
+    session = client.session
+    session[SESSION_KEY] = str(team.code)
+    session.save()
+    response = client.get(reverse("team_library"), secure=True)  # HTTPS: production settings redirect HTTP
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.count('data-testid="tile"') == 48
+    assert 'data-testid="load-more"' in page
+
+
+def test_timestamps_are_spread_and_auto_timestamps_come_back():
+    seed(images=60, team="Spread", members=2, seed=3, days=365)
+
+    created = sorted(Image.objects.values_list("created_at", flat=True))
+    assert created[-1] - created[0] > timedelta(days=30)
+    assert created[-1] <= timezone.now()
+    assert Image._meta.get_field("created_at").auto_now_add
+    assert Generation._meta.get_field("updated_at").auto_now
+    assert LedgerEntry._meta.get_field("created_at").auto_now_add
+
+
+def test_reset_replaces_the_teams_data_and_the_same_seed_gives_the_same_prompts():
+    seed(images=40, team="Again", members=2, seed=5)
+    first = sorted(Generation.objects.values_list("prompt", flat=True))
+
+    seed(images=40, team="Again", members=2, seed=5, reset=True)
+
+    assert Team.objects.filter(name="Again").count() == 1
+    assert Image.objects.count() == 40
+    assert LedgerEntry.objects.count() == 40
+    assert sum(DailySpend.objects.values_list("credits", flat=True)) == 40
+    assert sorted(Generation.objects.values_list("prompt", flat=True)) == first
