@@ -42,10 +42,19 @@ def decode_cursor(cursor: str) -> tuple[bool, datetime, int] | None:
 
 
 def _after(sort: str, position: tuple[bool, datetime, int]) -> Q:
+    """Rows after the cursor.
+
+    The redundant bound on ``created_at`` lets PostgreSQL start the index scan at the cursor instead of
+    filtering every newer row (an OR alone is not an index range).
+    """
     favourite, created, image_id = position
     if sort == "oldest":
-        return Q(created_at__gt=created) | Q(created_at=created, id__gt=image_id)
-    newer_first = Q(created_at__lt=created) | Q(created_at=created, id__lt=image_id)
+        return Q(created_at__gte=created) & (
+            Q(created_at__gt=created) | Q(created_at=created, id__gt=image_id)
+        )
+    newer_first = Q(created_at__lte=created) & (
+        Q(created_at__lt=created) | Q(created_at=created, id__lt=image_id)
+    )
     if sort == "favourites":
         if favourite:
             return Q(is_favourite=False) | (Q(is_favourite=True) & newer_first)
