@@ -39,6 +39,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from tools import benchkit  # noqa: E402
+
 TEAM = "Credits Bench"
 MODELS = ("flux-pro", "flux-1.1-pro", "flux-1.1-pro-ultra", "flux-dev-single-lora")
 ROLES = ("owner", "admin", "admin", "member", "member", "member", "member", "member", "viewer", "viewer")
@@ -82,21 +84,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def ensure_database(args: argparse.Namespace) -> str:
-    """Create the database when missing (drop it first with --reseed); return its DATABASE_URL."""
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(
-        host=args.host, port=args.port, user=args.user, dbname="postgres", autocommit=True
-    ) as conn:
-        name = sql.Identifier(args.database)
-        if args.reseed:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.database]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-            print(f"created database {args.database}")
-    return f"postgres://{args.user}@{args.host}:{args.port}/{args.database}"
+    """The benchmark's own database (created when missing; ``--reseed`` drops it first); its URL."""
+    return benchkit.ensure_database(
+        host=args.host, port=args.port, user=args.user, database=args.database, reseed=args.reseed
+    )
 
 
 def manage(*arguments: str) -> float:
@@ -313,11 +304,7 @@ class CpuMeter:
         return max(0.0, (busy - (after[2] - before[2])) / wall) if wall else 0.0
 
 
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, round(share * len(ordered) + 0.5 - 1e-9))
-    return ordered[min(rank, len(ordered)) - 1]
+percentile = benchkit.percentile
 
 
 def get(client, url: str):
