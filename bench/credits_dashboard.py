@@ -72,10 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sql-samples", type=int, default=3, help="captured requests per scenario (3)")
     parser.add_argument("--goal-ms", type=float, default=150.0, help="p95 goal of the team page (150)")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE every scenario")
-    parser.add_argument("--database", default="pixelgallery_credits_bench", help="PostgreSQL database")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5432)
-    parser.add_argument("--user", default="postgres")
+    benchkit.add_database_arguments(parser, default_database="pixelgallery_credits_bench")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     return parser.parse_args(argv)
 

@@ -67,10 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--goal-ms", type=float, default=100.0, help="p95 goal for library and search (100)")
     parser.add_argument("--only", default="", help="run only scenarios whose name contains this")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE every scenario")
-    parser.add_argument("--database", default="pixelgallery_bench", help="PostgreSQL database")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5432)
-    parser.add_argument("--user", default="postgres")
+    benchkit.add_database_arguments(parser, default_database="pixelgallery_bench")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     return parser.parse_args(argv)
 

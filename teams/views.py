@@ -104,17 +104,30 @@ def invite(request: HttpRequest, code) -> HttpResponse:
     return _team_page(request, membership, invite_form=form)
 
 
+def _managed_member(request: HttpRequest, code, form_class, refusal: str):
+    """A manager's request about one member: (own membership, bound form, the member or None)."""
+    membership = selectors.get_membership_for_user(user=request.user, code=code)
+    if not can(request.user, Action.MANAGE_MEMBERS, team_id=membership.team_id):
+        raise PermissionDenied(refusal)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return membership, form, None
+    return (
+        membership,
+        form,
+        selectors.get_team_member(team=membership.team, username=form.cleaned_data["member"]),
+    )
+
+
 @login_required
 @require_POST
 def member_role(request: HttpRequest, code) -> HttpResponse:
-    membership = selectors.get_membership_for_user(user=request.user, code=code)
-    if not can(request.user, Action.MANAGE_MEMBERS, team_id=membership.team_id):
-        raise PermissionDenied("Only the team's admins and owners can change roles.")
-    form = RoleForm(request.POST)
-    if not form.is_valid():
+    membership, form, target = _managed_member(
+        request, code, RoleForm, "Only the team's admins and owners can change roles."
+    )
+    if target is None:
         messages.error(request, "Choose a member and one of the listed roles.")
         return _back_to_team(membership)
-    target = selectors.get_team_member(team=membership.team, username=form.cleaned_data["member"])
     role = form.cleaned_data["role"]
     try:
         services.membership_set_role(actor=request.user, membership=target, role=role)
@@ -128,14 +141,12 @@ def member_role(request: HttpRequest, code) -> HttpResponse:
 @login_required
 @require_POST
 def member_remove(request: HttpRequest, code) -> HttpResponse:
-    membership = selectors.get_membership_for_user(user=request.user, code=code)
-    if not can(request.user, Action.MANAGE_MEMBERS, team_id=membership.team_id):
-        raise PermissionDenied("Only the team's admins and owners can remove members.")
-    form = MemberForm(request.POST)
-    if not form.is_valid():
+    membership, _, target = _managed_member(
+        request, code, MemberForm, "Only the team's admins and owners can remove members."
+    )
+    if target is None:
         messages.error(request, "Choose a member to remove.")
         return _back_to_team(membership)
-    target = selectors.get_team_member(team=membership.team, username=form.cleaned_data["member"])
     try:
         services.membership_remove(actor=request.user, membership=target)
     except services.TeamRuleError as refusal:

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+
+
+def add_database_arguments(parser: argparse.ArgumentParser, *, default_database: str) -> None:
+    """``--database``, ``--host``, ``--port`` and ``--user`` of the benchmark's own PostgreSQL database."""
+    parser.add_argument("--database", default=default_database, help="PostgreSQL database")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5432)
+    parser.add_argument("--user", default="postgres")
+
 
 def ensure_database(*, host: str, port: int, user: str, database: str, reseed: bool) -> str:
     """Create ``database`` when missing (``reseed``: drop it and create it afresh); return its URL."""
