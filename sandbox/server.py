@@ -7,7 +7,10 @@ Pure stdlib + Pillow so tests can run it in-process on an ephemeral port::
     server.stop()
 
 Control endpoints (no auth, meant for loopback): GET/POST /_sandbox/config, POST /_sandbox/reset,
-GET /_sandbox/stats.
+GET /_sandbox/stats, POST /_sandbox/clock ``{"advance": seconds}``.
+
+The sandbox keeps its own clock (real time plus an offset that only moves forward), so tests can let
+"24 hours" or a rate-limit window pass without sleeping.
 """
 
 from __future__ import annotations
@@ -189,6 +192,19 @@ class SandboxState:
         self._flux_by_status: dict[str, int] = {}
         self._request_times: deque[float] = deque(maxlen=MAX_REQUEST_TIMES)
         self._flux_requests = self._image_requests = self._images_generated = 0
+        self._clock_offset = 0.0
+
+    def now(self) -> float:
+        """The sandbox's wall clock: real time plus however far tests advanced it."""
+        return time.time() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the sandbox's clock forward (retention and rate windows see the jump); returns the offset."""
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0 <= seconds < 10**9:
+            raise ValueError(f"advance must be a non-negative number of seconds, got {seconds!r}")
+        with self._lock:
+            self._clock_offset += float(seconds)
+            return self._clock_offset
 
     @property
     def config(self) -> SandboxConfig:
@@ -219,7 +235,7 @@ class SandboxState:
     def acquire_rate_slot(self, key: str, rpm: int) -> float:
         """Record a request in the key's sliding window, or raise 429 (not recorded)."""
         with self._lock:
-            now = time.monotonic()
+            now = self.now()
             window = self._windows.setdefault(key, deque())
             while window and window[0] <= now - RATE_WINDOW_SECONDS:
                 window.popleft()
@@ -280,7 +296,7 @@ class SandboxState:
             aspect_ratio=request.aspect_ratio,
             megapixels=request.megapixels,
             num_outputs=request.num_outputs,
-            created=time.time(),
+            created=self.now(),
         )
         with self._lock:
             self._prune(generation.created)
@@ -403,6 +419,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/_sandbox/stats":
                 self._require(method, "GET")
                 self._send_json(200, self.state.stats())
+            elif path == "/_sandbox/clock":
+                self._require(method, "POST")
+                self._advance_clock(body)
             else:
                 raise ApiError(404, "not_found", f"No such endpoint: {path}")
         except ApiError as error:
@@ -554,7 +573,7 @@ class _Handler(BaseHTTPRequestHandler):
         if (
             generation is None
             or index > generation.num_outputs
-            or time.time() - generation.created >= config.retention_seconds
+            or state.now() - generation.created >= config.retention_seconds
             or state.roll(config.faults.expired)
         ):
             raise ApiError(404, "not_found", "Image not found or expired")
@@ -584,16 +603,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _update_config(self, raw_body: bytes) -> None:
-        try:
-            changes = json.loads(raw_body or b"{}")
-        except ValueError as exc:
-            raise _invalid(f"Malformed JSON body: {exc}") from None
-        if not isinstance(changes, dict):
-            raise _invalid("Request body must be a JSON object")
+        changes = _json_object(raw_body)
         try:
             self.state.configure(**changes)
         except (TypeError, ValueError) as exc:
             raise _invalid(str(exc)) from None
+
+    def _advance_clock(self, raw_body: bytes) -> None:
+        body = _json_object(raw_body)
+        if set(body) != {"advance"}:
+            raise _invalid('Request body must be {"advance": seconds}')
+        try:
+            offset = self.state.advance_clock(body["advance"])
+        except ValueError as exc:
+            raise _invalid(str(exc)) from None
+        self._send_json(200, {"offset_seconds": offset, "now": self.state.now()})
+
+
+def _json_object(raw_body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 saying what is wrong with it."""
+    try:
+        value = json.loads(raw_body or b"{}")
+    except ValueError as exc:
+        raise _invalid(f"Malformed JSON body: {exc}") from None
+    if not isinstance(value, dict):
+        raise _invalid("Request body must be a JSON object")
+    return value
 
 
 def _root_url(host: str, port: int) -> str:
@@ -664,6 +699,10 @@ class SandboxServer:
 
     def stats(self) -> dict[str, Any]:
         return self.state.stats()
+
+    def advance_clock(self, seconds: float) -> float:
+        """Let ``seconds`` pass on the sandbox's clock at once (image retention, rate-limit windows)."""
+        return self.state.advance_clock(seconds)
 
     def __enter__(self) -> SandboxServer:
         return self.start()

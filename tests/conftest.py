@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -50,6 +51,7 @@ def sandbox(sandbox_server, settings):
     settings.PIXELDOJO_RATE_LIMIT_NAME = f"test-{uuid.uuid4().hex}"
     limiter_from_settings().reset()
     yield sandbox_server
+    limiter_from_settings().reset()  # no rate-limit window left behind in Redis or in a file
     sandbox_server.reset()
 
 
@@ -67,36 +69,80 @@ def media_storage(settings, tmp_path):
     return location
 
 
-@pytest.fixture(scope="session")
-def celery_app_configured():
-    """The project's Celery app on a test broker: Redis when CELERY_BROKER_URL says so, else in-memory."""
+def _configure_celery_for_tests():
+    """The project's Celery app on the run's broker (``tests/pytest_env.py`` chose it), set up once at import
+    so that no test sees the configuration change under it."""
     from pixelgallery.celery import app
 
-    app.conf.broker_url = os.environ.get("CELERY_BROKER_URL") or "memory://"
-    app.conf.broker_transport_options = {}
+    assert app.conf.broker_url == os.environ["CELERY_BROKER_URL"]
+    app.conf.broker_transport_options = {"polling_interval": 0.05}  # an idle worker notices work at once
     app.conf.task_always_eager = False
     return app
 
 
+CELERY_APP = _configure_celery_for_tests()
+
+
+@pytest.fixture
+def celery_app_configured():
+    return CELERY_APP
+
+
+def purge_queues(app) -> None:
+    """Drop every message waiting in the app's queues (leftovers of an earlier test or an aborted run)."""
+    with app.connection_for_write() as connection:
+        for queue in {app.conf.task_default_queue, *app.conf.task_queues}:
+            with contextlib.suppress(Exception):  # a queue nobody declared yet is fine
+                connection.default_channel.queue_purge(queue)
+
+
+@contextlib.contextmanager
+def running_worker(app, queues: list[str]) -> Iterator[object]:
+    """A real Celery worker (threads of this process) on ``queues``, stopped on leaving.
+
+    Celery's test worker polls the broker in 2-second rounds and only looks at its stop flag between rounds
+    (one more round after it); while it stops, a ping a few times a second wakes each round at once, so
+    stopping takes milliseconds instead of four seconds. What starting a worker changes in the process (its
+    logging variables, the app's queue selection and includes) is put back.
+    """
+    from celery.contrib.testing import tasks as celery_test_tasks  # registers celery.ping
+    from celery.contrib.testing.worker import start_worker
+    from celery.worker import state
+
+    environment, includes = dict(os.environ), app.conf.changes.get("include")
+    stopping = threading.Event()
+
+    def wake_the_worker() -> None:
+        while not stopping.is_set():
+            celery_test_tasks.ping.apply_async(queue=queues[0])
+            stopping.wait(0.05)
+
+    try:
+        with start_worker(
+            app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30, queues=queues
+        ) as worker:
+            yield worker
+            state.should_terminate = 0  # what start_worker does next; the pings make it quick
+            waker = threading.Thread(target=wake_the_worker, name="wake-test-worker", daemon=True)
+            waker.start()
+    finally:
+        stopping.set()
+        app.amqp.queues.select(list(app.conf.task_queues))  # a worker on some queues narrows the app's choice
+        if includes is None:
+            app.conf.changes.pop("include", None)
+        else:
+            app.conf.include = includes
+        os.environ.clear()
+        os.environ.update(environment)
+
+
 @pytest.fixture
 def celery_worker(celery_app_configured, transactional_db, sandbox):
-    """A real Celery worker thread consuming from the broker, for tests that run whole pipelines."""
-    from celery.contrib.testing.worker import start_worker
-
-    app = celery_app_configured
-    with app.connection_for_write() as connection:
-        for queue in app.conf.task_queues or [app.conf.task_default_queue]:
-            with contextlib.suppress(Exception):  # leftovers of an aborted run; absent queues are fine
-                connection.default_channel.queue_purge(getattr(queue, "name", queue))
-    with start_worker(
-        app,
-        pool="threads",
-        concurrency=2,
-        perform_ping_check=False,
-        shutdown_timeout=30,
-        queues=list(app.conf.task_queues),  # celery, pixeldojo, downloads: this worker runs every task
-    ) as worker:
+    """A real Celery worker consuming every queue (celery, pixeldojo, downloads), for whole pipelines."""
+    purge_queues(celery_app_configured)
+    with running_worker(celery_app_configured, list(celery_app_configured.conf.task_queues)) as worker:
         yield worker
+    purge_queues(celery_app_configured)
 
 
 @pytest.fixture

@@ -1,10 +1,45 @@
-"""Loaded first by pytest (``-p tests.pytest_env``): test-run defaults for settings read from the environment.
+"""Loaded first by pytest (``-p tests.pytest_env``): the test run's own world, set before Django starts.
 
-The suite talks plain HTTP to its live server and serves static files without ``collectstatic``; production
-defaults (HTTPS redirect, hashed static manifest) stay on everywhere else.
+* Plain HTTP and static files from their sources (no HTTPS redirect, no hashed manifest): production
+  defaults stay on everywhere else.
+* ``PIXELGALLERY_VAR_DIR`` is a fresh temporary folder (the SQLite test database, file rate limiters), removed
+  at the end, so a run leaves the checkout as it found it and never sees an earlier run's leftovers.
+* The broker: ``CELERY_BROKER_URL`` when the caller set one; else, when ``TEST_REDIS_URL`` names a Redis
+  server, a database of it that nobody uses (claimed for this run, emptied at the end); else in-memory.
 """
 
+from __future__ import annotations
+
 import os
+import shutil
+import tempfile
+
+import pytest
+
+from tools.processes import RedisDatabase, claim_redis_database
 
 os.environ.setdefault("DJANGO_SECURE", "0")
 os.environ.setdefault("DJANGO_STATIC_MANIFEST", "0")
+
+_var_dir = tempfile.mkdtemp(prefix="pixelgallery-test-var-")
+os.environ["PIXELGALLERY_VAR_DIR"] = _var_dir
+
+_redis: RedisDatabase | None = None
+if not os.environ.get("CELERY_BROKER_URL"):
+    if os.environ.get("TEST_REDIS_URL"):
+        _redis = claim_redis_database(os.environ["TEST_REDIS_URL"])
+        os.environ["CELERY_BROKER_URL"] = _redis.url
+    else:
+        os.environ["CELERY_BROKER_URL"] = "memory://"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    broker = os.environ["CELERY_BROKER_URL"]
+    database = "PostgreSQL (DATABASE_URL)" if os.environ.get("DATABASE_URL") else "SQLite"
+    return f"pixelgallery: database {database}, broker {broker}, var {_var_dir}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _redis is not None:
+        _redis.release()
+    shutil.rmtree(_var_dir, ignore_errors=True)

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCALHOST = "127.0.0.1"
@@ -60,6 +60,50 @@ def free_port(host: str = LOCALHOST) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+class RedisDatabase:
+    """One database of a Redis server, claimed empty for one user (a test run, a benchmark)."""
+
+    CLAIM_KEY = "pixelgallery:claimed-by"
+
+    def __init__(self, server_url: str, db: int) -> None:
+        import redis
+
+        self.db = db
+        self.url = _redis_url_with_db(server_url, db)
+        self.client = redis.Redis.from_url(self.url, socket_timeout=5)
+
+    def release(self) -> None:
+        """Empty the database again (it was empty when claimed) and close the connection."""
+        self.client.flushdb()
+        self.client.close()
+
+
+def claim_redis_database(server_url: str) -> RedisDatabase:
+    """An empty database of the Redis server at ``server_url``, marked as taken so other runs pick others.
+
+    The one place that picks Redis database numbers: from the highest down, leaving 0 (everyone's default)
+    alone; a database holding any key is someone else's and is skipped. ``release()`` empties it again.
+    """
+    import redis
+
+    count = int(redis.Redis.from_url(server_url, socket_timeout=5).config_get("databases")["databases"])
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    for db in range(count - 1, 0, -1):
+        database = RedisDatabase(server_url, db)
+        if database.client.set(RedisDatabase.CLAIM_KEY, owner, nx=True):
+            if database.client.dbsize() == 1:  # only our mark: nobody else uses it
+                return database
+            database.client.delete(RedisDatabase.CLAIM_KEY)
+        database.client.close()
+    raise ProcessError(f"every database of the Redis server at {server_url} holds keys; none is free")
+
+
+def _redis_url_with_db(server_url: str, db: int) -> str:
+    """``server_url`` (``redis://host:port`` with or without a path) pointing at database ``db``."""
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
 
 
 def port_open(port: int, host: str = LOCALHOST) -> bool:

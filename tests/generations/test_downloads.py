@@ -7,7 +7,6 @@ understands and, where it matters, that no request (or no second request) was ev
 from __future__ import annotations
 
 import gzip
-import socket
 import socketserver
 import threading
 import time
@@ -22,6 +21,7 @@ from generations.imaging import InvalidImage, verify_image
 from sandbox.config import FaultRates
 from tests.conftest import SANDBOX_KEY
 from tests.generations.test_imaging import encoded, solid_png
+from tools.processes import free_port
 
 CAP = 100_000
 QUICK = (1.0, 0.5)  # connect, read: the read budget bounds the whole response
@@ -196,12 +196,6 @@ def sandbox_image_url(sandbox) -> str:
     )
     response.raise_for_status()
     return response.json()["images"][0]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- Good images ----------------------------------------------------------------------------------------
@@ -439,7 +433,7 @@ def test_slow_servers_are_abandoned_at_the_read_deadline(hostile, behaviour, mes
 
 
 def test_unreachable_server_is_a_retryable_failure(settings):
-    port = _free_port()
+    port = free_port()  # nothing listens there
     settings.PIXELDOJO_BASE_URL = f"http://127.0.0.1:{port}/api/v1"
 
     with pytest.raises(DownloadError, match="Could not reach the image server") as caught:

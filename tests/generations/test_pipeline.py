@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
 
 import pytest
 from django.core.files.storage import default_storage
@@ -93,12 +92,11 @@ def test_corrupt_download_is_retried_and_stored_once(celery_worker, alice, sandb
 
 
 def test_expired_image_is_marked_not_dropped(alice, sandbox):
-    sandbox.configure(retention_seconds=1.0)
     generation = Generation.objects.create(
         user=alice, prompt="a fading dream", model="flux-pro", num_outputs=2
     )
     services.generation_run(generation_id=generation.id)
-    time.sleep(1.3)  # the sandbox deletes the images, as PixelDojo does after 24 h
+    sandbox.advance_clock(sandbox.config.retention_seconds)  # PixelDojo deletes the images after 24 h
     for image in generation.images.all():
         services.image_persist(image_id=image.id)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from generations.pixeldojo import (
@@ -18,6 +16,7 @@ from generations.pixeldojo import (
     ServerError,
 )
 from sandbox.config import FaultRates, KeyPlan, SandboxConfig
+from tools.processes import free_port
 
 REQUEST = GenerationRequest(prompt="a lighthouse at dawn", model="flux-pro", num_outputs=2, seed=7)
 
@@ -109,9 +108,7 @@ def test_slow_answer_is_a_network_error():
 
 
 def test_unreachable_host_is_a_network_error():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again: nothing listens there.
+    port = free_port()  # nothing listens there
     client = PixelDojoClient(base_url=f"http://127.0.0.1:{port}/api/v1", api_key="k", connect_timeout=1.0)
     with pytest.raises(NetworkError) as caught:
         client.generate(REQUEST)

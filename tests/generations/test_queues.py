@@ -8,8 +8,7 @@ limit holds however many API worker processes run, because the window lives in R
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -17,7 +16,7 @@ import sandbox.server as sandbox_server_module
 from generations import services
 from generations.models import Generation, Image
 from generations.pixeldojo import GenerationRequest
-from tests.conftest import SANDBOX_KEY, wait_for
+from tests.conftest import SANDBOX_KEY, purge_queues, running_worker, wait_for
 from tests.worker_env import worker_process_env
 from tools.processes import ManagedProcess, celery_worker, max_in_window
 
@@ -36,46 +35,15 @@ def submit(user, prompt: str, outputs: int = 1) -> Generation:
     return services.generation_submit(user=user, request=request)
 
 
-def purge(app, queues: Sequence[str] = QUEUES) -> None:
-    """Drop leftovers of an aborted run from every queue."""
-    with app.connection_for_write() as conn:
-        for queue in queues:
-            with contextlib.suppress(Exception):
-                conn.default_channel.queue_purge(queue)
-
-
 # --- in-process workers on chosen queues (the variant of conftest's celery_worker fixture) ---------------
 
 
 @pytest.fixture
-def queue_worker(celery_app_configured, transactional_db, sandbox) -> Callable:
-    """``with queue_worker(["pixeldojo"]):`` runs a real in-process worker consuming only those queues.
-
-    ``start_worker`` hands extra keyword arguments to Celery's ``WorkController``, whose ``queues`` argument
-    is the ``-Q`` option. Selecting queues changes the app's shared queue selection, so it is put back to
-    every queue afterwards (later workers without ``queues=`` would otherwise inherit the subset).
-    """
-    from celery.contrib.testing.worker import start_worker
-
-    app = celery_app_configured
-    purge(app)
-
-    @contextlib.contextmanager
-    def run(queues: Sequence[str]) -> Iterator[object]:
-        try:
-            with start_worker(
-                app,
-                pool="threads",
-                concurrency=2,
-                perform_ping_check=False,
-                shutdown_timeout=30,
-                queues=list(queues),
-            ) as worker:
-                yield worker
-        finally:
-            app.amqp.queues.select(list(QUEUES))
-
-    return run
+def queue_worker(celery_app_configured, transactional_db, sandbox) -> Iterator[Callable]:
+    """``with queue_worker(["pixeldojo"]):`` runs a real in-process worker consuming only those queues."""
+    purge_queues(celery_app_configured)
+    yield lambda queues: running_worker(celery_app_configured, list(queues))
+    purge_queues(celery_app_configured)
 
 
 def test_api_calls_and_downloads_travel_on_their_own_queues(queue_worker, alice, sandbox):
@@ -132,7 +100,7 @@ def start_workers(worker_env, tmp_path, transactional_db) -> Iterator[Callable[.
     """Start prefork worker processes on given queues; each is SIGKILLed (process group) at teardown."""
     from pixelgallery.celery import app
 
-    purge(app)
+    purge_queues(app)
     started: list[ManagedProcess] = []
 
     def start(name: str, queues: str, concurrency: int = 2) -> ManagedProcess:

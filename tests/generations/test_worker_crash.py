@@ -8,7 +8,6 @@ second run safe: every image is stored once, with one original + one thumbnail, 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from generations import services
 from generations.models import Generation, Image
 from generations.pixeldojo import GenerationRequest
 from sandbox.config import FaultRates
-from tests.conftest import wait_for
+from tests.conftest import purge_queues, wait_for
 from tests.worker_env import worker_process_env
 from tools.processes import ManagedProcess, celery_worker
 
@@ -51,11 +50,7 @@ def start_worker(worker_env, tmp_path, transactional_db):
     """Start real worker processes; every one is SIGKILLed at teardown (before the database is flushed)."""
     from pixelgallery.celery import app
 
-    queues = {app.conf.task_default_queue, *app.amqp.queues}
-    with app.connection_for_write() as conn:
-        for queue in queues:  # leftovers of an aborted run
-            with contextlib.suppress(Exception):
-                conn.default_channel.queue_purge(queue)
+    purge_queues(app)
     started: list[ManagedProcess] = []
 
     def start(name: str) -> ManagedProcess:

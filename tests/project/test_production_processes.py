@@ -38,6 +38,7 @@ from tools.processes import (
     ManagedProcess,
     SandboxProcess,
     child_env,
+    claim_redis_database,
     executable,
     free_port,
     manage,
@@ -46,7 +47,7 @@ from tools.processes import (
 
 pytestmark = pytest.mark.e2e
 
-REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/12")
+REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")  # the stack claims a database
 USERNAME = "e2e-admin"
 PASSWORD = secrets.token_urlsafe(16)
 BUCKET = "pixelgallery-e2e"
@@ -102,7 +103,7 @@ def _require_servers(server: dict[str, object]) -> None:
     except psycopg.OperationalError as exc:
         pytest.skip(f"needs a PostgreSQL server (CI provides one): {exc}")
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+        redis.Redis.from_url(REDIS_SERVER, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
         pytest.skip(f"needs a Redis server (CI provides one): {exc}")
 
@@ -155,6 +156,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                 user=str(server["user"]),
             )
         )
+        redis_database = claim_redis_database(REDIS_SERVER)
+        cleanup.callback(redis_database.release)  # broker messages and the rate-limit window go with it
         s3_endpoint = cleanup.enter_context(moto_s3_server())
         s3_client(s3_endpoint).create_bucket(Bucket=BUCKET)
         sandbox = SandboxProcess(port=sandbox_port, env=child_env(), log_path=logs / "sandbox.log")
@@ -166,7 +169,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_SECURE": "0",  # plain HTTP here; production terminates TLS in front of gunicorn
             "DATABASE_URL": database_url,
-            "CELERY_BROKER_URL": REDIS_URL,
+            "CELERY_BROKER_URL": redis_database.url,
             "PIXELDOJO_RATE_LIMIT_NAME": rate_limit_name,
             "PIXELDOJO_API_KEY": "",
             "PIXELDOJO_BASE_URL": sandbox.base_url,
@@ -202,8 +205,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             "beat": compose_env("beat", local),
             "flower": compose_env("flower", {**local, "FLOWER_BASIC_AUTH": ":".join(flower_auth)}),
         }
-        _reset_rate_limiter(rate_limit_name)
-        cleanup.callback(_delete_rate_limiter, rate_limit_name)
+        _reset_rate_limiter(redis_database.url, rate_limit_name)
 
         # The image's build steps (/app/var, static files), then compose's migrate (check --deploy + migrate).
         (tmp / "var").mkdir()
@@ -323,22 +325,14 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             print(f"--- {process.name}\n{process.log_tail(30)}")  # shown when a test failed
 
 
-def _rate_limiter(name: str):
+def _reset_rate_limiter(redis_url: str, name: str) -> None:
+    """A new window starts empty (unknown history otherwise counts as full, see generations/ratelimit.py)."""
     import redis
 
     from generations.ratelimit import RedisRateLimiter, Window
 
-    return RedisRateLimiter(redis.Redis.from_url(REDIS_URL), name=name, window=Window(limit=10, seconds=61))
-
-
-def _reset_rate_limiter(name: str) -> None:
-    """A new window starts empty (unknown history otherwise counts as full, see generations/ratelimit.py)."""
-    _rate_limiter(name).reset()
-
-
-def _delete_rate_limiter(name: str) -> None:
-    limiter = _rate_limiter(name)
-    limiter.client.delete(limiter.key, limiter.epoch_key)
+    window = Window(limit=10, seconds=61)
+    RedisRateLimiter(redis.Redis.from_url(redis_url), name=name, window=window).reset()
 
 
 def _csrf_token(html: str) -> str:

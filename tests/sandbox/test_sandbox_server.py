@@ -263,13 +263,29 @@ def test_unknown_token_is_404(server):
 
 
 def test_image_urls_stop_working_after_retention(server):
-    server.configure(retention_seconds=1)
     url = flux(server).json()["images"][0]
+    server.advance_clock(server.config.retention_seconds - 5)
     assert requests.get(url, timeout=10).status_code == 200
 
-    time.sleep(1.2)
+    advanced = requests.post(f"{server.root_url}/_sandbox/clock", json={"advance": 5}, timeout=10)
+    assert advanced.status_code == 200
+    assert advanced.json()["offset_seconds"] == server.config.retention_seconds
     expired = requests.get(url, timeout=10)
     assert expired.status_code == 404 and error_code(expired) == "not_found"
+
+
+@pytest.mark.parametrize("body", [{"advance": -1}, {"advance": "soon"}, {"advance": True}, {}, [3]])
+def test_the_clock_only_moves_forward_by_a_number_of_seconds(server, body):
+    response = requests.post(f"{server.root_url}/_sandbox/clock", json=body, timeout=10)
+    assert response.status_code == 400 and error_code(response) == "invalid_request"
+
+
+def test_advancing_the_clock_frees_rate_limit_slots(server):
+    server.configure(keys={KEY: KeyPlan(rpm=1)})
+    assert flux(server).status_code == 200
+    assert flux(server).status_code == 429
+    server.advance_clock(60)
+    assert flux(server).status_code == 200
 
 
 def test_truncated_download_fails_on_the_client(server):
@@ -300,11 +316,12 @@ def test_fault_seed_makes_faults_reproducible():
     assert outcomes[0] == outcomes[1] and set(outcomes[0]) == {200, 500}
 
 
-def test_rendering_a_megapixel_image_is_fast():
-    started = time.perf_counter()
-    data = render_png(f"speed check {time.time()}", 1, "flux-pro", "16:9", "1", 1)
-    assert time.perf_counter() - started < 0.5  # ~40 ms on a laptop; generous for loaded CI machines
+def test_rendering_a_megapixel_image_gives_a_png_of_that_size():
+    data = render_png("size check", 1, "flux-pro", "16:9", "1", 1)
     assert data.startswith(b"\x89PNG")
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+    assert 0.9e6 <= width * height <= 1.1e6 and abs(width / height - 16 / 9) < 0.02
 
 
 # --- control endpoints, stats, HTTP details ---
