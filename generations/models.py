@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+# Work PixelDojo has not answered yet: asked for (queued, or being called) and no answer recorded. Budgets
+# count its images as reserved, the worker may claim it, the sweeper re-queues it when stale. Plain values:
+# it also defines the partial index below, which the migrations hold as written.
+AWAITING_ANSWER_STATUSES = ("queued", "generating")
+AWAITING_ANSWER = models.Q(status__in=list(AWAITING_ANSWER_STATUSES), provider_id="")
+
+
+class GenerationQuerySet(models.QuerySet):
+    def awaiting_answer(self) -> GenerationQuerySet:
+        """Generations PixelDojo has not answered yet (what budgets count as reserved)."""
+        return self.filter(AWAITING_ANSWER)
+
+    def unleased(self, *, now: datetime | None = None) -> GenerationQuerySet:
+        """Generations no worker holds the lease of (``now``)."""
+        now = now or timezone.now()
+        return self.filter(models.Q(lease_until__isnull=True) | models.Q(lease_until__lt=now))
 
 
 class Generation(models.Model):
@@ -56,6 +75,8 @@ class Generation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = GenerationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -63,7 +84,7 @@ class Generation(models.Model):
             # Work PixelDojo has not answered yet, per team: what budgets count as reserved.
             models.Index(
                 fields=["team", "user"],
-                condition=models.Q(status__in=["queued", "generating"], provider_id=""),
+                condition=AWAITING_ANSWER,
                 name="generation_team_in_flight",
             ),
         ]
@@ -74,6 +95,11 @@ class Generation(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def is_awaiting_answer(self) -> bool:
+        """This row matches ``AWAITING_ANSWER`` (as last loaded)."""
+        return self.status in AWAITING_ANSWER_STATUSES and not self.provider_id
 
     def parameters(self) -> dict[str, object]:
         """The parameters as sent to PixelDojo (unset ones omitted)."""
@@ -142,6 +168,12 @@ class Image(models.Model):
         return {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(self.content_type, "img")
 
 
+class ProviderPauseQuerySet(models.QuerySet):
+    def in_force(self, *, now: datetime | None = None) -> ProviderPauseQuerySet:
+        """Pauses that stop submissions at ``now``: not cleared by an operator, not yet over."""
+        return self.filter(cleared_at__isnull=True, paused_until__gt=now or timezone.now())
+
+
 class ProviderPause(models.Model):
     """New submissions stop while PixelDojo says the quota is exhausted, until a set time or an operator."""
 
@@ -154,9 +186,15 @@ class ProviderPause(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
+    objects = ProviderPauseQuerySet.as_manager()
+
     class Meta:
         ordering = ["-paused_at"]
         get_latest_by = "paused_at"
 
     def __str__(self) -> str:
         return f"{self.code} at {self.paused_at:%Y-%m-%d %H:%M}"
+
+    def is_in_force(self, *, now: datetime | None = None) -> bool:
+        """This pause matches ``in_force`` (as last loaded)."""
+        return self.cleared_at is None and self.paused_until > (now or timezone.now())

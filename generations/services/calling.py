@@ -10,7 +10,7 @@ from functools import partial
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from credits.services import ledger_charge_images
@@ -51,11 +51,7 @@ def generation_run(*, generation_id: int) -> float | None:
     worker, retryable error), or ``None`` when there is nothing more to do for this call.
     """
     generation = Generation.objects.filter(id=generation_id).first()
-    if (
-        generation is None
-        or generation.provider_id
-        or generation.status not in (Status.QUEUED, Status.GENERATING)
-    ):
+    if generation is None or not generation.is_awaiting_answer:
         return None
     if (pause := provider_pause_active()) is not None:
         generation_fail(generation_id=generation_id, code=pause.code, message=_paused_message(pause))
@@ -105,12 +101,10 @@ def _claim(generation_id: int) -> bool:
     now = timezone.now()
     lease = settings.PIXELDOJO_RATE_WAIT_MAX_SECONDS + _lease_seconds()
     return bool(
-        Generation.objects.filter(
-            Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-            id=generation_id,
-            status__in=[Status.QUEUED, Status.GENERATING],
-            provider_id="",
-        ).update(lease_until=now + timedelta(seconds=lease), updated_at=now)
+        Generation.objects.awaiting_answer()
+        .unleased(now=now)
+        .filter(id=generation_id)
+        .update(lease_until=now + timedelta(seconds=lease), updated_at=now)
     )
 
 
