@@ -12,6 +12,7 @@ from credits.services import BudgetExceeded, budget_check_submission
 from generations import tasks
 from generations.models import Generation
 from generations.pixeldojo import GenerationRequest
+from generations.selectors import images_reserved
 from generations.services.pause import provider_pause_active
 from teams.models import Team
 from teams.permissions import Action, can
@@ -40,7 +41,12 @@ def generation_submit(*, user, request: GenerationRequest, team: Team | None = N
     with transaction.atomic():
         if team is not None:
             try:
-                budget_check_submission(team=team, user=user, num_outputs=request.num_outputs or 1)
+                budget_check_submission(
+                    team=team,
+                    user=user,
+                    num_outputs=request.num_outputs or 1,
+                    reserved=partial(images_reserved, team_id=team.id),
+                )
             except BudgetExceeded as refusal:
                 raise SubmissionRefused(str(refusal)) from refusal
         generation = Generation.objects.create(
