@@ -94,6 +94,7 @@ class GenerationForm(forms.Form):
         )
 
     @classmethod
-    def initial_from(cls, params: dict) -> dict:
-        """Initial values to pre-fill the form from stored parameters (used by remix)."""
-        return {name: params[name] for name in cls.base_fields if params.get(name) is not None}
+    def initial_from(cls, params: GenerationRequest) -> dict:
+        """Initial values to pre-fill the form with a request's set parameters (used by remix)."""
+        values = params.to_payload()
+        return {name: values[name] for name in cls.base_fields if name in values}

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from generations.pixeldojo import GenerationRequest
+
+# A generation stores its GenerationRequest field for field; these text fields are blank when unset (None).
+REQUEST_FIELDS = tuple(field.name for field in dataclasses.fields(GenerationRequest))
+BLANK_WHEN_UNSET = frozenset({"aspect_ratio", "lora_weights", "megapixels"})
 
 # Work PixelDojo has not answered yet: asked for (queued, or being called) and no answer recorded. Budgets
 # count its images as reserved, the worker may claim it, the sweeper re-queues it when stale. Plain values:
@@ -101,20 +108,23 @@ class Generation(models.Model):
         """This row matches ``AWAITING_ANSWER`` (as last loaded)."""
         return self.status in AWAITING_ANSWER_STATUSES and not self.provider_id
 
+    @staticmethod
+    def fields_for(params: GenerationRequest) -> dict[str, object]:
+        """The fields that store ``params``: unset text blank, one output unless more were asked for."""
+        values = {name: getattr(params, name) for name in REQUEST_FIELDS}
+        values.update({name: values[name] or "" for name in BLANK_WHEN_UNSET})
+        values["num_outputs"] = params.num_outputs or 1
+        return values
+
+    def to_request(self) -> GenerationRequest:
+        """The PixelDojo request this generation stands for (blank text fields unset)."""
+        values = {name: getattr(self, name) for name in REQUEST_FIELDS}
+        values.update({name: values[name] or None for name in BLANK_WHEN_UNSET})
+        return GenerationRequest(**values)
+
     def parameters(self) -> dict[str, object]:
-        """The parameters as sent to PixelDojo (unset ones omitted)."""
-        values = {
-            "prompt": self.prompt,
-            "model": self.model,
-            "aspect_ratio": self.aspect_ratio or None,
-            "num_outputs": self.num_outputs,
-            "seed": self.seed,
-            "lora_weights": self.lora_weights or None,
-            "lora_scale": self.lora_scale,
-            "megapixels": self.megapixels or None,
-            "go_fast": self.go_fast,
-        }
-        return {key: value for key, value in values.items() if value is not None}
+        """The parameters as sent to PixelDojo (unset ones omitted), for the detail pages."""
+        return self.to_request().to_payload()
 
 
 class Image(models.Model):

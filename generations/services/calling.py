@@ -17,7 +17,6 @@ from credits.services import ledger_charge_images
 from generations import tasks
 from generations.models import Generation, Image
 from generations.pixeldojo import (
-    GenerationRequest,
     GenerationResult,
     PixelDojoError,
     QuotaExceeded,
@@ -30,11 +29,6 @@ from generations.services.pause import provider_pause_active, provider_pause_sta
 logger = logging.getLogger(__name__)
 
 Status = Generation.Status
-
-
-def generation_request(generation: Generation) -> GenerationRequest:
-    """The API request a stored generation stands for."""
-    return GenerationRequest(**generation.parameters())
 
 
 def retry_delay(exc: Exception, attempts: int) -> float:
@@ -78,7 +72,7 @@ def generation_run(*, generation_id: int) -> float | None:
     )
     generation.refresh_from_db()
     try:
-        result = client_from_settings().generate(generation_request(generation))
+        result = client_from_settings().generate(generation.to_request())
     except PixelDojoError as exc:
         return _handle_error(generation, exc)
     _record_answer(generation_id, result)

@@ -24,8 +24,9 @@ class SubmissionRefused(Exception):
     """The submission cannot be accepted now; the message says why, for the person submitting."""
 
 
-def generation_submit(*, user, request: GenerationRequest, team: Team | None = None) -> Generation:
-    """Record a queued generation (in ``team``, or personal) and enqueue the PixelDojo call after commit."""
+def generation_submit(*, user, params: GenerationRequest, team: Team | None = None) -> Generation:
+    """Record a queued generation of ``params`` (in ``team``, or personal) and enqueue the PixelDojo call
+    after commit."""
     if team is not None and not can(user, Action.GENERATE, team_id=team.id):
         raise SubmissionRefused(
             f"Viewers cannot generate in {team.name}. Switch to Personal, or ask an admin."
@@ -44,24 +45,12 @@ def generation_submit(*, user, request: GenerationRequest, team: Team | None = N
                 budget_check_submission(
                     team=team,
                     user=user,
-                    num_outputs=request.num_outputs or 1,
+                    num_outputs=params.num_outputs or 1,
                     reserved=partial(images_reserved, team_id=team.id),
                 )
             except BudgetExceeded as refusal:
                 raise SubmissionRefused(str(refusal)) from refusal
-        generation = Generation.objects.create(
-            user=user,
-            team=team,
-            prompt=request.prompt,
-            model=request.model,
-            aspect_ratio=request.aspect_ratio or "",
-            num_outputs=request.num_outputs or 1,
-            seed=request.seed,
-            lora_weights=request.lora_weights or "",
-            lora_scale=request.lora_scale,
-            megapixels=request.megapixels or "",
-            go_fast=request.go_fast,
-        )
+        generation = Generation.objects.create(user=user, team=team, **Generation.fields_for(params))
         transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
     logger.info(
         "generation %s queued (%s, %d outputs)", generation.code, generation.model, generation.num_outputs

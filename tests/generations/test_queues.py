@@ -32,8 +32,8 @@ SLOW_SECONDS = 0.5  # every PixelDojo call and every image download takes this l
 
 
 def submit(user, prompt: str, outputs: int = 1) -> Generation:
-    request = GenerationRequest(prompt=prompt, model="flux-pro", megapixels="0.25", num_outputs=outputs)
-    return services.generation_submit(user=user, request=request)
+    params = GenerationRequest(prompt=prompt, model="flux-pro", megapixels="0.25", num_outputs=outputs)
+    return services.generation_submit(user=user, params=params)
 
 
 def purge(app, queues: Sequence[str] = QUEUES) -> None:
