@@ -39,18 +39,19 @@ def generation_submit(*, user, params: GenerationRequest, team: Team | None = No
             f"{timezone.localtime(pause.paused_at):%H:%M}. It resumes at {resume:%H:%M} or when an operator "
             f"resumes it. Nothing was queued or charged."
         )
+    generation = Generation(user=user, team=team, **Generation.fields_for(params))
     with transaction.atomic():
         if team is not None:
             try:
                 budget_check_submission(
                     team=team,
                     user=user,
-                    num_outputs=params.num_outputs or 1,
+                    num_outputs=generation.num_outputs,
                     reserved=partial(images_reserved, team_id=team.id),
                 )
             except BudgetExceeded as refusal:
                 raise SubmissionRefused(str(refusal)) from refusal
-        generation = Generation.objects.create(user=user, team=team, **Generation.fields_for(params))
+        generation.save(force_insert=True)
         transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
     logger.info(
         "generation %s queued (%s, %d outputs)", generation.code, generation.model, generation.num_outputs
