@@ -197,14 +197,14 @@ class Chaos:
         user = get_user_model().objects.create_user(username="chaos")
         rng = random.Random(self.args.seed)
         for number in range(self.args.generations):
-            request = GenerationRequest(
+            params = GenerationRequest(
                 prompt=f"chaos #{number}: a lighthouse in a storm, {rng.random():.6f}",
                 model=rng.choice(MODELS),
                 aspect_ratio=rng.choice(ASPECT_RATIOS),
                 num_outputs=rng.randint(1, 4),
                 megapixels=rng.choice(("1", "0.25")),
             )
-            generation_submit(user=user, request=request)
+            generation_submit(user=user, params=params)
         log(self.t0, f"submitted {self.args.generations} generations")
 
     def progress(self) -> dict[str, int]:

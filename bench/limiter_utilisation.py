@@ -157,10 +157,10 @@ def main(argv: list[str] | None = None) -> int:
 
         user = get_user_model().objects.create_user(username="limiter")
         for number in range(backlog):
-            request = GenerationRequest(
+            params = GenerationRequest(
                 prompt=f"limiter #{number}", model="flux-pro", num_outputs=1, megapixels="0.25"
             )
-            generation_submit(user=user, request=request)
+            generation_submit(user=user, params=params)
         log(t0, f"submitted a backlog of {backlog} generations; measuring {args.minutes:g} min")
 
         first = wait_first_request(sandbox)

@@ -23,16 +23,14 @@ Kind = LedgerEntry.Kind
 
 
 class ModelFilter(admin.SimpleListFilter):
-    """The models PixelDojo offers plus any the roll-up has seen (without scanning the whole ledger)."""
+    """The models the roll-up has seen: those the ledger has spend rows of (without scanning the ledger)."""
 
     title = "model"
     parameter_name = "model"
 
     def lookups(self, request, model_admin):
-        from generations.pixeldojo import MODELS
-
         seen = DailySpend.objects.order_by().values_list("model", flat=True).distinct()
-        return [(name, name or "(none)") for name in sorted(set(MODELS) | set(seen))]
+        return [(name, name or "(none)") for name in sorted(seen)]
 
     def queryset(self, request, queryset):
         value = self.value()

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry
@@ -73,33 +73,70 @@ class Periods:
         )
 
 
-# --- The quota state ----------------------------------------------------------------------------------
+# --- Budgets -----------------------------------------------------------------------------------------
+
+
+def month_start(day: date | None = None) -> date:
+    return (day or timezone.localdate()).replace(day=1)
+
+
+def credits_spent_this_month(*, team_id: int, user_id: int | None = None) -> int:
+    """Net credits spent in the team this month (by ``user_id``, else by everyone), from the roll-up."""
+    rows = DailySpend.objects.filter(team_id=team_id, day__gte=month_start())
+    if user_id is not None:
+        rows = rows.filter(user_id=user_id)
+    return rows.aggregate(total=Sum("credits"))["total"] or 0
 
 
 @dataclass(frozen=True)
-class QuotaState:
-    pause: object | None  # generations.models.ProviderPause
-    active: bool
+class BudgetUsage:
+    """A monthly budget against this month's spend and the work in flight: what enforcement and the
+    dashboards both count."""
+
+    budget: Budget
+    used: int  # spent this month
+    reserved: int  # asked for by work PixelDojo has not answered yet
 
     @property
-    def reported(self) -> bool:
-        return self.pause is not None
+    def limit(self) -> int:
+        return self.budget.monthly_credits
+
+    @property
+    def committed(self) -> int:
+        return self.used + self.reserved
+
+    @property
+    def left(self) -> int:
+        return max(0, self.limit - self.committed)
+
+    @property
+    def percent(self) -> int:
+        """Share of the budget used or reserved, in whole percent (a zero budget is full at once)."""
+        if self.limit == 0:
+            return 100 if self.committed > 0 else 0
+        return round(100 * self.committed / self.limit)
+
+    @property
+    def meter_value(self) -> int:
+        return min(self.committed, self.limit)
+
+    @property
+    def state(self) -> str:
+        if self.committed >= self.limit:
+            return "over"
+        if self.percent >= 80:
+            return "warn"
+        return "ok"
+
+    def fits(self, credits: int) -> bool:
+        """``credits`` more would stay within the budget."""
+        return self.committed + credits <= self.limit
 
 
-def quota_state(*, now: datetime | None = None, days: int = 30) -> QuotaState:
-    """The pause in force, else the latest quota report of the last ``days`` days (one query)."""
-    from generations.models import ProviderPause
-
-    now = now or timezone.now()
-    pause = (
-        ProviderPause.objects.filter(
-            Q(paused_at__gte=now - timedelta(days=days)) | Q(cleared_at__isnull=True, paused_until__gt=now)
-        )
-        .order_by("-paused_at", "-id")
-        .first()
-    )
-    active = bool(pause and pause.cleared_at is None and pause.paused_until > now)
-    return QuotaState(pause=pause, active=active)
+def budget_usage(*, budget: Budget, reserved: int) -> BudgetUsage:
+    """One budget (the team's, or a member's) this month, counting ``reserved`` images of work in flight."""
+    used = credits_spent_this_month(team_id=budget.team_id, user_id=budget.user_id)
+    return BudgetUsage(budget=budget, used=used, reserved=reserved)
 
 
 # --- One user's spend ---------------------------------------------------------------------------------
@@ -186,44 +223,12 @@ class MemberSpend:
         return Role(self.role).label if self.role else "Former member"
 
 
-@dataclass
-class BudgetStatus:
-    budget: Budget
-    used: int  # spent this month
-    reserved: int  # asked for by work PixelDojo has not answered yet
+@dataclass(frozen=True)
+class BudgetStatus(BudgetUsage):
+    """A budget's usage as the team's credits page shows it."""
+
     username: str = ""  # empty for the team's budget
     former: bool = False  # the member left the team (the budget no longer applies)
-
-    @property
-    def limit(self) -> int:
-        return self.budget.monthly_credits
-
-    @property
-    def committed(self) -> int:
-        return self.used + self.reserved
-
-    @property
-    def left(self) -> int:
-        return max(0, self.limit - self.committed)
-
-    @property
-    def percent(self) -> int:
-        """Share of the budget used or reserved, in whole percent (a zero budget is full at once)."""
-        if self.limit == 0:
-            return 100 if self.committed > 0 else 0
-        return round(100 * self.committed / self.limit)
-
-    @property
-    def meter_value(self) -> int:
-        return min(self.committed, self.limit)
-
-    @property
-    def state(self) -> str:
-        if self.committed >= self.limit:
-            return "over"
-        if self.percent >= 80:
-            return "warn"
-        return "ok"
 
 
 @dataclass
@@ -269,8 +274,13 @@ class TeamDashboard:
     reserved_total: int = 0
 
 
-def team_dashboard(*, team, periods: Periods, memberships: list[Membership] | None = None) -> TeamDashboard:
-    """Everything the team's credits page shows, in a fixed number of queries whatever the team's size."""
+def team_dashboard(
+    *, team, periods: Periods, reserved: dict[int, int], memberships: list[Membership] | None = None
+) -> TeamDashboard:
+    """Everything the team's credits page shows, in a fixed number of queries whatever the team's size.
+
+    ``reserved``: the images each member asked for that PixelDojo has not answered yet, by user id.
+    """
     if memberships is None:
         memberships = list(Membership.objects.filter(team=team).select_related("user"))
     month_rows = (
@@ -288,7 +298,6 @@ def team_dashboard(*, team, periods: Periods, memberships: list[Membership] | No
         member = members.setdefault(user_id, MemberSpend(user_id=user_id, username=username, role=None))
         member.month += total
         by_model[model or "(unknown)"] += total
-    reserved = team_reserved(team_id=team.id)
     for user_id, images in reserved.items():
         if user_id in members:
             members[user_id].reserved = images
@@ -353,23 +362,6 @@ def team_daily_spend(*, team_id: int, since: date, until: date) -> dict[date, in
         DailySpend.objects.filter(team_id=team_id, day__gte=since, day__lte=until)
         .values_list("day")
         .annotate(total=Sum("credits"))
-        .order_by()
-    )
-    return dict(rows)
-
-
-def team_reserved(*, team_id: int) -> dict[int, int]:
-    """Images each member asked for that PixelDojo has not answered yet (as budgets count them)."""
-    from generations.models import Generation
-
-    rows = (
-        Generation.objects.filter(
-            team_id=team_id,
-            status__in=[Generation.Status.QUEUED, Generation.Status.GENERATING],
-            provider_id="",
-        )
-        .values_list("user_id")
-        .annotate(total=Sum("num_outputs"))
         .order_by()
     )
     return dict(rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from datetime import date
+from typing import Protocol
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -14,6 +14,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry
+from credits.selectors import budget_usage, credits_spent_this_month, month_start
 from teams.models import Membership, Role
 
 logger = logging.getLogger(__name__)
@@ -24,10 +25,6 @@ ALERT_THRESHOLDS = (80, 100)
 
 class BudgetExceeded(Exception):
     """A submission would take a team or member over its monthly budget; the message says which."""
-
-
-def month_start(day: date | None = None) -> date:
-    return (day or timezone.localdate()).replace(day=1)
 
 
 # --- Ledger and roll-up -------------------------------------------------------------------------------
@@ -176,30 +173,17 @@ def budget_set(*, actor, team, monthly_credits: int | None, user=None) -> Budget
     return budget
 
 
-def _spent_this_month(*, team_id: int, user_id: int | None = None) -> int:
-    rows = DailySpend.objects.filter(team_id=team_id, day__gte=month_start())
-    if user_id is not None:
-        rows = rows.filter(user_id=user_id)
-    return rows.aggregate(total=Sum("credits"))["total"] or 0
+class ReservedImages(Protocol):
+    def __call__(self, *, user_id: int | None) -> int:
+        """Images asked for in the team (by ``user_id``, else by anyone) by work not answered yet."""
 
 
-def _reserved(*, team_id: int, user_id: int | None = None) -> int:
-    """Images asked for by work PixelDojo has not answered yet (not charged so far)."""
-    from generations.models import Generation
-
-    pending = Generation.objects.filter(
-        team_id=team_id, status__in=[Generation.Status.QUEUED, Generation.Status.GENERATING], provider_id=""
-    )
-    if user_id is not None:
-        pending = pending.filter(user_id=user_id)
-    return pending.aggregate(total=Sum("num_outputs"))["total"] or 0
-
-
-def budget_check_submission(*, team, user, num_outputs: int) -> None:
+def budget_check_submission(*, team, user, num_outputs: int, reserved: ReservedImages) -> None:
     """Refuse work that would exceed the team's or the member's budget this month.
 
     Must run inside the transaction that records the generation: the budget rows are locked, so concurrent
-    submissions are counted one after another and never overspend together.
+    submissions are counted one after another and never overspend together. ``reserved`` is asked only once
+    they are locked, for the team's budget (``user_id=None``) and the member's.
     """
     budgets = list(
         Budget.objects.select_for_update()
@@ -207,16 +191,13 @@ def budget_check_submission(*, team, user, num_outputs: int) -> None:
         .order_by("id")
     )
     for budget in budgets:
-        user_id = budget.user_id
-        used = _spent_this_month(team_id=team.id, user_id=user_id) + _reserved(
-            team_id=team.id, user_id=user_id
-        )
-        if used + num_outputs > budget.monthly_credits:
-            left = max(0, budget.monthly_credits - used)
-            whose = "your" if user_id else f"{team.name}'s"
+        usage = budget_usage(budget=budget, reserved=reserved(user_id=budget.user_id))
+        if not usage.fits(num_outputs):
+            left = usage.left
+            whose = "your" if budget.user_id else f"{team.name}'s"
             raise BudgetExceeded(
                 f"This needs {num_outputs} credit{'s' if num_outputs != 1 else ''} but only {left} of "
-                f"{whose} monthly budget of {budget.monthly_credits} {'is' if left == 1 else 'are'} left "
+                f"{whose} monthly budget of {usage.limit} {'is' if left == 1 else 'are'} left "
                 f"(counting work still in progress). Ask a team admin to raise the budget, or generate fewer "
                 f"images. Nothing was queued or charged."
             )
@@ -232,7 +213,7 @@ def budget_alerts_check(*, team_id: int, user_id: int) -> list[BudgetAlert]:
     for budget in Budget.objects.filter(
         Q(user__isnull=True) | Q(user_id=user_id), team_id=team_id
     ).select_related("team", "user"):
-        spent = _spent_this_month(team_id=team_id, user_id=budget.user_id)
+        spent = credits_spent_this_month(team_id=team_id, user_id=budget.user_id)
         for threshold in ALERT_THRESHOLDS:
             if spent * 100 < threshold * budget.monthly_credits:
                 continue

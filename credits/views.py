@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from credits import selectors
+from credits import hooks, selectors
 from credits.charts import bar_chart, credits_label, daily_series
 from credits.forms import BudgetForm, ExportForm, TopUpForm
-from credits.services import budget_set, ledger_top_up, month_start
+from credits.services import budget_set, ledger_top_up
 from teams.active import SESSION_KEY, active_team
 from teams.models import Membership, Team
 from teams.permissions import Action, can
@@ -48,7 +48,7 @@ def mine(request: HttpRequest) -> HttpResponse:
             daily_series(spend.daily, start=periods.window, end=periods.today),
             title=f"Your credits per day, last {periods.days} days",
         ),
-        "quota": selectors.quota_state(),
+        "quota": hooks.quota_state(),
         "team": team,
         "can_manage_team": team is not None and can(request.user, Action.MANAGE_MEMBERS, team_id=team.id),
     }
@@ -91,7 +91,12 @@ def _dashboard(
 ) -> HttpResponse:
     periods = _periods(request)
     memberships = _memberships(team) if memberships is None else memberships
-    dashboard = selectors.team_dashboard(team=team, periods=periods, memberships=memberships)
+    dashboard = selectors.team_dashboard(
+        team=team,
+        periods=periods,
+        reserved=hooks.reserved_by_user(team_id=team.id),
+        memberships=memberships,
+    )
     former = [status.budget.user for status in dashboard.member_budgets if status.former]
     context = {
         "team": team,
@@ -103,7 +108,7 @@ def _dashboard(
             daily_series(dashboard.daily, start=periods.window, end=periods.today),
             title=f"{team.name}: credits per day, last {periods.days} days",
         ),
-        "quota": selectors.quota_state(),
+        "quota": hooks.quota_state(),
         "month": periods.month,
         "budget_form": budget_form or BudgetForm(memberships=memberships, team_name=team.name, former=former),
         "top_up_form": top_up_form or TopUpForm(),
@@ -197,7 +202,7 @@ def team_export(request: HttpRequest, team: Team) -> HttpResponse:
     today = timezone.localdate()
     form = ExportForm(
         {
-            "from": request.GET.get("from") or month_start(today).isoformat(),
+            "from": request.GET.get("from") or selectors.month_start(today).isoformat(),
             "to": request.GET.get("to") or today.isoformat(),
         }
     )

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from generations.models import Generation, Image, ProviderPause
+from generations.services import provider_pause_clear
 
 
 class ImageInline(admin.TabularInline):
@@ -35,6 +36,4 @@ class ProviderPauseAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resume generation now")
     def resume_now(self, request, queryset) -> None:
-        from django.utils import timezone
-
-        queryset.filter(cleared_at__isnull=True).update(cleared_at=timezone.now(), cleared_by=request.user)
+        provider_pause_clear(user=request.user, pauses=queryset)

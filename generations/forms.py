@@ -8,17 +8,13 @@ from generations.pixeldojo import (
     ASPECT_RATIOS,
     LORA_MODEL,
     MAX_OUTPUTS,
+    MEGAPIXEL_LABELS,
     MEGAPIXELS,
+    MODEL_LABELS,
     MODELS,
     GenerationRequest,
 )
 
-MODEL_LABELS = {
-    "flux-pro": "FLUX Pro — standard high quality",
-    "flux-1.1-pro": "FLUX 1.1 Pro — improved detail and coherence",
-    "flux-1.1-pro-ultra": "FLUX 1.1 Pro Ultra — premium quality",
-    "flux-dev-single-lora": "FLUX Dev + LoRA — your own LoRA weights",
-}
 MAX_PROMPT_LENGTH = 2000
 MAX_SEED = 2**32 - 1
 
@@ -46,9 +42,7 @@ class GenerationForm(forms.Form):
         max_value=MAX_SEED,
         help_text="Same seed + same prompt = same image. Leave empty or -1 for a random seed.",
     )
-    megapixels = forms.ChoiceField(
-        choices=[("1", "1 MP (full)"), ("0.25", "0.25 MP (draft)")], initial="1", required=False
-    )
+    megapixels = forms.ChoiceField(choices=list(MEGAPIXEL_LABELS.items()), initial="1", required=False)
     go_fast = forms.BooleanField(required=False, label="Go fast", help_text="Faster, slightly lower quality.")
     lora_weights = forms.URLField(
         required=False,
@@ -100,6 +94,7 @@ class GenerationForm(forms.Form):
         )
 
     @classmethod
-    def initial_from(cls, params: dict) -> dict:
-        """Initial values to pre-fill the form from stored parameters (used by remix)."""
-        return {name: params[name] for name in cls.base_fields if params.get(name) is not None}
+    def initial_from(cls, params: GenerationRequest) -> dict:
+        """Initial values to pre-fill the form with a request's set parameters (used by remix)."""
+        values = params.to_payload()
+        return {name: values[name] for name in cls.base_fields if name in values}

@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+from generations.pixeldojo import GenerationRequest
+
+# A generation stores its GenerationRequest field for field; these text fields are blank when unset (None).
+REQUEST_FIELDS = tuple(field.name for field in dataclasses.fields(GenerationRequest))
+BLANK_WHEN_UNSET = frozenset({"aspect_ratio", "lora_weights", "megapixels"})
+
+# Work PixelDojo has not answered yet: asked for (queued, or being called) and no answer recorded. Budgets
+# count its images as reserved, the worker may claim it, the sweeper re-queues it when stale. Plain values:
+# it also defines the partial index below, which the migrations hold as written.
+AWAITING_ANSWER_STATUSES = ("queued", "generating")
+AWAITING_ANSWER = models.Q(status__in=list(AWAITING_ANSWER_STATUSES), provider_id="")
+
+
+class GenerationQuerySet(models.QuerySet):
+    def awaiting_answer(self) -> GenerationQuerySet:
+        """Generations PixelDojo has not answered yet (what budgets count as reserved)."""
+        return self.filter(AWAITING_ANSWER)
+
+    def unleased(self, *, now: datetime | None = None) -> GenerationQuerySet:
+        """Generations no worker holds the lease of (``now``)."""
+        now = now or timezone.now()
+        return self.filter(models.Q(lease_until__isnull=True) | models.Q(lease_until__lt=now))
 
 
 class Generation(models.Model):
@@ -56,6 +82,8 @@ class Generation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = GenerationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -63,7 +91,7 @@ class Generation(models.Model):
             # Work PixelDojo has not answered yet, per team: what budgets count as reserved.
             models.Index(
                 fields=["team", "user"],
-                condition=models.Q(status__in=["queued", "generating"], provider_id=""),
+                condition=AWAITING_ANSWER,
                 name="generation_team_in_flight",
             ),
         ]
@@ -75,20 +103,28 @@ class Generation(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
 
+    @property
+    def is_awaiting_answer(self) -> bool:
+        """This row matches ``AWAITING_ANSWER`` (as last loaded)."""
+        return self.status in AWAITING_ANSWER_STATUSES and not self.provider_id
+
+    @staticmethod
+    def fields_for(params: GenerationRequest) -> dict[str, object]:
+        """The fields that store ``params``: unset text blank, one output unless more were asked for."""
+        values = {name: getattr(params, name) for name in REQUEST_FIELDS}
+        values.update({name: values[name] or "" for name in BLANK_WHEN_UNSET})
+        values["num_outputs"] = params.num_outputs or 1
+        return values
+
+    def to_request(self) -> GenerationRequest:
+        """The PixelDojo request this generation stands for (blank text fields unset)."""
+        values = {name: getattr(self, name) for name in REQUEST_FIELDS}
+        values.update({name: values[name] or None for name in BLANK_WHEN_UNSET})
+        return GenerationRequest(**values)
+
     def parameters(self) -> dict[str, object]:
-        """The parameters as sent to PixelDojo (unset ones omitted)."""
-        values = {
-            "prompt": self.prompt,
-            "model": self.model,
-            "aspect_ratio": self.aspect_ratio or None,
-            "num_outputs": self.num_outputs,
-            "seed": self.seed,
-            "lora_weights": self.lora_weights or None,
-            "lora_scale": self.lora_scale,
-            "megapixels": self.megapixels or None,
-            "go_fast": self.go_fast,
-        }
-        return {key: value for key, value in values.items() if value is not None}
+        """The parameters as sent to PixelDojo (unset ones omitted), for the detail pages."""
+        return self.to_request().to_payload()
 
 
 class Image(models.Model):
@@ -142,6 +178,12 @@ class Image(models.Model):
         return {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(self.content_type, "img")
 
 
+class ProviderPauseQuerySet(models.QuerySet):
+    def in_force(self, *, now: datetime | None = None) -> ProviderPauseQuerySet:
+        """Pauses that stop submissions at ``now``: not cleared by an operator, not yet over."""
+        return self.filter(cleared_at__isnull=True, paused_until__gt=now or timezone.now())
+
+
 class ProviderPause(models.Model):
     """New submissions stop while PixelDojo says the quota is exhausted, until a set time or an operator."""
 
@@ -154,9 +196,15 @@ class ProviderPause(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
+    objects = ProviderPauseQuerySet.as_manager()
+
     class Meta:
         ordering = ["-paused_at"]
         get_latest_by = "paused_at"
 
     def __str__(self) -> str:
         return f"{self.code} at {self.paused_at:%Y-%m-%d %H:%M}"
+
+    def is_in_force(self, *, now: datetime | None = None) -> bool:
+        """This pause matches ``in_force`` (as last loaded)."""
+        return self.cleared_at is None and self.paused_until > (now or timezone.now())

@@ -15,7 +15,14 @@ import requests
 
 logger = logging.getLogger(__name__)
 
-MODELS: tuple[str, ...] = ("flux-pro", "flux-1.1-pro", "flux-1.1-pro-ultra", "flux-dev-single-lora")
+# The catalogue: what PixelDojo offers, with the labels people see. Forms and filters import it from here.
+MODEL_LABELS: dict[str, str] = {
+    "flux-pro": "FLUX Pro — standard high quality",
+    "flux-1.1-pro": "FLUX 1.1 Pro — improved detail and coherence",
+    "flux-1.1-pro-ultra": "FLUX 1.1 Pro Ultra — premium quality",
+    "flux-dev-single-lora": "FLUX Dev + LoRA — your own LoRA weights",
+}
+MODELS: tuple[str, ...] = tuple(MODEL_LABELS)
 LORA_MODEL = "flux-dev-single-lora"
 ASPECT_RATIOS: tuple[str, ...] = (
     "1:1",
@@ -30,7 +37,8 @@ ASPECT_RATIOS: tuple[str, ...] = (
     "4:5",
     "5:4",
 )
-MEGAPIXELS: tuple[str, ...] = ("1", "0.25")
+MEGAPIXEL_LABELS: dict[str, str] = {"1": "1 MP (full)", "0.25": "0.25 MP (draft)"}
+MEGAPIXELS: tuple[str, ...] = tuple(MEGAPIXEL_LABELS)
 MAX_OUTPUTS = 4
 
 

@@ -1,11 +1,17 @@
-"""Reads: galleries and single objects, always scoped to the user asking."""
+"""Reads: galleries and single objects (always scoped to the user asking), the work in flight and quota
+reports that budgets and the credits pages count, and what operators check."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
-from django.http import Http404
+from datetime import datetime, timedelta
 
-from generations.models import Generation, Image
+from django.conf import settings
+from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from credits.hooks import QuotaState
+from generations.models import Generation, Image, ProviderPause
 from teams.permissions import visible_q
 
 
@@ -39,14 +45,38 @@ def get_image_for_user(*, user, code) -> Image:
     return image
 
 
+def images_reserved(*, team_id: int, user_id: int | None = None) -> int:
+    """Images asked for in the team (by ``user_id``, else by anyone) that PixelDojo has not answered yet."""
+    pending = Generation.objects.awaiting_answer().filter(team_id=team_id)
+    if user_id is not None:
+        pending = pending.filter(user_id=user_id)
+    return pending.aggregate(total=Sum("num_outputs"))["total"] or 0
+
+
+def images_reserved_by_user(*, team_id: int) -> dict[int, int]:
+    """``images_reserved`` of every member with work in flight in the team, by user id (one query)."""
+    rows = (
+        Generation.objects.awaiting_answer()
+        .filter(team_id=team_id)
+        .values_list("user_id")
+        .annotate(total=Sum("num_outputs"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def provider_quota_state(*, days: int = 30, now: datetime | None = None) -> QuotaState:
+    """The pause in force, else the latest quota report of the last ``days`` days (one query)."""
+    now = now or timezone.now()
+    reports = ProviderPause.objects.in_force(now=now) | ProviderPause.objects.filter(
+        paused_at__gte=now - timedelta(days=days)
+    )
+    pause = reports.order_by("-paused_at", "-id").first()
+    return QuotaState(pause=pause, active=pause is not None and pause.is_in_force(now=now))
+
+
 def operations_overview() -> dict[str, object]:
     """What an operator checks: work by state, what is stuck, what PixelDojo deleted before we saved it."""
-    from datetime import timedelta
-
-    from django.conf import settings
-    from django.db.models import Count
-    from django.utils import timezone
-
     now = timezone.now()
     images = dict(Image.objects.values_list("status").annotate(n=Count("id")).order_by())
     generations = dict(Generation.objects.values_list("status").annotate(n=Count("id")).order_by())

@@ -37,7 +37,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     team = active_team(request)
     if request.method == "POST" and form.is_valid():
         try:
-            generation = services.generation_submit(user=request.user, request=form.to_request(), team=team)
+            generation = services.generation_submit(user=request.user, params=form.to_request(), team=team)
         except services.SubmissionRefused as refusal:
             form.add_error(None, str(refusal))
         else:
@@ -57,7 +57,7 @@ def _remix_initial(request: HttpRequest) -> dict:
         image = selectors.get_image_for_user(user=request.user, code=uuid.UUID(code))
     except ValueError:
         raise Http404("No such image.") from None
-    initial = GenerationForm.initial_from(image.generation.parameters())
+    initial = GenerationForm.initial_from(image.generation.to_request())
     if request.GET.get("seed") == "new":
         initial.pop("seed", None)
     return initial

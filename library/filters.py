@@ -7,9 +7,8 @@ from datetime import date
 
 from django import forms
 
-from generations.forms import MODEL_LABELS
 from generations.models import Image
-from generations.pixeldojo import ASPECT_RATIOS, MODELS
+from generations.pixeldojo import ASPECT_RATIOS, MODEL_LABELS, MODELS
 
 SORTS = {"newest": "Newest first", "oldest": "Oldest first", "favourites": "Favourites first"}
 

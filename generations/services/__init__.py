@@ -4,7 +4,7 @@ Every function is safe to run twice (Celery may redeliver a task): side effects 
 transitions made with conditional updates or row locks.
 """
 
-from generations.services.calling import generation_fail, generation_request, generation_run, retry_delay
+from generations.services.calling import generation_fail, generation_run, retry_delay
 from generations.services.pause import provider_pause_active, provider_pause_clear, provider_pause_start
 from generations.services.persistence import (
     generation_settle,
@@ -19,7 +19,6 @@ from generations.services.sweeping import sweep_stale_work
 __all__ = [
     "SubmissionRefused",
     "generation_fail",
-    "generation_request",
     "generation_run",
     "generation_settle",
     "generation_submit",

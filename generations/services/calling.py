@@ -10,14 +10,13 @@ from functools import partial
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from credits.services import ledger_charge_images
 from generations import tasks
 from generations.models import Generation, Image
 from generations.pixeldojo import (
-    GenerationRequest,
     GenerationResult,
     PixelDojoError,
     QuotaExceeded,
@@ -30,11 +29,6 @@ from generations.services.pause import provider_pause_active, provider_pause_sta
 logger = logging.getLogger(__name__)
 
 Status = Generation.Status
-
-
-def generation_request(generation: Generation) -> GenerationRequest:
-    """The API request a stored generation stands for."""
-    return GenerationRequest(**generation.parameters())
 
 
 def retry_delay(exc: Exception, attempts: int) -> float:
@@ -51,11 +45,7 @@ def generation_run(*, generation_id: int) -> float | None:
     worker, retryable error), or ``None`` when there is nothing more to do for this call.
     """
     generation = Generation.objects.filter(id=generation_id).first()
-    if (
-        generation is None
-        or generation.provider_id
-        or generation.status not in (Status.QUEUED, Status.GENERATING)
-    ):
+    if generation is None or not generation.is_awaiting_answer:
         return None
     if (pause := provider_pause_active()) is not None:
         generation_fail(generation_id=generation_id, code=pause.code, message=_paused_message(pause))
@@ -82,7 +72,7 @@ def generation_run(*, generation_id: int) -> float | None:
     )
     generation.refresh_from_db()
     try:
-        result = client_from_settings().generate(generation_request(generation))
+        result = client_from_settings().generate(generation.to_request())
     except PixelDojoError as exc:
         return _handle_error(generation, exc)
     _record_answer(generation_id, result)
@@ -105,12 +95,10 @@ def _claim(generation_id: int) -> bool:
     now = timezone.now()
     lease = settings.PIXELDOJO_RATE_WAIT_MAX_SECONDS + _lease_seconds()
     return bool(
-        Generation.objects.filter(
-            Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-            id=generation_id,
-            status__in=[Status.QUEUED, Status.GENERATING],
-            provider_id="",
-        ).update(lease_until=now + timedelta(seconds=lease), updated_at=now)
+        Generation.objects.awaiting_answer()
+        .unleased(now=now)
+        .filter(id=generation_id)
+        .update(lease_until=now + timedelta(seconds=lease), updated_at=now)
     )
 
 

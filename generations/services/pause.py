@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from generations.models import ProviderPause
@@ -12,11 +13,7 @@ from generations.models import ProviderPause
 
 def provider_pause_active() -> ProviderPause | None:
     """The pause in force now, if any."""
-    return (
-        ProviderPause.objects.filter(cleared_at__isnull=True, paused_until__gt=timezone.now())
-        .order_by("-paused_at")
-        .first()
-    )
+    return ProviderPause.objects.in_force().order_by("-paused_at").first()
 
 
 def provider_pause_start(*, code: str, message: str) -> ProviderPause:
@@ -30,8 +27,7 @@ def provider_pause_start(*, code: str, message: str) -> ProviderPause:
     return ProviderPause.objects.create(code=code, message=message, paused_until=until)
 
 
-def provider_pause_clear(*, user=None) -> int:
-    """An operator resumes submissions; returns how many pauses were cleared."""
-    return ProviderPause.objects.filter(cleared_at__isnull=True).update(
-        cleared_at=timezone.now(), cleared_by=user
-    )
+def provider_pause_clear(*, user=None, pauses: QuerySet[ProviderPause] | None = None) -> int:
+    """An operator resumes submissions (only ``pauses``, when given); returns how many pauses were cleared."""
+    pauses = ProviderPause.objects.all() if pauses is None else pauses
+    return pauses.filter(cleared_at__isnull=True).update(cleared_at=timezone.now(), cleared_by=user)

@@ -12,6 +12,7 @@ from credits.services import BudgetExceeded, budget_check_submission
 from generations import tasks
 from generations.models import Generation
 from generations.pixeldojo import GenerationRequest
+from generations.selectors import images_reserved
 from generations.services.pause import provider_pause_active
 from teams.models import Team
 from teams.permissions import Action, can
@@ -23,8 +24,9 @@ class SubmissionRefused(Exception):
     """The submission cannot be accepted now; the message says why, for the person submitting."""
 
 
-def generation_submit(*, user, request: GenerationRequest, team: Team | None = None) -> Generation:
-    """Record a queued generation (in ``team``, or personal) and enqueue the PixelDojo call after commit."""
+def generation_submit(*, user, params: GenerationRequest, team: Team | None = None) -> Generation:
+    """Record a queued generation of ``params`` (in ``team``, or personal) and enqueue the PixelDojo call
+    after commit."""
     if team is not None and not can(user, Action.GENERATE, team_id=team.id):
         raise SubmissionRefused(
             f"Viewers cannot generate in {team.name}. Switch to Personal, or ask an admin."
@@ -37,25 +39,19 @@ def generation_submit(*, user, request: GenerationRequest, team: Team | None = N
             f"{timezone.localtime(pause.paused_at):%H:%M}. It resumes at {resume:%H:%M} or when an operator "
             f"resumes it. Nothing was queued or charged."
         )
+    generation = Generation(user=user, team=team, **Generation.fields_for(params))
     with transaction.atomic():
         if team is not None:
             try:
-                budget_check_submission(team=team, user=user, num_outputs=request.num_outputs or 1)
+                budget_check_submission(
+                    team=team,
+                    user=user,
+                    num_outputs=generation.num_outputs,
+                    reserved=partial(images_reserved, team_id=team.id),
+                )
             except BudgetExceeded as refusal:
                 raise SubmissionRefused(str(refusal)) from refusal
-        generation = Generation.objects.create(
-            user=user,
-            team=team,
-            prompt=request.prompt,
-            model=request.model,
-            aspect_ratio=request.aspect_ratio or "",
-            num_outputs=request.num_outputs or 1,
-            seed=request.seed,
-            lora_weights=request.lora_weights or "",
-            lora_scale=request.lora_scale,
-            megapixels=request.megapixels or "",
-            go_fast=request.go_fast,
-        )
+        generation.save(force_insert=True)
         transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
     logger.info(
         "generation %s queued (%s, %d outputs)", generation.code, generation.model, generation.num_outputs

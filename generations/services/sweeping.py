@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from generations import tasks
@@ -42,12 +41,12 @@ def sweep_stale_work() -> dict[str, int]:
             tasks.persist_image.delay(image.id)
             counts["images_requeued"] += 1
 
-    unanswered = Generation.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-        status__in=[Status.QUEUED, Status.GENERATING],
-        provider_id="",
-        updated_at__lt=stale_before,
-    ).values_list("id", flat=True)
+    unanswered = (
+        Generation.objects.awaiting_answer()
+        .unleased(now=now)
+        .filter(updated_at__lt=stale_before)
+        .values_list("id", flat=True)
+    )
     for generation_id in list(unanswered):
         Generation.objects.filter(id=generation_id).update(updated_at=now)
         tasks.run_generation.delay(generation_id)

@@ -78,8 +78,8 @@ def test_charges_are_once_per_image_and_the_rollup_matches_the_ledger(alice, bob
 
 
 def submit(user, team, n: int):
-    request = GenerationRequest(prompt="budget test", model="flux-pro", num_outputs=n)
-    return services.generation_submit(user=user, team=team, request=request)
+    params = GenerationRequest(prompt="budget test", model="flux-pro", num_outputs=n)
+    return services.generation_submit(user=user, team=team, params=params)
 
 
 def test_submission_over_the_team_budget_is_refused_counting_work_in_progress(alice, bob):

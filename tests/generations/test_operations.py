@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from generations import services
-from generations.models import Generation, Image
+from generations.models import Generation, Image, ProviderPause
 from tests.conftest import PASSWORD
 from tests.generations.factories import make_generation
 
@@ -70,3 +73,20 @@ def test_paused_submission_is_refused_at_the_form_and_operator_resumes(client, o
     client.login(username="alice", password=PASSWORD)
     assert client.post(reverse("generate"), VALID).status_code == 302
     assert Generation.objects.count() == 1
+
+
+def test_the_admin_resume_action_clears_only_the_selected_pauses(client, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", password=PASSWORD)
+    later = timezone.now() + timedelta(hours=1)
+    chosen = ProviderPause.objects.create(message="out of credits", paused_until=later)
+    other = ProviderPause.objects.create(message="out again", paused_until=later)
+    client.login(username="root", password=PASSWORD)
+    response = client.post(
+        reverse("admin:generations_providerpause_changelist"),
+        {"action": "resume_now", "_selected_action": [chosen.id]},
+    )
+    assert response.status_code == 302
+    chosen.refresh_from_db()
+    other.refresh_from_db()
+    assert chosen.cleared_at is not None and chosen.cleared_by == admin
+    assert other.cleared_at is None

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def submit(user, **params) -> Generation:
-    request = GenerationRequest(**{"prompt": "a lighthouse at dawn", "model": "flux-pro", **params})
-    return services.generation_submit(user=user, request=request)
+    params = GenerationRequest(**{"prompt": "a lighthouse at dawn", "model": "flux-pro", **params})
+    return services.generation_submit(user=user, params=params)
 
 
 def finished(generation: Generation):

@@ -31,8 +31,8 @@ SLOW_SECONDS = 0.5  # every PixelDojo call and every image download takes this l
 
 
 def submit(user, prompt: str, outputs: int = 1) -> Generation:
-    request = GenerationRequest(prompt=prompt, model="flux-pro", megapixels="0.25", num_outputs=outputs)
-    return services.generation_submit(user=user, request=request)
+    params = GenerationRequest(prompt=prompt, model="flux-pro", megapixels="0.25", num_outputs=outputs)
+    return services.generation_submit(user=user, params=params)
 
 
 # --- in-process workers on chosen queues (the variant of conftest's celery_worker fixture) ---------------

@@ -79,7 +79,7 @@ def test_quota_exceeded_fails_and_pauses_submissions(alice, sandbox):
     assert sandbox.stats()["flux_requests"] == 1
 
     with pytest.raises(services.SubmissionRefused, match="paused"):
-        services.generation_submit(user=alice, request=services.generation_request(generation))
+        services.generation_submit(user=alice, params=generation.to_request())
 
 
 def test_pause_ends_by_itself_after_the_set_time(alice, sandbox, settings):

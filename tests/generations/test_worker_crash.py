@@ -68,10 +68,10 @@ def start_worker(worker_env, tmp_path, transactional_db):
 
 
 def submit(user, **params) -> Generation:
-    request = GenerationRequest(
+    params = GenerationRequest(
         **{"prompt": "a lighthouse in a storm", "model": "flux-pro", "megapixels": "0.25", **params}
     )
-    return services.generation_submit(user=user, request=request)
+    return services.generation_submit(user=user, params=params)
 
 
 def wait_until_time(moment: float) -> None:

@@ -144,8 +144,8 @@ def test_task_durations_are_observed_by_the_worker(celery_worker, alice, client)
         return families.get(key, 0)
 
     before = runs()
-    request = GenerationRequest(prompt="a fox in the snow", model="flux-pro", num_outputs=2)
-    generation = services.generation_submit(user=alice, request=request)
+    params = GenerationRequest(prompt="a fox in the snow", model="flux-pro", num_outputs=2)
+    generation = services.generation_submit(user=alice, params=params)
 
     def stored():
         """both images stored and their tasks finished"""
