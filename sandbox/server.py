@@ -15,6 +15,7 @@ The sandbox keeps its own clock (real time plus an offset that only moves forwar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -27,6 +28,7 @@ import string
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -181,6 +183,7 @@ class SandboxState:
     def __init__(self, config: SandboxConfig) -> None:
         self._lock = threading.Lock()
         self._initial = config
+        self._in_flight = {"flux": 0, "image": 0}  # requests being answered; a reset does not end them
         self._clear(config)
 
     def _clear(self, config: SandboxConfig) -> None:
@@ -326,6 +329,17 @@ class SandboxState:
         with self._lock:
             self._image_requests += 1
 
+    @contextlib.contextmanager
+    def answering(self, kind: str) -> Iterator[None]:
+        """Count a ``flux`` or ``image`` request as in flight while the sandbox works on its answer."""
+        with self._lock:
+            self._in_flight[kind] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight[kind] -= 1
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -335,6 +349,7 @@ class SandboxState:
                 "images_generated": self._images_generated,
                 "request_times": list(self._request_times),
                 "credits_used": dict(self._credits_used),
+                "in_flight": dict(self._in_flight),
             }
 
 
@@ -403,10 +418,12 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
             if path in FLUX_PATHS:
                 self._require(method, "POST")
-                self._handle_flux(body)
+                with self.state.answering("flux"):
+                    self._handle_flux(body)
             elif match := IMAGE_PATH.match(path):
                 self._require(method, "GET", "HEAD")
-                self._handle_image(match["token"], int(match["index"]), head=method == "HEAD")
+                with self.state.answering("image"):
+                    self._handle_image(match["token"], int(match["index"]), head=method == "HEAD")
             elif path == "/_sandbox/config":
                 self._require(method, "GET", "POST")
                 if method == "POST":

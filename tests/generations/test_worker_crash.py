@@ -75,6 +75,8 @@ def submit(user, **params) -> Generation:
 
 
 def wait_until_time(moment: float) -> None:
+    """Let Redis' visibility timeout run out: the redelivery it governs is what these tests prove, and it
+    runs on the worker's own clock (no sandbox clock can move it)."""
     time.sleep(max(0.0, moment - time.monotonic()))
 
 
@@ -114,7 +116,12 @@ def test_worker_killed_mid_api_call_is_replaced_and_charges_once(start_worker, a
 
     wait_for(claimed, timeout=15, interval=0.02)
     claimed_at = time.monotonic()  # the message was delivered before this
-    time.sleep(1.0)  # well inside the 3 s the sandbox takes to answer
+
+    def calling():
+        """the worker's /flux request reached the sandbox, which takes 3 s to answer it"""
+        return sandbox.stats()["in_flight"]["flux"] == 1
+
+    wait_for(calling, timeout=5, interval=0.02)
     first.kill()
 
     generation.refresh_from_db()
@@ -125,6 +132,7 @@ def test_worker_killed_mid_api_call_is_replaced_and_charges_once(start_worker, a
     wait_for(lambda: sandbox.stats()["flux_by_status"].get("200", 0) == 1, timeout=SLOW_SECONDS + 3)
     generation.refresh_from_db()
     assert generation.provider_id == "" and not generation.images.exists()
+    sandbox.configure(latency_seconds=0)  # the replacement's call need not be slow
 
     # A new worker restores unacknowledged messages older than the visibility timeout when it starts.
     wait_until_time(claimed_at + VISIBILITY_TIMEOUT + 0.5)
@@ -151,15 +159,14 @@ def test_worker_killed_mid_download_is_replaced_and_stores_once(start_worker, al
     generation = submit(alice, num_outputs=outputs)
 
     def downloading():
-        """an image is pending and its download reached the sandbox"""
+        """an image is pending and its download is in flight at the sandbox (each takes 3 s)"""
         attempted = Image.objects.filter(
             generation=generation, status=Image.Status.PENDING, attempts__gte=1
         ).exists()
-        return attempted and sandbox.stats()["image_requests"] >= 1
+        return attempted and sandbox.stats()["in_flight"]["image"] >= 1
 
     wait_for(downloading, timeout=20, interval=0.02)
     delivered_by = time.monotonic()  # the persist_image messages in flight were delivered before this
-    time.sleep(0.5)
     first.kill()
 
     generation.refresh_from_db()
@@ -169,6 +176,7 @@ def test_worker_killed_mid_download_is_replaced_and_stores_once(start_worker, al
     attempted_before = {image.id for image in images if image.attempts >= 1}
     assert attempted_before
     assert LedgerEntry.objects.filter(generation=generation).count() == outputs  # charged on the answer
+    sandbox.configure(faults=FaultRates())  # the replacement's downloads need not be slow
 
     wait_until_time(delivered_by + VISIBILITY_TIMEOUT + 0.5)
     start_worker("crash-download-b")

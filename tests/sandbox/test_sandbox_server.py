@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from sandbox.config import FaultRates, KeyPlan, SandboxConfig
 from sandbox.render import image_size, render_png
 from sandbox.server import SandboxServer
+from tests.conftest import wait_for
 
 KEY = "sandbox-key"
 BODY = {"prompt": "A lighthouse at dusk, oil painting", "model": "flux-pro", "aspect_ratio": "1:1", "seed": 7}
@@ -358,7 +360,17 @@ def test_control_endpoints(server):
         "images_generated": 0,
         "request_times": [],
         "credits_used": {},
+        "in_flight": {"flux": 0, "image": 0},
     }
+
+
+def test_stats_show_the_requests_being_answered(server):
+    server.configure(latency_seconds=1.0)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(flux, server)
+        wait_for(lambda: server.stats()["in_flight"] == {"flux": 1, "image": 0}, timeout=5, interval=0.01)
+        assert answer.result().status_code == 200
+    assert server.stats()["in_flight"] == {"flux": 0, "image": 0}
 
 
 def test_stats_count_requests_and_images(server):
