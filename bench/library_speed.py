@@ -5,7 +5,7 @@
 * Uses the dedicated PostgreSQL database ``--database`` (default ``pixelgallery_bench``) on 127.0.0.1:5432,
   creating it when missing (``--reseed``: dropping and creating it afresh), and migrates it (``manage.py
   migrate`` with ``DATABASE_URL`` set).
-* Seeds ``--images`` images into the team ``--team`` with ``manage.py seed_library --reset`` unless the team
+* Seeds ``--images`` images into the team ``--team`` with ``bench/seed_library.py --reset`` unless the team
   already holds at least that many, and reports the seeding time.
 * Serves requests in-process with Django's test ``Client`` (no network, no web server; one persistent database
   connection), logged in as one member with the team active in the session. Per scenario: ``--warmup``
@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--team", default="Bench Studio", help="team name (Bench Studio)")
     parser.add_argument("--members", type=int, default=8, help="team members (8)")
     parser.add_argument("--member", type=int, default=3, help="log in as member number N (3, a 'member')")
-    parser.add_argument("--seed", type=int, default=1, help="seed_library --seed (1)")
+    parser.add_argument("--seed", type=int, default=1, help="seed_library.py --seed (1)")
     parser.add_argument("--reseed", action="store_true", help="drop the database, seed it afresh")
     parser.add_argument("--requests", type=int, default=100, help="timed requests per scenario (100)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed requests per scenario first (10)")
@@ -81,11 +81,11 @@ def ensure_database(args: argparse.Namespace) -> str:
     )
 
 
-def manage(*arguments: str) -> tuple[str, float]:
-    """Run ``manage.py`` with this process's environment, echoing its output; return it and the wall time."""
+def run_python(*arguments: str) -> tuple[str, float]:
+    """Run a Python script with this environment, echoing its output; return it and the wall time."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", *arguments],
+        [sys.executable, *arguments],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -98,7 +98,7 @@ def manage(*arguments: str) -> tuple[str, float]:
         print(f"  | {line}", end="", flush=True)
         lines.append(line)
     if process.wait() != 0:
-        raise SystemExit(f"manage.py {' '.join(arguments)} failed")
+        raise SystemExit(f"{' '.join(arguments)} failed")
     return "".join(lines), time.perf_counter() - started
 
 
@@ -121,22 +121,22 @@ def ensure_seeded(args: argparse.Namespace) -> Seeding:
         print(f"reusing {count:,} images of team {args.team!r} (--reseed to seed again)")
         return Seeding(reused=True, images=count)
     arguments = [
-        "seed_library",
+        "bench/seed_library.py",
         f"--images={args.images}",
         f"--team={args.team}",
         f"--members={args.members}",
         f"--seed={args.seed}",
         "--reset",
     ]
-    print(f"seeding: manage.py {shlex.join(arguments)}")
-    output, wall = manage(*arguments)
+    print(f"seeding: {shlex.join(arguments)}")
+    output, wall = run_python(*arguments)
     total = re.search(r"total time .*", output)
     return Seeding(
         reused=False,
         images=args.images,
         wall_seconds=wall,
         reported=total.group(0) if total else "",
-        command="python manage.py " + shlex.join(arguments),
+        command="python " + shlex.join(arguments),
     )
 
 
@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pixelgallery.settings")
     os.chdir(PROJECT_ROOT)
     print("migrating: manage.py migrate")
-    manage("migrate", "--no-input", "-v", "0")
+    run_python("manage.py", "migrate", "--no-input", "-v", "0")
 
     import django
 
@@ -377,9 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from library.management.commands.seed_library import SEARCH_EXAMPLES, member_usernames
     from teams.active import SESSION_KEY
     from teams.models import Team
+    from tools.seeding import SEARCH_EXAMPLES, member_usernames
 
     seeding = ensure_seeded(args)
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
