@@ -70,7 +70,7 @@ def image_persist(*, image_id: int) -> float | None:
         if retryable and attempts < settings.IMAGE_MAX_ATTEMPTS:
             Image.objects.filter(id=image_id).update(error_message=f"{exc} Trying again.")
             return retry_delay(exc, attempts)
-        _give_up(image, exc)
+        _expire_or_fail(image, exc)
         return None
     _store(image, verified)
     generation_settle(generation_id=image.generation_id)
@@ -104,7 +104,7 @@ def _store(image: Image, verified) -> None:
         )
 
 
-def _give_up(image: Image, exc: Exception) -> None:
+def _expire_or_fail(image: Image, exc: Exception) -> None:
     """No more tries: expired if PixelDojo's copy is gone by now, failed otherwise."""
     if image_is_past_retention(image):
         image_mark(image_id=image.id, status=ImageStatus.EXPIRED, message=EXPIRED_MESSAGE)
