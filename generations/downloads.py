@@ -234,8 +234,8 @@ def _read_body(response: requests.Response, *, max_bytes: int, deadline: float, 
         chunks.append(chunk)
 
 
-def fetch_image(url: str, *, max_bytes: int, timeout: tuple[float, float] = (5.0, 60.0)) -> tuple[bytes, str]:
-    """Download ``url`` (streamed, capped at ``max_bytes``); return its bytes and declared content type.
+def fetch_image(url: str, *, max_bytes: int, timeout: tuple[float, float] = (5.0, 60.0)) -> bytes:
+    """Download ``url`` (streamed, capped at ``max_bytes``); return its bytes (Pillow tells their type later).
 
     ``timeout`` is (connect, read) seconds. No socket read waits longer than ``read``, and the whole body must
     have arrived ``read`` seconds after the request started: a server trickling bytes is cut off then.
@@ -255,9 +255,7 @@ def fetch_image(url: str, *, max_bytes: int, timeout: tuple[float, float] = (5.0
         raise DownloadError(f"The image download failed ({type(exc).__name__}).") from exc
 
 
-def _receive(
-    response: requests.Response, *, max_bytes: int, deadline: float, budget: float
-) -> tuple[bytes, str]:
+def _receive(response: requests.Response, *, max_bytes: int, deadline: float, budget: float) -> bytes:
     """Check the answer's status and headers, then read its body within the size and time limits."""
     _check_status(response)
     _check_encoding(response)
@@ -267,4 +265,4 @@ def _receive(
     data = _read_body(response, max_bytes=max_bytes, deadline=deadline, budget=budget)
     if declared is not None and len(data) != declared:
         raise DownloadError(f"The image download was cut short ({len(data)} of {declared} bytes).")
-    return data, response.headers.get("Content-Type", "").split(";")[0].strip()
+    return data

@@ -60,7 +60,7 @@ def image_persist(*, image_id: int) -> float | None:
     attempts = image.attempts + 1
     Image.objects.filter(id=image_id).update(attempts=F("attempts") + 1, updated_at=timezone.now())
     try:
-        data, _declared_type = fetch_image(image.provider_url, max_bytes=settings.PIXELDOJO_MAX_IMAGE_BYTES)
+        data = fetch_image(image.provider_url, max_bytes=settings.PIXELDOJO_MAX_IMAGE_BYTES)
         verified = verify_image(data)
     except ImageGone:
         image_mark(image_id=image_id, status=ImageStatus.EXPIRED, message=EXPIRED_MESSAGE)
