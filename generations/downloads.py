@@ -155,6 +155,18 @@ def _check_listed_host(host: str) -> None:
 # --- Fetching -------------------------------------------------------------------------------------------
 
 
+def retention_words() -> str:
+    """PixelDojo's retention as words for a message, e.g. "24-hour" or "90-minute" (as in "its 24-hour link").
+
+    Read from ``PIXELDOJO_RETENTION_SECONDS`` each time a message is written, so it follows the setting.
+    """
+    seconds = settings.PIXELDOJO_RETENTION_SECONDS
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}-{unit}"
+    return f"{seconds}-second"
+
+
 def _size(count: int) -> str:
     """``count`` bytes for people: whole MB from 1 MB up, bytes below."""
     mib = 1024 * 1024
@@ -180,7 +192,7 @@ def _check_status(response: requests.Response) -> None:
     if status == 200:
         return
     if status in GONE_STATUSES:
-        raise ImageGone("PixelDojo no longer has this image: its 24-hour link expired.")
+        raise ImageGone(f"PixelDojo no longer has this image: its {retention_words()} link expired.")
     if 300 <= status < 400:
         target = _host_of(response.headers.get("Location", ""))
         where = f" to {target}" if target else ""

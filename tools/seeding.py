@@ -44,6 +44,7 @@ from credits.models import DailySpend, LedgerEntry
 from credits.services import spend_rollup_rebuild
 from generations.models import Generation, Image
 from generations.pixeldojo import LORA_MODEL
+from generations.services.persistence import expired_message
 from library.models import Collection, CollectionItem, Favourite, ImageTag, Tag
 from teams.models import Membership, Role, Team
 
@@ -431,9 +432,7 @@ class Seeder:
                 updated_at=stored,
             )
         elif status == Image.Status.EXPIRED:
-            values["error_message"] = (
-                "PixelDojo deleted this image (its 24-hour link expired) before it could be saved."
-            )
+            values["error_message"] = expired_message()
             values["attempts"] = 8
         else:
             values["error_message"] = "The downloaded file is not a valid image."

@@ -17,7 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from generations.downloads import DownloadError, ImageGone, RefusedURL, check_image_url, fetch_image
+from generations.downloads import (
+    DownloadError,
+    ImageGone,
+    RefusedURL,
+    check_image_url,
+    fetch_image,
+    retention_words,
+)
 from generations.imaging import InvalidImage, verify_image
 from sandbox.config import FaultRates
 from tests.conftest import SANDBOX_KEY
@@ -366,6 +373,23 @@ def test_error_statuses_say_whether_trying_again_may_help(hostile, status, error
 def test_expired_sandbox_image_is_gone(sandbox):
     with pytest.raises(ImageGone, match="its 24-hour link expired"):
         fetch_image(f"{sandbox.root_url}/generated/{'0' * 24}_1.png", max_bytes=CAP)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(24 * 3600, "24-hour"), (3600, "1-hour"), (90 * 60, "90-minute"), (90, "90-second"), (0, "0-second")],
+)
+def test_retention_words_follow_the_setting(settings, seconds, words):
+    settings.PIXELDOJO_RETENTION_SECONDS = seconds
+    assert retention_words() == words
+
+
+def test_a_gone_image_names_the_retention_in_force(hostile, settings):
+    settings.PIXELDOJO_RETENTION_SECONDS = 90 * 60
+    url = hostile.serve("/a.png", reply(b"gone", status=410, content_type="text/plain"))
+
+    with pytest.raises(ImageGone, match="its 90-minute link expired"):
+        fetch_image(url, max_bytes=CAP)
 
 
 def test_declared_size_over_the_cap_is_refused_without_reading_the_body(hostile):
