@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
-import re
 import subprocess
 import sys
 import time
@@ -275,32 +273,6 @@ class Scenario:
     other_load: float = 0.0  # CPU cores busy with other processes while timing
 
 
-class CpuMeter:
-    """CPU time the rest of the machine used, apart from this process and its database backend."""
-
-    def __init__(self, backend_pid: int) -> None:
-        self.backend_pid = backend_pid
-
-    @staticmethod
-    def _process(pid: int | str) -> int:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0
-        return int(stat[11]) + int(stat[12])
-
-    def sample(self) -> tuple[int, int, int]:
-        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        ours = self._process("self") + self._process(self.backend_pid)
-        return sum(fields[:8]), fields[3] + fields[4], ours
-
-    def other_cores(self, before: tuple[int, int, int], after: tuple[int, int, int]) -> float:
-        total = after[0] - before[0]
-        busy = total - (after[1] - before[1])
-        wall = total / (os.cpu_count() or 1)
-        return max(0.0, (busy - (after[2] - before[2])) / wall) if wall else 0.0
-
-
 percentile = benchkit.percentile
 
 
@@ -313,7 +285,7 @@ def get(client, url: str):
     return response
 
 
-def run(client, scenario: Scenario, args: argparse.Namespace, meter: CpuMeter | None) -> None:
+def run(client, scenario: Scenario, args: argparse.Namespace, meter: benchkit.CpuMeter | None) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -337,14 +309,6 @@ def run(client, scenario: Scenario, args: argparse.Namespace, meter: CpuMeter | 
             scenario.slowest_sql_ms, scenario.slowest_sql = ms, sql
 
 
-def explain(sql: str, params: list | None = None) -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
-        return "\n".join(row[0] for row in cursor.fetchall())
-
-
 def top_prompts_plan(team_id: int, days: int) -> str:
     """EXPLAIN ANALYZE of the top-prompts queries as the dashboard runs them."""
     from django.db import connection
@@ -357,22 +321,16 @@ def top_prompts_plan(team_id: int, days: int) -> str:
     with CaptureQueriesContext(connection) as context:
         team_top_prompts(team_id=team_id, since=today - timedelta(days=days - 1), until=today)
     return "\n\n".join(
-        f"```sql\n{query['sql']}\n```\n\n```\n{explain(query['sql'])}\n```"
+        f"```sql\n{query['sql']}\n```\n\n```\n{benchkit.explain(query['sql'])}\n```"
         for query in context.captured_queries
     )
 
 
-def environment() -> dict[str, str]:
-    import django
+def table_sizes() -> str:
+    """The ledger table, its indexes and the roll-ups: sizes for the report."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        server = cursor.fetchone()[0]
-        shown = []
-        for name in ("shared_buffers", "work_mem", "jit", "max_parallel_workers_per_gather"):
-            cursor.execute(f"SHOW {name}")
-            shown.append(f"{name}={cursor.fetchone()[0]}")
         cursor.execute(
             "SELECT pg_size_pretty(pg_relation_size('credits_ledgerentry')), string_agg(format('%s %s', "
             "c.relname, pg_size_pretty(pg_relation_size(c.oid))), ', ' ORDER BY c.relname) "
@@ -387,21 +345,10 @@ def environment() -> dict[str, str]:
             "pg_size_pretty(pg_total_relation_size('credits_dailypromptspend'))"
         )
         daily_rows, daily_size, prompt_rows, prompt_size = cursor.fetchone()
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
-        model = found.group(1).strip() if found else ""
-    return {
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "machine": f"{os.cpu_count()} cores, {model or platform.machine()}, "
-        f"{platform.system()} {platform.release()}",
-        "software": f"Python {platform.python_version()}, Django {django.get_version()}, PostgreSQL {server}",
-        "settings": ", ".join(shown),
-        "sizes": f"ledger table {ledger_size}; its indexes: {index_sizes}; roll-ups: DailySpend "
-        f"{daily_rows:,} rows ({daily_size}), DailyPromptSpend {prompt_rows:,} rows ({prompt_size})",
-        "load": " / ".join(f"{value:.2f}" for value in os.getloadavg()),
-    }
+    return (
+        f"ledger table {ledger_size}; its indexes: {index_sizes}; roll-ups: DailySpend "
+        f"{daily_rows:,} rows ({daily_size}), DailyPromptSpend {prompt_rows:,} rows ({prompt_size})"
+    )
 
 
 def table(scenarios: list[Scenario], goal_ms: float) -> str:
@@ -469,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        meter = CpuMeter(cursor.fetchone()[0]) if Path("/proc/stat").exists() else None
+        meter = benchkit.CpuMeter(cursor.fetchone()[0]) if Path("/proc/stat").exists() else None
     for scenario in scenarios:
         started = time.perf_counter()
         run(client, scenario, args, meter)
@@ -480,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    env = environment()
+    env = benchkit.environment(sizes=table_sizes())
     report = [
         f"Date: {env['date']}  ",
         f"Machine: {env['machine']}  ",
@@ -503,8 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     missed = [s for s in scenarios if s.goal and percentile(s.timings, 0.95) > args.goal_ms]
     for scenario in scenarios if args.explain else missed:
         plans.append(
-            f"\n### {scenario.name}: slowest query ({scenario.slowest_sql_ms:.1f} ms)\n\n"
-            f"```sql\n{scenario.slowest_sql}\n```\n\n```\n{explain(scenario.slowest_sql)}\n```"
+            benchkit.slowest_query_plan(scenario.name, scenario.slowest_sql_ms, scenario.slowest_sql)
         )
     text = "\n".join(report) + "\n" + "\n".join(plans) + "\n"
     print()

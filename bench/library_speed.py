@@ -5,7 +5,7 @@
 * Uses the dedicated PostgreSQL database ``--database`` (default ``pixelgallery_bench``) on 127.0.0.1:5432,
   creating it when missing (``--reseed``: dropping and creating it afresh), and migrates it (``manage.py
   migrate`` with ``DATABASE_URL`` set).
-* Seeds ``--images`` images into the team ``--team`` with ``manage.py seed_library --reset`` unless the team
+* Seeds ``--images`` images into the team ``--team`` with ``bench/seed_library.py --reset`` unless the team
   already holds at least that many, and reports the seeding time.
 * Serves requests in-process with Django's test ``Client`` (no network, no web server; one persistent database
   connection), logged in as one member with the team active in the session. Per scenario: ``--warmup``
@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import html
 import os
-import platform
 import re
 import shlex
 import subprocess
@@ -55,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--team", default="Bench Studio", help="team name (Bench Studio)")
     parser.add_argument("--members", type=int, default=8, help="team members (8)")
     parser.add_argument("--member", type=int, default=3, help="log in as member number N (3, a 'member')")
-    parser.add_argument("--seed", type=int, default=1, help="seed_library --seed (1)")
+    parser.add_argument("--seed", type=int, default=1, help="seed_library.py --seed (1)")
     parser.add_argument("--reseed", action="store_true", help="drop the database, seed it afresh")
     parser.add_argument("--requests", type=int, default=100, help="timed requests per scenario (100)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed requests per scenario first (10)")
@@ -82,11 +81,11 @@ def ensure_database(args: argparse.Namespace) -> str:
     )
 
 
-def manage(*arguments: str) -> tuple[str, float]:
-    """Run ``manage.py`` with this process's environment, echoing its output; return it and the wall time."""
+def run_python(*arguments: str) -> tuple[str, float]:
+    """Run a Python script with this environment, echoing its output; return it and the wall time."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", *arguments],
+        [sys.executable, *arguments],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -99,7 +98,7 @@ def manage(*arguments: str) -> tuple[str, float]:
         print(f"  | {line}", end="", flush=True)
         lines.append(line)
     if process.wait() != 0:
-        raise SystemExit(f"manage.py {' '.join(arguments)} failed")
+        raise SystemExit(f"{' '.join(arguments)} failed")
     return "".join(lines), time.perf_counter() - started
 
 
@@ -122,22 +121,22 @@ def ensure_seeded(args: argparse.Namespace) -> Seeding:
         print(f"reusing {count:,} images of team {args.team!r} (--reseed to seed again)")
         return Seeding(reused=True, images=count)
     arguments = [
-        "seed_library",
+        "bench/seed_library.py",
         f"--images={args.images}",
         f"--team={args.team}",
         f"--members={args.members}",
         f"--seed={args.seed}",
         "--reset",
     ]
-    print(f"seeding: manage.py {shlex.join(arguments)}")
-    output, wall = manage(*arguments)
+    print(f"seeding: {shlex.join(arguments)}")
+    output, wall = run_python(*arguments)
     total = re.search(r"total time .*", output)
     return Seeding(
         reused=False,
         images=args.images,
         wall_seconds=wall,
         reported=total.group(0) if total else "",
-        command="python manage.py " + shlex.join(arguments),
+        command="python " + shlex.join(arguments),
     )
 
 
@@ -244,39 +243,9 @@ def page_url(client, url: str, depth: int) -> str | None:
     return url
 
 
-class CpuMeter:
-    """CPU time the rest of the machine used, apart from this process and its database backend."""
-
-    def __init__(self, backend_pid: int) -> None:
-        self.backend_pid = backend_pid
-
-    @staticmethod
-    def _machine() -> tuple[int, int]:
-        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = fields[3] + fields[4]
-        return sum(fields[:8]), idle
-
-    @staticmethod
-    def _process(pid: int | str) -> int:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0
-        return int(stat[11]) + int(stat[12])
-
-    def sample(self) -> tuple[int, int, int]:
-        total, idle = self._machine()
-        return total, idle, self._process("self") + self._process(self.backend_pid)
-
-    def other_cores(self, before: tuple[int, int, int], after: tuple[int, int, int]) -> float:
-        total = after[0] - before[0]
-        busy = total - (after[1] - before[1])
-        ours = after[2] - before[2]
-        wall = total / (os.cpu_count() or 1)
-        return max(0.0, (busy - ours) / wall) if wall else 0.0
-
-
-def run_scenario(client, scenario: Scenario, args: argparse.Namespace, meter: CpuMeter | None) -> None:
+def run_scenario(
+    client, scenario: Scenario, args: argparse.Namespace, meter: benchkit.CpuMeter | None
+) -> None:
     base = scenario.urls
     if scenario.depth > 1:
         resolved = [page_url(client, url, scenario.depth) for url in base]
@@ -344,41 +313,7 @@ def count_hits(scenario: Scenario, member, team) -> None:
         scenario.hits.append(images.count())
 
 
-def explain(sql: str) -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
-        return "\n".join(row[0] for row in cursor.fetchall())
-
-
 # --- report -------------------------------------------------------------------------------------------
-
-
-def environment() -> dict[str, str]:
-    import django
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        server = cursor.fetchone()[0]
-        shown = []
-        for name in ("shared_buffers", "work_mem", "jit", "max_parallel_workers_per_gather"):
-            cursor.execute(f"SHOW {name}")
-            shown.append(f"{name}={cursor.fetchone()[0]}")
-    cpu = platform.processor() or platform.machine()
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
-        model = found.group(1).strip() if found else ""
-    return {
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "machine": f"{os.cpu_count()} cores, {model or cpu}, {platform.system()} {platform.release()}",
-        "software": f"Python {platform.python_version()}, Django {django.get_version()}, PostgreSQL {server}",
-        "settings": ", ".join(shown),
-        "load": " / ".join(f"{value:.2f}" for value in os.getloadavg()),
-    }
 
 
 def hits_text(hits: list[int]) -> str:
@@ -414,7 +349,7 @@ def table(scenarios: list[Scenario], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def wait_idle(meter: CpuMeter, seconds: float) -> None:
+def wait_idle(meter: benchkit.CpuMeter, seconds: float) -> None:
     """Wait (at most ``seconds``) for a 2-second window in which other processes use < 0.25 cores."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -433,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pixelgallery.settings")
     os.chdir(PROJECT_ROOT)
     print("migrating: manage.py migrate")
-    manage("migrate", "--no-input", "-v", "0")
+    run_python("manage.py", "migrate", "--no-input", "-v", "0")
 
     import django
 
@@ -442,9 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from library.management.commands.seed_library import SEARCH_EXAMPLES, member_usernames
     from teams.active import SESSION_KEY
     from teams.models import Team
+    from tools.seeding import SEARCH_EXAMPLES, member_usernames
 
     seeding = ensure_seeded(args)
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
@@ -462,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        meter = CpuMeter(cursor.fetchone()[0]) if Path("/proc/stat").exists() else None
+        meter = benchkit.CpuMeter(cursor.fetchone()[0]) if Path("/proc/stat").exists() else None
 
     far = args.images * 95 // 100
     scenarios = build_scenarios(SEARCH_EXAMPLES, args.page, (far, far_cursor(team, far)))
@@ -481,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    env = environment()
+    env = benchkit.environment()
     report = [
         f"Date: {env['date']}  ",
         f"Machine: {env['machine']}  ",
@@ -507,8 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     plans = []
     for scenario in explained:
         plans.append(
-            f"\n### {scenario.name}: slowest query ({scenario.slowest_sql_ms:.1f} ms)\n\n"
-            f"```sql\n{scenario.slowest_sql}\n```\n\n```\n{explain(scenario.slowest_sql)}\n```"
+            benchkit.slowest_query_plan(scenario.name, scenario.slowest_sql_ms, scenario.slowest_sql)
         )
     if plans:
         print("\n".join(plans))

@@ -1,4 +1,12 @@
 from django.apps import AppConfig
+from django.http import HttpRequest
+
+
+def header_values(request: HttpRequest) -> dict[str, object]:
+    """The page header's provider pause banner (signed-in users)."""
+    from generations.services import provider_pause_active
+
+    return {"provider_pause": provider_pause_active()}
 
 
 class GenerationsConfig(AppConfig):
@@ -7,8 +15,13 @@ class GenerationsConfig(AppConfig):
     def ready(self) -> None:
         from credits import hooks
         from generations import selectors
+        from generations.metrics import GenerationsCollector
+        from pixelgallery.context_processors import register_header_values
+        from pixelgallery.metrics import register_scrape_collector
 
         # The credits pages show work in flight and quota reports without importing generations.
         hooks.register(
             reserved_by_user=selectors.images_reserved_by_user, quota_state=selectors.provider_quota_state
         )
+        register_header_values(header_values)
+        register_scrape_collector(GenerationsCollector())

@@ -155,6 +155,18 @@ def _check_listed_host(host: str) -> None:
 # --- Fetching -------------------------------------------------------------------------------------------
 
 
+def retention_words() -> str:
+    """PixelDojo's retention as words for a message, e.g. "24-hour" or "90-minute" (as in "its 24-hour link").
+
+    Read from ``PIXELDOJO_RETENTION_SECONDS`` each time a message is written, so it follows the setting.
+    """
+    seconds = settings.PIXELDOJO_RETENTION_SECONDS
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}-{unit}"
+    return f"{seconds}-second"
+
+
 def _size(count: int) -> str:
     """``count`` bytes for people: whole MB from 1 MB up, bytes below."""
     mib = 1024 * 1024
@@ -180,7 +192,7 @@ def _check_status(response: requests.Response) -> None:
     if status == 200:
         return
     if status in GONE_STATUSES:
-        raise ImageGone("PixelDojo no longer has this image: its 24-hour link expired.")
+        raise ImageGone(f"PixelDojo no longer has this image: its {retention_words()} link expired.")
     if 300 <= status < 400:
         target = _host_of(response.headers.get("Location", ""))
         where = f" to {target}" if target else ""
@@ -234,8 +246,8 @@ def _read_body(response: requests.Response, *, max_bytes: int, deadline: float, 
         chunks.append(chunk)
 
 
-def fetch_image(url: str, *, max_bytes: int, timeout: tuple[float, float] = (5.0, 60.0)) -> tuple[bytes, str]:
-    """Download ``url`` (streamed, capped at ``max_bytes``); return its bytes and declared content type.
+def fetch_image(url: str, *, max_bytes: int, timeout: tuple[float, float] = (5.0, 60.0)) -> bytes:
+    """Download ``url`` (streamed, capped at ``max_bytes``); return its bytes (Pillow tells their type later).
 
     ``timeout`` is (connect, read) seconds. No socket read waits longer than ``read``, and the whole body must
     have arrived ``read`` seconds after the request started: a server trickling bytes is cut off then.
@@ -255,9 +267,7 @@ def fetch_image(url: str, *, max_bytes: int, timeout: tuple[float, float] = (5.0
         raise DownloadError(f"The image download failed ({type(exc).__name__}).") from exc
 
 
-def _receive(
-    response: requests.Response, *, max_bytes: int, deadline: float, budget: float
-) -> tuple[bytes, str]:
+def _receive(response: requests.Response, *, max_bytes: int, deadline: float, budget: float) -> bytes:
     """Check the answer's status and headers, then read its body within the size and time limits."""
     _check_status(response)
     _check_encoding(response)
@@ -267,4 +277,4 @@ def _receive(
     data = _read_body(response, max_bytes=max_bytes, deadline=deadline, budget=budget)
     if declared is not None and len(data) != declared:
         raise DownloadError(f"The image download was cut short ({len(data)} of {declared} bytes).")
-    return data, response.headers.get("Content-Type", "").split(";")[0].strip()
+    return data

@@ -1,7 +1,9 @@
 """PixelDojo API client: typed request/response, documented error codes mapped to exceptions.
 
-The client makes exactly one HTTP call per ``generate``; retry policy belongs to the caller (the Celery task),
-which knows whether a retry is safe. Every exception carries a message a person understands.
+The client makes exactly one HTTP call per ``generate``; retry policy (back-off, the attempt bound, the quota
+pause) belongs to the caller, ``generations/services/calling.py``, which knows whether a retry is safe; the
+Celery task only schedules the next run when that service asks. Every exception carries a message a person
+understands.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from django import forms
 
 from generations.models import Image
 from generations.pixeldojo import ASPECT_RATIOS, MODEL_LABELS, MODELS
+from library.models import MAX_TAG_LENGTH
 
 SORTS = {"newest": "Newest first", "oldest": "Oldest first", "favourites": "Favourites first"}
 
@@ -46,7 +47,7 @@ class LibraryFilterForm(forms.Form):
     )
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Image.Status.choices])
     collection = forms.CharField(required=False, max_length=36)
-    tag = forms.CharField(required=False, max_length=40)
+    tag = forms.CharField(required=False, max_length=MAX_TAG_LENGTH)
     favourite = forms.BooleanField(required=False, label="Favourites only")
     sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
 

@@ -6,7 +6,7 @@ import uuid
 
 from django import forms
 
-from library.services import MAX_TAG_LENGTH, normalise_tags
+from library.services import normalise_tags, tag_names_check
 
 
 class CollectionForm(forms.Form):
@@ -26,8 +26,7 @@ class TagsForm(forms.Form):
         names = normalise_tags(self.cleaned_data["tags"])
         if len(names) > 20:
             raise forms.ValidationError("At most 20 tags per image.")
-        if any(len(name) >= MAX_TAG_LENGTH for name in names):
-            raise forms.ValidationError(f"Tags are at most {MAX_TAG_LENGTH - 1} characters.")
+        tag_names_check(names)
         return names
 
 

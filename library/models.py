@@ -7,6 +7,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+MAX_TAG_LENGTH = 40  # Tag.name's max_length: the forms and services check names against it
+
 
 class Favourite(models.Model):
     """A user's favourite; each person keeps their own."""
@@ -65,7 +67,7 @@ class CollectionItem(models.Model):
 class Tag(models.Model):
     """A free-form label; names are normalised to lower case."""
 
-    name = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=MAX_TAG_LENGTH, unique=True)
 
     class Meta:
         ordering = ["name"]

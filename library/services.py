@@ -11,12 +11,11 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from generations.models import Generation, Image
-from library.models import Collection, CollectionItem, Favourite, ImageTag, Tag
+from library.models import MAX_TAG_LENGTH, Collection, CollectionItem, Favourite, ImageTag, Tag
 from teams.models import Team
 from teams.permissions import Action, can, can_delete
 
 logger = logging.getLogger(__name__)
-MAX_TAG_LENGTH = 40
 
 
 def favourite_set(*, user, image: Image, favourite: bool) -> bool:
@@ -93,16 +92,23 @@ def normalise_tags(raw: str) -> list[str]:
     """``"Sunset, beach  ,sunset"`` → ``["sunset", "beach"]``."""
     tags: list[str] = []
     for part in raw.split(","):
-        name = " ".join(part.split()).lower()[:MAX_TAG_LENGTH]
+        name = " ".join(part.split()).lower()
         if name and name not in tags:
             tags.append(name)
     return tags
+
+
+def tag_names_check(names: list[str]) -> None:
+    """Refuse a name longer than a tag can be."""
+    if any(len(name) > MAX_TAG_LENGTH for name in names):
+        raise ValidationError(f"Tags are at most {MAX_TAG_LENGTH} characters.")
 
 
 def tags_set(*, user, image: Image, names: list[str]) -> None:
     """Replace the image's tags with ``names``."""
     if not can(user, Action.CURATE, team_id=image.team_id, author_id=image.user_id):
         raise PermissionDenied("You cannot tag this image.")
+    tag_names_check(names)
     with transaction.atomic():
         ImageTag.objects.filter(image=image).exclude(tag__name__in=names).delete()
         for name in names:

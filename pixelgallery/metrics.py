@@ -6,9 +6,10 @@ Two kinds of numbers:
   several processes (gunicorn workers, a prefork Celery pool) set ``PROMETHEUS_MULTIPROC_DIR`` to an empty
   directory shared by them (and by the worker when it runs on the same host): ``prometheus_client`` then keeps
   the values in files there and ``/metrics`` adds them up. Without it each process reports only its own.
-- read at scrape time from the database and the broker, so they are right whichever process answers:
-  generations and images by status (one ``GROUP BY`` each), stored bytes, credits spent (the ledger), and the
-  length of each Celery queue (Redis ``LLEN``; NaN for other brokers).
+- read at scrape time from the database and the broker, so they are right whichever process answers: the
+  length of each Celery queue (Redis ``LLEN``; NaN for other brokers), and what the apps register with
+  ``register_scrape_collector`` from their ``AppConfig.ready()``: generations and images by status (one
+  ``GROUP BY`` each) and stored bytes (``generations/metrics.py``), credits spent (``credits/metrics.py``).
 
 Set ``METRICS_TOKEN`` to require ``Authorization: Bearer <token>`` from the scraper.
 """
@@ -103,50 +104,6 @@ def start_worker_exporter(**_: Any) -> Any:
 # --- Read at scrape time. -------------------------------------------------------------------------------
 
 
-class DatabaseCollector:
-    """Generations and images by status, stored bytes and credits spent, straight from the database."""
-
-    def describe(self) -> Iterable[Metric]:  # registering must not query the database
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        from django.db.models import Count, Sum
-
-        from credits.models import LedgerEntry
-        from generations.models import Generation, Image
-
-        generations = GaugeMetricFamily(
-            "pixelgallery_generations", "Generations in the database, by status.", labels=["status"]
-        )
-        counts = dict(Generation.objects.order_by().values_list("status").annotate(n=Count("id")))
-        for status in Generation.Status.values:
-            generations.add_metric([status], counts.get(status, 0))
-        yield generations
-
-        images = GaugeMetricFamily(
-            "pixelgallery_images",
-            "Images in the database, by status (stored: kept in our storage).",
-            labels=["status"],
-        )
-        rows = Image.objects.order_by().values_list("status").annotate(n=Count("id"), size=Sum("size_bytes"))
-        by_status = {status: (n, size or 0) for status, n, size in rows}
-        for status in Image.Status.values:
-            images.add_metric([status], by_status.get(status, (0, 0))[0])
-        yield images
-        yield GaugeMetricFamily(
-            "pixelgallery_images_stored_bytes",
-            "Bytes of the stored original images (thumbnails not counted).",
-            value=by_status.get(Image.Status.STORED, (0, 0))[1],
-        )
-
-        spend = LedgerEntry.objects.filter(kind__in=[LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND])
-        yield GaugeMetricFamily(
-            "pixelgallery_credits_spent",
-            "Credits spent, summed from the ledger (charges minus refunds).",
-            value=spend.aggregate(total=Sum("credits"))["total"] or 0,
-        )
-
-
 def celery_queue_names(app: Any) -> list[str]:
     """The default queue, the declared queues and the queues tasks are routed to."""
     names = [app.conf.task_default_queue]
@@ -208,7 +165,18 @@ class QueueCollector:
         yield family
 
 
-SCRAPE_COLLECTORS = (DatabaseCollector(), QueueCollector())
+SITE_COLLECTORS = (QueueCollector(),)
+_app_collectors: list[Any] = []
+
+
+def register_scrape_collector(collector: Any) -> None:
+    """Read ``collector`` (an object with ``collect()``) at every scrape; apps call it from ``ready()``.
+
+    The site shell imports no app's models: each app brings the numbers it owns. A collector of the same class
+    registered again (``ready()`` run twice) replaces nothing and adds nothing.
+    """
+    if not any(type(known) is type(collector) for known in _app_collectors):
+        _app_collectors.append(collector)
 
 
 class _Guarded:
@@ -234,7 +202,7 @@ def scrape() -> bytes:
     else:
         processes = REGISTRY
     scraped = CollectorRegistry()
-    for collector in SCRAPE_COLLECTORS:
+    for collector in (*_app_collectors, *SITE_COLLECTORS):
         scraped.register(_Guarded(collector))
     return render(processes) + render(scraped)
 

@@ -92,7 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "generations.context_processors.pixelgallery",
+                "pixelgallery.context_processors.header",
                 "teams.context_processors.teams",
             ],
         },

@@ -51,7 +51,7 @@ def generation_run(*, generation_id: int) -> float | None:
         generation_fail(generation_id=generation_id, code=pause.code, message=_paused_message(pause))
         return None
     if generation.attempts >= settings.PIXELDOJO_MAX_ATTEMPTS:
-        _give_up(generation)
+        _fail_after_max_attempts(generation)
         return None
     if (held := _lease_remaining(generation)) > 0:
         return held
@@ -135,7 +135,7 @@ def _gave_up_message(exc: PixelDojoError) -> str:
     )
 
 
-def _give_up(generation: Generation) -> None:
+def _fail_after_max_attempts(generation: Generation) -> None:
     message = (
         f"PixelDojo did not answer after {generation.attempts} tries"
         f"{f' ({generation.error_code})' if generation.error_code else ''}. "

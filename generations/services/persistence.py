@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from generations.downloads import DownloadError, ImageGone, fetch_image
+from generations.downloads import DownloadError, ImageGone, fetch_image, retention_words
 from generations.imaging import InvalidImage, make_thumbnail, verify_image
 from generations.models import Generation, Image
 from generations.services.calling import retry_delay
@@ -21,7 +21,11 @@ logger = logging.getLogger(__name__)
 
 Status = Generation.Status
 ImageStatus = Image.Status
-EXPIRED_MESSAGE = "PixelDojo deleted this image (its 24-hour link expired) before it could be saved."
+
+
+def expired_message() -> str:
+    """Why an image was never saved, with the retention the settings say now."""
+    return f"PixelDojo deleted this image (its {retention_words()} link expired) before it could be saved."
 
 
 def image_storage_names(image: Image, extension: str) -> tuple[str, str]:
@@ -55,22 +59,22 @@ def image_persist(*, image_id: int) -> float | None:
     if image is None or image.status != ImageStatus.PENDING:
         return None
     if image_is_past_retention(image):
-        image_mark(image_id=image_id, status=ImageStatus.EXPIRED, message=EXPIRED_MESSAGE)
+        image_mark(image_id=image_id, status=ImageStatus.EXPIRED, message=expired_message())
         return None
     attempts = image.attempts + 1
     Image.objects.filter(id=image_id).update(attempts=F("attempts") + 1, updated_at=timezone.now())
     try:
-        data, _declared_type = fetch_image(image.provider_url, max_bytes=settings.PIXELDOJO_MAX_IMAGE_BYTES)
+        data = fetch_image(image.provider_url, max_bytes=settings.PIXELDOJO_MAX_IMAGE_BYTES)
         verified = verify_image(data)
     except ImageGone:
-        image_mark(image_id=image_id, status=ImageStatus.EXPIRED, message=EXPIRED_MESSAGE)
+        image_mark(image_id=image_id, status=ImageStatus.EXPIRED, message=expired_message())
         return None
     except (DownloadError, InvalidImage) as exc:
         retryable = isinstance(exc, InvalidImage) or exc.retryable  # a corrupt body may be a cut download
         if retryable and attempts < settings.IMAGE_MAX_ATTEMPTS:
             Image.objects.filter(id=image_id).update(error_message=f"{exc} Trying again.")
             return retry_delay(exc, attempts)
-        _give_up(image, exc)
+        _expire_or_fail(image, exc)
         return None
     _store(image, verified)
     generation_settle(generation_id=image.generation_id)
@@ -104,10 +108,10 @@ def _store(image: Image, verified) -> None:
         )
 
 
-def _give_up(image: Image, exc: Exception) -> None:
+def _expire_or_fail(image: Image, exc: Exception) -> None:
     """No more tries: expired if PixelDojo's copy is gone by now, failed otherwise."""
     if image_is_past_retention(image):
-        image_mark(image_id=image.id, status=ImageStatus.EXPIRED, message=EXPIRED_MESSAGE)
+        image_mark(image_id=image.id, status=ImageStatus.EXPIRED, message=expired_message())
     else:
         image_mark(
             image_id=image.id, status=ImageStatus.FAILED, message=f"The image could not be saved: {exc}"

@@ -11,7 +11,7 @@ from django.utils import timezone
 from generations import tasks
 from generations.models import Generation, Image
 from generations.services.persistence import (
-    EXPIRED_MESSAGE,
+    expired_message,
     generation_settle,
     image_is_past_retention,
     image_mark,
@@ -34,7 +34,7 @@ def sweep_stale_work() -> dict[str, int]:
     )
     for image in pending.iterator():
         if image_is_past_retention(image):
-            image_mark(image_id=image.id, status=ImageStatus.EXPIRED, message=EXPIRED_MESSAGE)
+            image_mark(image_id=image.id, status=ImageStatus.EXPIRED, message=expired_message())
             counts["images_expired"] += 1
         else:
             Image.objects.filter(id=image.id).update(updated_at=now)  # one re-queue per stale period

@@ -16,7 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from generations.downloads import DownloadError, ImageGone, RefusedURL, check_image_url, fetch_image
+from generations.downloads import (
+    DownloadError,
+    ImageGone,
+    RefusedURL,
+    check_image_url,
+    fetch_image,
+    retention_words,
+)
 from generations.imaging import InvalidImage, verify_image
 from sandbox.config import FaultRates
 from tests.conftest import SANDBOX_KEY
@@ -202,27 +209,26 @@ def sandbox_image_url(sandbox) -> str:
 
 
 def test_sandbox_image_is_fetched_and_verifies_as_a_png(sandbox, settings):
-    data, content_type = fetch_image(sandbox_image_url(sandbox), max_bytes=settings.PIXELDOJO_MAX_IMAGE_BYTES)
+    data = fetch_image(sandbox_image_url(sandbox), max_bytes=settings.PIXELDOJO_MAX_IMAGE_BYTES)
 
-    assert content_type == "image/png"
     verified = verify_image(data)
     assert verified.content_type == "image/png" and verified.width == verified.height
 
 
 def test_image_exactly_at_the_cap_is_accepted_and_one_byte_less_is_refused(sandbox):
     url = sandbox_image_url(sandbox)
-    data, _ = fetch_image(url, max_bytes=10 * 1024 * 1024)
+    data = fetch_image(url, max_bytes=10 * 1024 * 1024)
 
-    assert fetch_image(url, max_bytes=len(data))[0] == data
+    assert fetch_image(url, max_bytes=len(data)) == data
     with pytest.raises(RefusedURL, match=f"larger than the {len(data) - 1} bytes limit") as caught:
         fetch_image(url, max_bytes=len(data) - 1)
     assert caught.value.retryable is False
 
 
-def test_plain_image_bytes_are_asked_for_and_the_content_type_is_returned(hostile):
+def test_plain_image_bytes_are_asked_for_and_returned_whatever_the_declared_type(hostile):
     url = hostile.serve("/a.png", reply(PNG, content_type="image/png; charset=binary"))
 
-    assert fetch_image(url, max_bytes=CAP) == (PNG, "image/png")
+    assert fetch_image(url, max_bytes=CAP) == PNG
     assert hostile.requests[0][1]["Accept-Encoding"] == "identity"
 
 
@@ -363,6 +369,23 @@ def test_expired_sandbox_image_is_gone(sandbox):
         fetch_image(f"{sandbox.root_url}/generated/{'0' * 24}_1.png", max_bytes=CAP)
 
 
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(24 * 3600, "24-hour"), (3600, "1-hour"), (90 * 60, "90-minute"), (90, "90-second"), (0, "0-second")],
+)
+def test_retention_words_follow_the_setting(settings, seconds, words):
+    settings.PIXELDOJO_RETENTION_SECONDS = seconds
+    assert retention_words() == words
+
+
+def test_a_gone_image_names_the_retention_in_force(hostile, settings):
+    settings.PIXELDOJO_RETENTION_SECONDS = 90 * 60
+    url = hostile.serve("/a.png", reply(b"gone", status=410, content_type="text/plain"))
+
+    with pytest.raises(ImageGone, match="its 90-minute link expired"):
+        fetch_image(url, max_bytes=CAP)
+
+
 def test_declared_size_over_the_cap_is_refused_without_reading_the_body(hostile):
     url = hostile.serve("/huge.png", reply(PNG, length=10 * 1024**3))
 
@@ -403,7 +426,7 @@ def test_truncated_sandbox_download_is_a_retryable_cut(sandbox):
 def test_body_longer_than_its_content_length_is_read_only_up_to_that_length(hostile):
     url = hostile.serve("/long.png", reply(PNG + bytes(50_000), length=len(PNG)))
 
-    assert fetch_image(url, max_bytes=CAP)[0] == PNG
+    assert fetch_image(url, max_bytes=CAP) == PNG
 
 
 def test_compressed_transfer_is_refused(hostile):
@@ -454,7 +477,7 @@ def test_unreachable_server_is_a_retryable_failure(settings):
     ids=["decompression-bomb", "not-an-image", "truncated-png"],
 )
 def test_downloaded_bytes_that_are_not_a_sane_image_are_refused(hostile, body, message):
-    data, _ = fetch_image(hostile.serve("/x.png", reply(body)), max_bytes=CAP)
+    data = fetch_image(hostile.serve("/x.png", reply(body)), max_bytes=CAP)
 
     with pytest.raises(InvalidImage, match=message):
         verify_image(data)
@@ -464,6 +487,6 @@ def test_corrupt_sandbox_image_is_refused(sandbox):
     url = sandbox_image_url(sandbox)
     sandbox.configure(faults=FaultRates(corrupt=1.0))
 
-    data, _ = fetch_image(url, max_bytes=CAP)
+    data = fetch_image(url, max_bytes=CAP)
     with pytest.raises(InvalidImage, match="not a PNG, JPEG or WebP image"):
         verify_image(data)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from credits.models import LedgerEntry
@@ -118,6 +120,20 @@ def test_image_past_retention_is_expired_without_fetching(alice, sandbox, settin
     services.image_persist(image_id=generation.images.get().id)
     assert generation.images.get().status == Image.Status.EXPIRED
     assert sandbox.stats()["image_requests"] == before
+
+
+def test_an_expired_image_says_how_long_pixeldojo_keeps_images_by_the_setting(alice, sandbox, settings):
+    settings.PIXELDOJO_RETENTION_SECONDS = 90 * 60
+    generation = Generation.objects.create(user=alice, prompt="too late", model="flux-pro")
+    services.generation_run(generation_id=generation.id)
+    two_hours_ago = timezone.now() - timedelta(hours=2)
+    Generation.objects.filter(id=generation.id).update(provider_created_at=two_hours_ago)
+    services.image_persist(image_id=generation.images.get().id)
+    image = generation.images.get()
+    assert image.status == Image.Status.EXPIRED
+    assert image.error_message == (
+        "PixelDojo deleted this image (its 90-minute link expired) before it could be saved."
+    )
 
 
 def test_running_tasks_twice_charges_and_stores_once(alice, sandbox, media_storage):

@@ -6,11 +6,14 @@ import io
 import zipfile
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from generations.models import Generation, Image
-from library.models import Collection, Favourite
+from library import services
+from library.forms import TagsForm
+from library.models import MAX_TAG_LENGTH, Collection, Favourite, Tag
 from teams.active import SESSION_KEY
 from tests.conftest import PASSWORD
 from tests.library.factories import make_image, make_team, png_bytes
@@ -94,6 +97,25 @@ def test_viewer_cannot_curate(client, alice, bob):
     assert "Viewers browse" in client.get(reverse("collections")).content.decode()
     assert client.post(reverse("collections"), {"name": "Mine"}).status_code == 403
     assert Collection.objects.count() == 1
+
+
+def test_a_tag_of_the_longest_length_saves_and_a_longer_one_is_refused_with_a_clear_error(client, alice):
+    assert Tag._meta.get_field("name").max_length == MAX_TAG_LENGTH  # one limit: the model's
+    image = make_image(alice)
+    log_in(client, alice)
+    url = reverse("image_tags", args=[image.code])
+    longest = "a" * MAX_TAG_LENGTH
+
+    client.post(url, {"tags": f"{longest}, short"})
+    assert sorted(image.image_tags.values_list("tag__name", flat=True)) == [longest, "short"]
+
+    page = client.post(url, {"tags": "b" * (MAX_TAG_LENGTH + 1)}, follow=True).content.decode()
+    assert f"Tags are at most {MAX_TAG_LENGTH} characters." in page
+    assert sorted(image.image_tags.values_list("tag__name", flat=True)) == [longest, "short"]  # unchanged
+    form = TagsForm({"tags": "c" * (MAX_TAG_LENGTH + 1)})
+    assert form.errors["tags"] == [f"Tags are at most {MAX_TAG_LENGTH} characters."]
+    with pytest.raises(ValidationError):
+        services.tags_set(user=alice, image=image, names=["d" * (MAX_TAG_LENGTH + 1)])
 
 
 def test_tags_are_normalised_and_replaced(client, alice):

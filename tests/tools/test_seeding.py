@@ -1,13 +1,15 @@
-"""seed_library: a team library written in bulk that the app browses like one made through PixelDojo."""
+"""tools/seeding.py, run as bench/seed_library.py: a team library written in bulk that the app browses like
+one made through PixelDojo."""
 
 from __future__ import annotations
 
+import runpy
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -29,9 +31,14 @@ def static_sources(settings):
     }
 
 
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "seed_library.py"
+
+
 def seed(**options) -> str:
+    """Run the command-line script in this process (same test database): ``reset=True`` → ``--reset``."""
+    argv = [f"--{name}" if value is True else f"--{name}={value}" for name, value in options.items()]
     out = StringIO()
-    call_command("seed_library", stdout=out, **options)
+    assert runpy.run_path(str(SCRIPT), run_name="seed_library")["main"](argv, out=out) == 0
     return out.getvalue()
 
 

@@ -1,6 +1,8 @@
-"""Seed a team library with many realistic images, fast and without calling PixelDojo.
+"""Seed a team library with many realistic images, fast and without calling PixelDojo (benchmarks, demos).
 
-    python manage.py seed_library --images 100000 --team "Bench Studio" [--members 8] [--batch 5000]
+Run from the command line with ``bench/seed_library.py``; import ``seed_library()`` once Django is set up.
+
+    .venv/bin/python bench/seed_library.py --images 100000 --team "Bench Studio" [--members 8] [--batch 5000]
         [--seed 1] [--days 365] [--password PW] [--reset] [--no-analyze]
 
 Creates (or reuses) the team and ``--members`` users named ``<team-slug>-1`` … (the first one owns the team,
@@ -34,7 +36,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -43,6 +44,7 @@ from credits.models import DailySpend, LedgerEntry
 from credits.services import spend_rollup_rebuild
 from generations.models import Generation, Image
 from generations.pixeldojo import LORA_MODEL
+from generations.services.persistence import expired_message
 from library.models import Collection, CollectionItem, Favourite, ImageTag, Tag
 from teams.models import Membership, Role, Team
 
@@ -430,9 +432,7 @@ class Seeder:
                 updated_at=stored,
             )
         elif status == Image.Status.EXPIRED:
-            values["error_message"] = (
-                "PixelDojo deleted this image (its 24-hour link expired) before it could be saved."
-            )
+            values["error_message"] = expired_message()
             values["attempts"] = 8
         else:
             values["error_message"] = "The downloaded file is not a valid image."
@@ -576,55 +576,3 @@ def seed_library(
         report.phases[statement.lower() or "analyze"] = time.perf_counter() - phase
     report.seconds = time.perf_counter() - started
     return report
-
-
-class Command(BaseCommand):
-    help = "Seed a team library with many realistic generations and images (no API calls, no files)."
-
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("--images", type=int, required=True, help="How many images to add.")
-        parser.add_argument("--team", default="Bench Studio", help="Team name (reused when it exists).")
-        parser.add_argument("--members", type=int, default=8, help="Member users; the first owns the team.")
-        parser.add_argument("--batch", type=int, default=5000, help="Images per batch and transaction.")
-        parser.add_argument("--seed", type=int, default=1, help="Random seed: same seed, same library.")
-        parser.add_argument("--days", type=int, default=365, help="Spread created_at over this many days.")
-        parser.add_argument("--password", default=None, help="Password for the members (default: none).")
-        parser.add_argument(
-            "--reset",
-            action="store_true",
-            help="Delete the team's images, generations, ledger rows and curation first (seeded teams only).",
-        )
-        parser.add_argument("--no-analyze", action="store_true", help="Skip ANALYZE at the end.")
-
-    def handle(self, *args, **options) -> None:
-        def say(message: str) -> None:
-            if options["verbosity"] > 0:
-                self.stdout.write(message)
-
-        try:
-            report = seed_library(
-                team_name=options["team"],
-                images=options["images"],
-                members=options["members"],
-                batch=options["batch"],
-                seed=options["seed"],
-                days=options["days"],
-                reset=options["reset"],
-                password=options["password"],
-                run_analyze=not options["no_analyze"],
-                progress=say,
-            )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from exc
-        phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in report.phases.items())
-        say(
-            f"members: {', '.join(user.username for user in report.members)} "
-            f"(owner {report.members[0].username})"
-        )
-        say(
-            f"seeded team {report.team.name!r} (id {report.team.id}): {report.images:,} images, "
-            f"{report.generations:,} generations, {report.ledger_entries:,} ledger charges, "
-            f"{report.favourites:,} favourites, {report.collection_items:,} collection items, "
-            f"{report.image_tags:,} image tags, {report.rollup_rows:,} daily spend roll-up rows"
-        )
-        say(self.style.SUCCESS(f"total time {report.seconds:.1f} s ({phases}) on {connection.vendor}"))
