@@ -15,7 +15,7 @@ from credits.models import Budget, BudgetAlert, LedgerEntry
 from credits.selectors import Periods
 from credits.services import budget_alerts_check, budget_set, ledger_refund, ledger_top_up
 from generations.models import Generation, ProviderPause
-from tests.credits.helpers import charge, client_in, days_ago, ledger_spend, rollup_spend
+from tests.credits.helpers import charge, charge_in_bulk, client_in, days_ago, ledger_spend, rollup_spend
 from tests.library.factories import make_team
 
 pytestmark = pytest.mark.django_db
@@ -209,7 +209,7 @@ def test_allowance_below_fifty_credits_or_ten_percent_of_top_ups_is_flagged(peop
     html = client_in(alice, team).get(TEAM).content.decode()
     assert "allowance-low" in html and "Running low" in html  # 49 left
     ledger_top_up(actor=alice, team=team, credits=1000)
-    charge(alice, team=team, n=1000)
+    charge_in_bulk(alice, team=team, n=1000)
     html = client_in(alice, team).get(TEAM).content.decode()
     assert re.search(r'allowance-remaining">(-?\d+)<', html).group(1) == "49"
     assert "allowance-low" in html
