@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -27,16 +28,20 @@ os.environ["PIXELGALLERY_VAR_DIR"] = _var_dir
 _redis: RedisDatabase | None = None
 if not os.environ.get("CELERY_BROKER_URL"):
     if os.environ.get("TEST_REDIS_URL"):
-        _redis = claim_redis_database(os.environ["TEST_REDIS_URL"])
+        try:
+            _redis = claim_redis_database(os.environ["TEST_REDIS_URL"])
+        except Exception as exc:
+            raise RuntimeError(f"TEST_REDIS_URL names a Redis server the tests cannot use: {exc}") from exc
         os.environ["CELERY_BROKER_URL"] = _redis.url
     else:
         os.environ["CELERY_BROKER_URL"] = "memory://"
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    broker = os.environ["CELERY_BROKER_URL"]
+    broker = urlsplit(os.environ["CELERY_BROKER_URL"])
+    where = f"{broker.scheme}://{broker.netloc.rpartition('@')[2]}{broker.path}"  # never a password
     database = "PostgreSQL (DATABASE_URL)" if os.environ.get("DATABASE_URL") else "SQLite"
-    return f"pixelgallery: database {database}, broker {broker}, var {_var_dir}"
+    return f"pixelgallery: database {database}, broker {where}, var {_var_dir}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
