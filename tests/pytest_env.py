@@ -22,9 +22,6 @@ from tools.processes import RedisDatabase, claim_redis_database
 os.environ.setdefault("DJANGO_SECURE", "0")
 os.environ.setdefault("DJANGO_STATIC_MANIFEST", "0")
 
-_var_dir = tempfile.mkdtemp(prefix="pixelgallery-test-var-")
-os.environ["PIXELGALLERY_VAR_DIR"] = _var_dir
-
 _redis: RedisDatabase | None = None
 if not os.environ.get("CELERY_BROKER_URL"):
     if os.environ.get("TEST_REDIS_URL"):
@@ -35,6 +32,9 @@ if not os.environ.get("CELERY_BROKER_URL"):
         os.environ["CELERY_BROKER_URL"] = _redis.url
     else:
         os.environ["CELERY_BROKER_URL"] = "memory://"
+
+_var_dir = tempfile.mkdtemp(prefix="pixelgallery-test-var-")
+os.environ["PIXELGALLERY_VAR_DIR"] = _var_dir
 
 
 def pytest_report_header(config: pytest.Config) -> str:
