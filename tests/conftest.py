@@ -117,16 +117,18 @@ def running_worker(app, queues: list[str]) -> Iterator[object]:
             celery_test_tasks.ping.apply_async(queue=queues[0])
             stopping.wait(0.05)
 
+    waker = threading.Thread(target=wake_the_worker, name="wake-test-worker", daemon=True)
     try:
         with start_worker(
             app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30, queues=queues
         ) as worker:
             yield worker
             state.should_terminate = 0  # what start_worker does next; the pings make it quick
-            waker = threading.Thread(target=wake_the_worker, name="wake-test-worker", daemon=True)
             waker.start()
     finally:
         stopping.set()
+        if waker.is_alive():
+            waker.join()  # no ping is sent after this: the caller's purge leaves the queues empty
         app.amqp.queues.select(list(app.conf.task_queues))  # a worker on some queues narrows the app's choice
         if includes is None:
             app.conf.changes.pop("include", None)
