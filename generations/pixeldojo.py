@@ -65,7 +65,12 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class GenerationResult:
-    """A successful answer of ``POST /flux``."""
+    """A successful answer of ``POST /flux``.
+
+    ``images`` are the URLs, in order. PixelDojo sends them as strings (the documented shape) or as objects
+    ``{"url", "seed", "width", "height", …}``; what an object says besides its URL is in ``image_details``
+    (one dict per image, empty for a plain URL).
+    """
 
     id: str
     created: datetime
@@ -73,6 +78,7 @@ class GenerationResult:
     model: str
     prompt: str
     extra: dict[str, Any] = field(default_factory=dict)
+    image_details: tuple[dict[str, Any], ...] = ()
 
 
 class PixelDojoError(Exception):
@@ -195,20 +201,31 @@ def parse_result(body: Any) -> GenerationResult:
     """Validate the success body and turn it into a ``GenerationResult``."""
     try:
         images = body["images"]
-        if not isinstance(images, list) or not all(isinstance(url, str) and url for url in images):
-            raise TypeError("images must be a list of URLs")
+        if not isinstance(images, list):
+            raise TypeError("images must be a list")
+        urls, details = zip(*map(_image_url_and_details, images), strict=True) if images else ((), ())
         created = datetime.fromtimestamp(int(body["created"]), tz=UTC)
         known = {"id", "created", "images", "model", "prompt"}
         return GenerationResult(
             id=str(body["id"]),
             created=created,
-            images=tuple(images),
+            images=tuple(urls),
             model=str(body["model"]),
             prompt=str(body["prompt"]),
             extra={key: value for key, value in body.items() if key not in known},
+            image_details=tuple(details),
         )
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise UnexpectedResponse(detail=str(exc)) from exc
+
+
+def _image_url_and_details(image: Any) -> tuple[str, dict[str, Any]]:
+    """One entry of ``images``: a URL string, or an object with a ``url`` and more about the image."""
+    if isinstance(image, str) and image:
+        return image, {}
+    if isinstance(image, dict) and isinstance(image.get("url"), str) and image["url"]:
+        return image["url"], {key: value for key, value in image.items() if key != "url"}
+    raise TypeError("each image must be a URL or an object with a url")
 
 
 class PixelDojoClient:

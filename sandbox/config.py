@@ -14,6 +14,7 @@ from typing import Any
 DEFAULT_KEY = "sandbox-key"
 DEFAULT_RPM = 60
 ERROR_STYLES = ("nested", "flat")
+IMAGE_STYLES = ("urls", "objects")  # "images": ["https://…"] as the seed shows, or [{"url", "seed", …}]
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class SandboxConfig:
     faults: FaultRates = field(default_factory=FaultRates)
     fault_seed: int | None = None
     error_style: str = "nested"
+    image_style: str = "urls"
     latency_seconds: float = 0.0
 
     def __post_init__(self) -> None:
@@ -119,6 +121,10 @@ class SandboxConfig:
         if self.error_style not in ERROR_STYLES:
             raise ValueError(
                 f"error_style must be one of {', '.join(ERROR_STYLES)}, got {self.error_style!r}"
+            )
+        if self.image_style not in IMAGE_STYLES:
+            raise ValueError(
+                f"image_style must be one of {', '.join(IMAGE_STYLES)}, got {self.image_style!r}"
             )
         for name in ("retention_seconds", "latency_seconds"):
             value = getattr(self, name)
@@ -151,6 +157,7 @@ class SandboxConfig:
             "faults": dataclasses.asdict(self.faults),
             "fault_seed": self.fault_seed,
             "error_style": self.error_style,
+            "image_style": self.image_style,
             "latency_seconds": self.latency_seconds,
         }
 
@@ -163,7 +170,8 @@ class SandboxConfig:
         PIXELDOJO_SANDBOX_RPM       default rpm of keys (60)
         PIXELDOJO_SANDBOX_RETENTION_SECONDS, PIXELDOJO_SANDBOX_LATENCY_SECONDS
         PIXELDOJO_SANDBOX_FAULTS    e.g. `server_error=0.1,truncate=0.05,slow_seconds=3`
-        PIXELDOJO_SANDBOX_FAULT_SEED, PIXELDOJO_SANDBOX_ERROR_STYLE (nested | flat)
+        PIXELDOJO_SANDBOX_FAULT_SEED, PIXELDOJO_SANDBOX_ERROR_STYLE (nested | flat),
+        PIXELDOJO_SANDBOX_IMAGE_STYLE (urls | objects)
         """
         env = os.environ if environ is None else environ
 
@@ -187,6 +195,8 @@ class SandboxConfig:
             kwargs["faults"] = FaultRates.parse(get("FAULTS") or "")
         if get("ERROR_STYLE"):
             kwargs["error_style"] = (get("ERROR_STYLE") or "").lower()
+        if get("IMAGE_STYLE"):
+            kwargs["image_style"] = (get("IMAGE_STYLE") or "").lower()
         return cls(**kwargs)
 
 

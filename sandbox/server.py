@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sandbox.config import KeyPlan, SandboxConfig
-from sandbox.render import ASPECT_RATIOS, MEGAPIXELS, render_png
+from sandbox.render import ASPECT_RATIOS, MEGAPIXELS, image_size, render_png
 
 logger = logging.getLogger(__name__)
 
@@ -558,12 +558,15 @@ class _Handler(BaseHTTPRequestHandler):
         seed = request.seed if request.seed >= 0 else secrets.randbelow(2**32)
         generation = state.add_generation(request, seed)
         base = self._public_root()
+        urls = [f"{base}/generated/{generation.token}_{n}.png" for n in range(1, request.num_outputs + 1)]
+        images: list[Any] = urls
+        if config.image_style == "objects":  # the shape community clients report from the real API
+            width, height = image_size(request.aspect_ratio, request.megapixels)
+            images = [{"url": url, "seed": seed, "width": width, "height": height} for url in urls]
         return {
             "id": "gen_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16)),
             "created": int(generation.created),
-            "images": [
-                f"{base}/generated/{generation.token}_{n}.png" for n in range(1, request.num_outputs + 1)
-            ],
+            "images": images,
             "model": request.model,
             "prompt": request.prompt,
             "seed": seed,

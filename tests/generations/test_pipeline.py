@@ -60,6 +60,17 @@ def test_generation_is_stored_end_to_end_by_a_real_worker(celery_worker, alice, 
     assert sum(charges.values_list("credits", flat=True)) == 2
 
 
+def test_images_sent_as_objects_are_stored_and_charged_once(celery_worker, alice, sandbox):
+    sandbox.configure(image_style="objects")  # {"url", "seed", "width", "height"} per image
+    generation = submit(alice, num_outputs=3, megapixels="0.25")
+    wait_for(finished(generation), timeout=30)
+
+    assert generation.status == Generation.Status.DONE, generation.error_message
+    assert sandbox.stats()["flux_requests"] == 1  # read at the first answer: never asked (and paid) again
+    assert list(generation.images.values_list("status", flat=True)) == ["stored"] * 3
+    assert LedgerEntry.objects.filter(generation=generation, kind="charge").count() == 3
+
+
 def test_server_errors_are_retried_until_pixeldojo_answers(celery_worker, alice, sandbox):
     sandbox.configure(faults=FaultRates(server_error=1.0))
     generation = submit(alice)

@@ -14,6 +14,8 @@ from generations.pixeldojo import (
     QuotaExceeded,
     RateLimited,
     ServerError,
+    UnexpectedResponse,
+    parse_result,
 )
 from sandbox.config import FaultRates, KeyPlan, SandboxConfig
 from tools.processes import free_port
@@ -33,6 +35,38 @@ def test_generate_returns_typed_result(sandbox):
     assert result.model == "flux-pro" and result.prompt == "a lighthouse at dawn"
     assert len(result.images) == 2 and all(url.startswith(sandbox.root_url) for url in result.images)
     assert result.created.tzinfo is not None
+
+
+def test_images_sent_as_objects_are_read_with_what_they_say(sandbox):
+    sandbox.configure(image_style="objects")
+    result = client_for(sandbox).generate(REQUEST)
+    assert len(result.images) == 2 and all(url.startswith(sandbox.root_url) for url in result.images)
+    assert [detail["seed"] for detail in result.image_details] == [7, 7]
+    assert all(detail["width"] > 0 and detail["height"] > 0 for detail in result.image_details)
+
+
+@pytest.mark.parametrize(
+    "images",
+    [[{"seed": 1}], [{"url": ""}], [""], [None], [7], "https://x/1.png", {"url": "https://x/1.png"}],
+    ids=["object-without-url", "empty-url", "empty-string", "null", "number", "a-string", "an-object"],
+)
+def test_images_in_any_other_shape_are_an_unexpected_answer(images):
+    body = {"id": "gen_1", "created": 1_764_000_000, "images": images, "model": "flux-pro", "prompt": "p"}
+    with pytest.raises(UnexpectedResponse):
+        parse_result(body)
+
+
+def test_unknown_fields_of_an_image_object_are_kept():
+    body = {
+        "id": "gen_1",
+        "created": 1_764_000_000,
+        "images": ["https://x/1.png", {"url": "https://x/2.png", "nsfw": False}],
+        "model": "flux-pro",
+        "prompt": "p",
+    }
+    result = parse_result(body)
+    assert result.images == ("https://x/1.png", "https://x/2.png")
+    assert result.image_details == ({}, {"nsfw": False})
 
 
 def test_only_set_parameters_are_sent():

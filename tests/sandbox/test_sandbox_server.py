@@ -396,8 +396,10 @@ def test_configure_rejects_invalid_values(server):
     with pytest.raises(ValueError):
         server.configure(error_style="xml")
     with pytest.raises(ValueError):
+        server.configure(image_style="maps")
+    with pytest.raises(ValueError):
         server.configure(colour="blue")
-    assert server.config.error_style == "nested"
+    assert server.config.error_style == "nested" and server.config.image_style == "urls"
 
 
 def test_wrong_method_and_unknown_path_answer_json(server):
@@ -429,6 +431,7 @@ def test_config_from_env():
             "PIXELDOJO_SANDBOX_LATENCY_SECONDS": "0.25",
             "PIXELDOJO_SANDBOX_FAULTS": "server_error=0.1, truncate=0.05,slow_seconds=3",
             "PIXELDOJO_SANDBOX_ERROR_STYLE": "flat",
+            "PIXELDOJO_SANDBOX_IMAGE_STYLE": "Objects",
         }
     )
     assert config.keys == {
@@ -439,7 +442,17 @@ def test_config_from_env():
     }
     assert config.retention_seconds == 1.5 and config.latency_seconds == 0.25
     assert config.faults == FaultRates(server_error=0.1, truncate=0.05, slow_seconds=3)
-    assert config.error_style == "flat"
+    assert config.error_style == "flat" and config.image_style == "objects"
+
+
+def test_images_as_objects_carry_url_seed_and_size(server):
+    server.configure(image_style="objects")
+    images = flux(server, num_outputs=2, seed=11, aspect_ratio="16:9").json()["images"]
+    assert [set(image) for image in images] == [{"url", "seed", "width", "height"}] * 2
+    assert {image["seed"] for image in images} == {11}
+    for image in images:
+        with Image.open(io.BytesIO(requests.get(image["url"], timeout=10).content)) as png:
+            assert png.size == (image["width"], image["height"])
 
 
 def test_config_from_env_defaults_and_redefined_sandbox_key():
