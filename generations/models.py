@@ -77,6 +77,10 @@ class Generation(models.Model):
 
     provider_id = models.CharField(max_length=128, blank=True)
     provider_created_at = models.DateTimeField(null=True, blank=True)
+    provider_answer = models.TextField(
+        blank=True,
+        help_text="PixelDojo's 2xx answer as received (capped, secrets redacted), kept before it is read.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

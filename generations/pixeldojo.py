@@ -4,16 +4,23 @@ The client makes exactly one HTTP call per ``generate``; retry policy (back-off,
 pause) belongs to the caller, ``generations/services/calling.py``, which knows whether a retry is safe; the
 Celery task only schedules the next run when that service asks. Every exception carries a message a person
 understands.
+
+A 2xx is money spent: whatever its body, the answer (capped, secrets redacted) travels with the result or the
+exception (``raw_answer``), and an exception raised after a 2xx is never retryable (``answered``). Bodies seen in
+the field: images as URLs or as ``{"url", "seed", "width", "height"}`` objects, HTML pages, ``{"error": …}``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
+
+from pixelgallery.logging import REDACTED, redact
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +49,7 @@ ASPECT_RATIOS: tuple[str, ...] = (
 MEGAPIXEL_LABELS: dict[str, str] = {"1": "1 MP (full)", "0.25": "0.25 MP (draft)"}
 MEGAPIXELS: tuple[str, ...] = tuple(MEGAPIXEL_LABELS)
 MAX_OUTPUTS = 4
+MAX_RAW_ANSWER = 64 * 1024  # characters of a 2xx body kept for operators
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class GenerationResult:
     prompt: str
     extra: dict[str, Any] = field(default_factory=dict)
     image_details: tuple[dict[str, Any], ...] = ()
+    raw_answer: str = ""  # the body as received (capped, secrets redacted), kept for operators
 
 
 class PixelDojoError(Exception):
@@ -88,10 +97,26 @@ class PixelDojoError(Exception):
     retryable = False
     default_message = "PixelDojo could not generate the image."
 
-    def __init__(self, message: str | None = None, *, detail: str = "", status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        detail: str = "",
+        status: int | None = None,
+        raw_answer: str | None = None,
+    ) -> None:
         self.detail = detail
         self.status = status
+        # Set when PixelDojo answered 2xx (it may have charged): never to be asked again, whatever the class.
+        self.raw_answer = raw_answer
+        if raw_answer is not None:
+            self.retryable = False
         super().__init__(message or self.default_message)
+
+    @property
+    def answered(self) -> bool:
+        """PixelDojo answered with a 2xx: the generation may have been paid for."""
+        return self.raw_answer is not None
 
 
 class InvalidApiKey(PixelDojoError):
@@ -140,9 +165,14 @@ class NetworkError(PixelDojoError):
 
 
 class UnexpectedResponse(PixelDojoError):
+    """A 2xx whose body could not be read: PixelDojo may have charged for it, so it is never asked again."""
+
     code = "unexpected_response"
-    retryable = True
-    default_message = "PixelDojo sent an answer that could not be understood. It will be tried again."
+    retryable = False
+    default_message = (
+        "PixelDojo answered but the answer could not be read; it may have charged your account. "
+        "It was not sent again; an operator can see the answer on the operations page."
+    )
 
 
 ERRORS_BY_CODE: dict[str, type[PixelDojoError]] = {
@@ -195,6 +225,17 @@ def error_for_response(response: requests.Response) -> PixelDojoError:
         detail=detail,
         status=status,
     )
+
+
+def error_in_answer(body: dict[str, Any], *, raw_answer: str) -> PixelDojoError:
+    """``{"error": …}`` inside a 2xx: the error it names, final (PixelDojo may have charged for the call)."""
+    code, detail = parse_error_body(body)
+    cls = ERRORS_BY_CODE.get(code or "", UnexpectedResponse)
+    message = (
+        f"PixelDojo answered with an error ({cls.code}) instead of images; it may have charged your account. "
+        "It was not sent again."
+    )
+    return cls(message, detail=detail, raw_answer=raw_answer)
 
 
 def parse_result(body: Any) -> GenerationResult:
@@ -269,11 +310,25 @@ class PixelDojoClient:
             error = error_for_response(response)
             logger.info("PixelDojo answered HTTP %s (%s)", response.status_code, error.code)
             raise error
+        raw = self._answer_text(response)
         try:
             body = response.json()
         except ValueError as exc:
-            raise UnexpectedResponse(detail="body is not JSON") from exc
-        return parse_result(body)
+            raise UnexpectedResponse(detail="body is not JSON", raw_answer=raw) from exc
+        if isinstance(body, dict) and body.get("error"):
+            raise error_in_answer(body, raw_answer=raw)
+        try:
+            result = parse_result(body)
+        except UnexpectedResponse as exc:
+            raise UnexpectedResponse(detail=exc.detail, raw_answer=raw) from exc
+        return dataclasses.replace(result, raw_answer=raw)
+
+    def _answer_text(self, response: requests.Response) -> str:
+        """The answer's body for operators: at most ``MAX_RAW_ANSWER`` characters, secrets redacted."""
+        text = response.content[:MAX_RAW_ANSWER].decode("utf-8", errors="replace")
+        if self._api_key:
+            text = text.replace(self._api_key, REDACTED)
+        return redact(text)
 
 
 def client_from_settings() -> PixelDojoClient:

@@ -95,4 +95,12 @@ def operations_overview() -> dict[str, object]:
             .select_related("generation__user")
             .order_by("-updated_at")[:20]
         ),
+        # PixelDojo answered 2xx (it may have charged) but nothing could be used: the kept body, to check.
+        "unusable_answers": list(
+            Generation.objects.filter(status=Generation.Status.FAILED)
+            .exclude(provider_answer="")
+            .exclude(images__isnull=False)
+            .select_related("user")
+            .order_by("-updated_at")[:20]
+        ),
     }

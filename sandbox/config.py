@@ -52,11 +52,15 @@ class FaultRates:
     """Probabilities (0..1) of injected faults.
 
     server_error / rate_limit / slow apply to POST /flux; truncate / corrupt / expired / slow apply to
-    image downloads. slow_seconds is the delay of a "slow" fault.
+    image downloads. slow_seconds is the delay of a "slow" fault. html_200 / error_200 answer POST /flux with
+    HTTP 200 after the images were made (and the credits used), as seen in the field: an HTML page (a proxy's,
+    echoing the request's Authorization header), or ``{"error": {"code": "server_error", …}}``.
     """
 
     server_error: float = 0.0
     rate_limit: float = 0.0
+    html_200: float = 0.0
+    error_200: float = 0.0
     slow: float = 0.0
     slow_seconds: float = 2.0
     truncate: float = 0.0

@@ -16,6 +16,7 @@ The sandbox keeps its own clock (real time plus an offset that only moves forwar
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import logging
 import math
@@ -521,12 +522,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle_flux(self, raw_body: bytes) -> None:
         started = time.time()
         headers: dict[str, str] = {}
+        state, faults = self.state, self.state.config.faults
         try:
             status, payload = 200, self._generate(raw_body)
         except ApiError as error:
             status, headers = error.status, error.headers
-            payload = error_body(self.state.config.error_style, error.code, error.message)
-        self.state.record_flux(status, started)
+            payload = error_body(state.config.error_style, error.code, error.message)
+        state.record_flux(status, started)
+        if status == 200 and state.roll(faults.html_200):  # made and charged, but the body is a web page
+            echoed = html.escape(self.headers.get("Authorization", ""))
+            page = f"<html><body><h1>200 OK</h1><pre>Authorization: {echoed}</pre></body></html>"
+            self._send_bytes(200, page.encode(), "text/html; charset=utf-8")
+            return
+        if status == 200 and state.roll(faults.error_200):
+            payload = error_body("nested", "server_error", "Generation failed after it started (injected)")
         self._send_json(status, payload, headers)
 
     def _generate(self, raw_body: bytes) -> dict[str, Any]:

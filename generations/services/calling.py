@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from datetime import timedelta
@@ -22,6 +23,7 @@ from generations.pixeldojo import (
     QuotaExceeded,
     RateLimited,
     client_from_settings,
+    parse_result,
 )
 from generations.ratelimit import acquire, limiter_from_settings
 from generations.services.pause import provider_pause_active, provider_pause_start
@@ -74,8 +76,12 @@ def generation_run(*, generation_id: int) -> float | None:
     try:
         result = client_from_settings().generate(generation.to_request())
     except PixelDojoError as exc:
+        if exc.answered:  # a 2xx that cannot be used: PixelDojo may have charged, never ask again
+            _fail_with_answer(generation, exc)
+            return None
         return _handle_error(generation, exc)
-    _record_answer(generation_id, result)
+    if _keep_answer(generation_id, result):
+        generation_record_answer(generation_id=generation_id, result=result)
     return None
 
 
@@ -151,12 +157,77 @@ def _paused_message(pause) -> str:
     )
 
 
+ANSWERED_BUT_UNUSABLE = (
+    "PixelDojo answered, but the answer could not be recorded; it may have charged your account. "
+    "It was not sent again; an operator can see the answer on the operations page."
+)
+
+
+def _keep_answer(generation_id: int, result: GenerationResult) -> bool:
+    """The first write after a 2xx, one statement: keep the raw answer and mark the generation answered.
+
+    From here on nothing sends it to PixelDojo again (claiming and the sweeper both require no answer),
+    whatever happens while the answer is read and recorded. False when another delivery kept one first.
+    """
+    return bool(
+        Generation.objects.filter(id=generation_id, provider_id="").update(
+            provider_id=result.id[:128] or "(no id)",
+            provider_answer=result.raw_answer,
+            lease_until=None,
+            updated_at=timezone.now(),
+        )
+    )
+
+
+def _fail_with_answer(generation: Generation, exc: PixelDojoError) -> None:
+    """A 2xx that holds no usable images (unreadable, or an error inside it): fail it, keeping the answer."""
+    if isinstance(exc, QuotaExceeded):
+        provider_pause_start(code=exc.code, message=str(exc))
+    now = timezone.now()
+    Generation.objects.filter(id=generation.id, status__in=[Status.QUEUED, Status.GENERATING]).update(
+        status=Status.FAILED,
+        error_code=exc.code,
+        error_message=str(exc),
+        provider_answer=exc.raw_answer or "",
+        finished_at=now,
+        updated_at=now,
+        lease_until=None,
+    )
+    logger.warning(
+        "generation %s: PixelDojo answered 2xx without usable images (%s)", generation.code, exc.code
+    )
+
+
+def generation_record_answer(*, generation_id: int, result: GenerationResult) -> None:
+    """Record a kept answer's images and charges; if that fails, fail the generation (never re-ask)."""
+    try:
+        _record_answer(generation_id, result)
+    except Exception:
+        logger.exception("generation %s: the answer PixelDojo sent could not be recorded", generation_id)
+        generation_fail(
+            generation_id=generation_id, code="answer_not_recorded", message=ANSWERED_BUT_UNUSABLE
+        )
+
+
+def generation_record_kept_answer(*, generation_id: int) -> None:
+    """Record the answer a worker kept but did not get to record (it died in between): from the kept body."""
+    raw = Generation.objects.filter(id=generation_id).values_list("provider_answer", flat=True).first()
+    try:
+        result = parse_result(json.loads(raw or ""))
+    except (ValueError, PixelDojoError):
+        generation_fail(
+            generation_id=generation_id, code="answer_not_recorded", message=ANSWERED_BUT_UNUSABLE
+        )
+        return
+    generation_record_answer(generation_id=generation_id, result=result)
+
+
 def _record_answer(generation_id: int, result: GenerationResult) -> None:
-    """Store PixelDojo's answer once: one Image per URL, one credit per image, downloads enqueued."""
+    """Store a kept answer once: one Image per URL, one credit per image, downloads enqueued."""
     with transaction.atomic():
         generation = Generation.objects.select_for_update().get(id=generation_id)
-        if generation.provider_id:
-            return  # another delivery of this task recorded an answer first.
+        if generation.status != Status.GENERATING or generation.images.exists():
+            return  # another delivery of this task recorded the answer first.
         generation.lease_until = None
         generation.error_code = generation.error_message = ""
         if not result.images:
@@ -166,7 +237,6 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
             generation.finished_at = timezone.now()
             generation.save()
             return
-        generation.provider_id = result.id
         generation.provider_created_at = result.created
         generation.status = Status.SAVING
         if generation.seed in (None, -1) and isinstance(result.extra.get("seed"), int):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from generations import tasks
 from generations.models import Generation, Image
+from generations.services.calling import generation_record_kept_answer
 from generations.services.persistence import (
     expired_message,
     generation_settle,
@@ -27,7 +28,13 @@ def sweep_stale_work() -> dict[str, int]:
     """Re-queue work left untouched for ``SWEEP_STALE_SECONDS``; expire images PixelDojo has deleted."""
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.SWEEP_STALE_SECONDS)
-    counts = {"images_requeued": 0, "images_expired": 0, "generations_requeued": 0, "generations_settled": 0}
+    counts = {
+        "images_requeued": 0,
+        "images_expired": 0,
+        "generations_requeued": 0,
+        "answers_recorded": 0,
+        "generations_settled": 0,
+    }
 
     pending = Image.objects.select_related("generation").filter(
         status=ImageStatus.PENDING, updated_at__lt=stale_before
@@ -51,6 +58,14 @@ def sweep_stale_work() -> dict[str, int]:
         Generation.objects.filter(id=generation_id).update(updated_at=now)
         tasks.run_generation.delay(generation_id)
         counts["generations_requeued"] += 1
+
+    # Answered (the answer is kept) but never recorded: the worker died in between. Never asked again.
+    kept = Generation.objects.filter(status=Status.GENERATING, updated_at__lt=stale_before).exclude(
+        provider_id=""
+    )
+    for generation_id in list(kept.values_list("id", flat=True)):
+        generation_record_kept_answer(generation_id=generation_id)
+        counts["answers_recorded"] += 1
 
     saving = Generation.objects.filter(status=Status.SAVING, updated_at__lt=stale_before).exclude(
         images__status=ImageStatus.PENDING

@@ -53,6 +53,22 @@ def test_operations_page_counts_expired_and_stale_images(client, operator, alice
     assert "a quiet harbour" in html  # the lost image is listed with its prompt
 
 
+def test_operators_see_answers_that_could_not_be_used_escaped(client, operator, alice):
+    make_generation(
+        alice,
+        status=Generation.Status.FAILED,
+        error_code="unexpected_response",
+        provider_answer="<html><script>alert(1)</script>Authorization: Bearer [REDACTED]</html>",
+    )
+    make_generation(alice, status=Generation.Status.FAILED, error_code="server_error")  # never answered 2xx
+    client.login(username="olga", password=PASSWORD)
+    html = client.get(reverse("operations")).content.decode()
+    table = html.split('data-testid="unusable-answers"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 2  # the header and the one answered generation
+    assert "unexpected_response" in table and "&lt;script&gt;alert(1)&lt;/script&gt;" in table
+    assert "<script>alert(1)" not in html
+
+
 def test_paused_submission_is_refused_at_the_form_and_operator_resumes(client, operator, alice):
     services.provider_pause_start(
         code="quota_exceeded", message="The PixelDojo account has run out of credits."

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from datetime import timedelta
 
 import pytest
+import requests
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image as PILImage
@@ -16,7 +18,7 @@ from generations import services
 from generations.models import Generation, Image
 from generations.pixeldojo import GenerationRequest
 from sandbox.config import FaultRates, KeyPlan
-from tests.conftest import wait_for
+from tests.conftest import SANDBOX_KEY, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,6 +71,71 @@ def test_images_sent_as_objects_are_stored_and_charged_once(celery_worker, alice
     assert sandbox.stats()["flux_requests"] == 1  # read at the first answer: never asked (and paid) again
     assert list(generation.images.values_list("status", flat=True)) == ["stored"] * 3
     assert LedgerEntry.objects.filter(generation=generation, kind="charge").count() == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"), [("html_200", "unexpected_response"), ("error_200", "server_error")]
+)
+def test_a_200_without_usable_images_fails_at_once_and_is_never_asked_again(
+    celery_worker, alice, sandbox, settings, fault, code
+):
+    sandbox.configure(faults=FaultRates(**{fault: 1.0}))
+    generation = submit(alice, num_outputs=2)
+    wait_for(finished(generation), timeout=30)
+
+    assert generation.status == Generation.Status.FAILED and generation.error_code == code
+    assert "may have charged your account" in generation.error_message
+    assert generation.provider_answer and SANDBOX_KEY not in generation.provider_answer
+    settings.SWEEP_STALE_SECONDS = 0
+    services.sweep_stale_work()
+    services.generation_run(generation_id=generation.id)  # a redelivered message
+    assert sandbox.stats()["flux_requests"] == 1
+    assert not generation.images.exists() and not LedgerEntry.objects.filter(generation=generation).exists()
+
+
+def answered_but_unrecorded(user, sandbox, **changes) -> Generation:
+    """A generation as a worker that died leaves it: a real sandbox answer kept, nothing recorded yet."""
+    response = requests.post(
+        f"{sandbox.base_url}/flux",
+        json={"prompt": "a lighthouse at dawn", "model": "flux-pro", "num_outputs": 2},
+        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
+        timeout=10,
+    )
+    return Generation.objects.create(
+        user=user,
+        prompt="a lighthouse at dawn",
+        model="flux-pro",
+        num_outputs=2,
+        status="generating",
+        attempts=1,
+        provider_id=response.json()["id"],
+        provider_answer=json.dumps({**response.json(), **changes}),
+    )
+
+
+def test_an_answer_kept_by_a_worker_that_died_is_recorded_by_the_sweeper(alice, sandbox, settings):
+    generation = answered_but_unrecorded(alice, sandbox)
+    settings.SWEEP_STALE_SECONDS = 0
+    assert services.sweep_stale_work()["answers_recorded"] == 1
+
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.SAVING
+    assert generation.images.count() == 2
+    assert LedgerEntry.objects.filter(generation=generation, kind="charge").count() == 2
+    assert sandbox.stats()["flux_requests"] == 1  # only the answer kept above: PixelDojo was not asked again
+
+
+def test_an_answer_that_cannot_be_recorded_fails_and_is_never_asked_again(alice, sandbox, settings):
+    generation = answered_but_unrecorded(alice, sandbox, seed=2**70)  # a seed no database column holds
+    settings.SWEEP_STALE_SECONDS = 0
+    services.sweep_stale_work()
+
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.FAILED and generation.error_code == "answer_not_recorded"
+    assert "may have charged your account" in generation.error_message
+    assert not generation.images.exists() and not LedgerEntry.objects.filter(generation=generation).exists()
+    services.generation_run(generation_id=generation.id)
+    assert sandbox.stats()["flux_requests"] == 1
 
 
 def test_server_errors_are_retried_until_pixeldojo_answers(celery_worker, alice, sandbox):

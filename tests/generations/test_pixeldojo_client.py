@@ -69,6 +69,30 @@ def test_unknown_fields_of_an_image_object_are_kept():
     assert result.image_details == ({}, {"nsfw": False})
 
 
+def test_an_html_page_with_200_is_final_and_kept_for_operators_without_the_key(sandbox):
+    sandbox.configure(faults=FaultRates(html_200=1.0))  # the page echoes "Authorization: Bearer sandbox-key"
+    with pytest.raises(UnexpectedResponse) as caught:
+        client_for(sandbox).generate(REQUEST)
+    error = caught.value
+    assert error.answered and not error.retryable
+    assert "may have charged" in str(error)
+    assert "<html>" in error.raw_answer and "[REDACTED]" in error.raw_answer
+    assert "sandbox-key" not in error.raw_answer
+
+
+def test_an_error_inside_a_200_is_that_error_and_final(sandbox):
+    sandbox.configure(faults=FaultRates(error_200=1.0))
+    with pytest.raises(ServerError) as caught:
+        client_for(sandbox).generate(REQUEST)
+    assert caught.value.answered and not caught.value.retryable  # a 500 would be retried; this was a 200
+    assert '"server_error"' in caught.value.raw_answer
+
+
+def test_a_readable_answer_keeps_its_raw_body(sandbox):
+    result = client_for(sandbox).generate(REQUEST)
+    assert result.id in result.raw_answer and result.images[0] in result.raw_answer
+
+
 def test_only_set_parameters_are_sent():
     assert REQUEST.to_payload() == {
         "prompt": "a lighthouse at dawn",

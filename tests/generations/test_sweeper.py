@@ -55,6 +55,7 @@ def test_fresh_work_is_left_alone(alice, sandbox):
         "images_requeued": 0,
         "images_expired": 0,
         "generations_requeued": 0,
+        "answers_recorded": 0,
         "generations_settled": 0,
     }
     generation.refresh_from_db()
