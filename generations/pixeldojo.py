@@ -5,9 +5,9 @@ pause) belongs to the caller, ``generations/services/calling.py``, which knows w
 Celery task only schedules the next run when that service asks. Every exception carries a message a person
 understands.
 
-A 2xx is money spent: whatever its body, the answer (capped, secrets redacted) travels with the result or the
-exception (``raw_answer``), and an exception raised after a 2xx is never retryable (``answered``). Bodies seen in
-the field: images as URLs or as ``{"url", "seed", "width", "height"}`` objects, HTML pages, ``{"error": …}``.
+A 2xx is money spent: whatever its body, the answer (capped, secrets redacted) travels with the result or
+the exception (``raw_answer``), and an exception raised after a 2xx is never retryable (``answered``). Bodies
+seen in the field: images as URLs or as ``{"url", "seed", …}`` objects, HTML pages, ``{"error": …}``.
 """
 
 from __future__ import annotations
