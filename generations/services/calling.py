@@ -82,6 +82,8 @@ def generation_run(*, generation_id: int) -> float | None:
         return _handle_error(generation, exc)
     if _keep_answer(generation_id, result):
         generation_record_answer(generation_id=generation_id, result=result)
+    else:  # a second call for it was answered too (a lease that ran out): PixelDojo may have charged twice
+        logger.warning("generation %s: a second answer (%s) was not kept", generation.code, result.id)
     return None
 
 
