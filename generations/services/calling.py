@@ -185,15 +185,8 @@ def _fail_with_answer(generation: Generation, exc: PixelDojoError) -> None:
     """A 2xx that holds no usable images (unreadable, or an error inside it): fail it, keeping the answer."""
     if isinstance(exc, QuotaExceeded):
         provider_pause_start(code=exc.code, message=str(exc))
-    now = timezone.now()
-    Generation.objects.filter(id=generation.id, status__in=[Status.QUEUED, Status.GENERATING]).update(
-        status=Status.FAILED,
-        error_code=exc.code,
-        error_message=str(exc),
-        provider_answer=exc.raw_answer or "",
-        finished_at=now,
-        updated_at=now,
-        lease_until=None,
+    generation_fail(
+        generation_id=generation.id, code=exc.code, message=str(exc), provider_answer=exc.raw_answer or ""
     )
     logger.warning(
         "generation %s: PixelDojo answered 2xx without usable images (%s)", generation.code, exc.code
@@ -260,9 +253,13 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
     logger.info("generation %s answered by PixelDojo with %d images", generation.code, len(images))
 
 
-def generation_fail(*, generation_id: int, code: str, message: str) -> None:
-    """End a generation that has not been answered yet as failed, with a message for people."""
+def generation_fail(
+    *, generation_id: int, code: str, message: str, provider_answer: str | None = None
+) -> None:
+    """End a generation still queued or generating as failed, with a message for people (and the 2xx body
+    PixelDojo sent, when it sent one that could not be used)."""
     now = timezone.now()
+    answer = {} if provider_answer is None else {"provider_answer": provider_answer}
     Generation.objects.filter(id=generation_id, status__in=[Status.QUEUED, Status.GENERATING]).update(
         status=Status.FAILED,
         error_code=code,
@@ -270,4 +267,5 @@ def generation_fail(*, generation_id: int, code: str, message: str) -> None:
         finished_at=now,
         updated_at=now,
         lease_until=None,
+        **answer,
     )
