@@ -75,11 +75,25 @@ class Generation(models.Model):
         null=True, blank=True, help_text="A worker is calling PixelDojo for it until then."
     )
 
+    price = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Credits it is expected to cost (images times the model cost), reserved until answered.",
+    )
+    called_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When PixelDojo was last called for it."
+    )
     provider_id = models.CharField(max_length=128, blank=True)
     provider_created_at = models.DateTimeField(null=True, blank=True)
     provider_answer = models.TextField(
         blank=True,
         help_text="PixelDojo's 2xx answer as received (capped, secrets redacted), kept before it is read.",
+    )
+    answer_anomaly = models.TextField(
+        blank=True,
+        help_text="What the answer held beyond what was asked (extra or repeated images), not kept.",
     )
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -160,6 +174,11 @@ class Image(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    provider_details = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What PixelDojo said about this image besides its URL (seed, width, height, …).",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

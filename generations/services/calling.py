@@ -69,8 +69,9 @@ def generation_run(*, generation_id: int) -> float | None:
     if wait:
         _release(generation_id)  # waiting is not stale: the sweeper leaves it alone
         return wait
+    now = timezone.now()
     Generation.objects.filter(id=generation_id).update(
-        status=Status.GENERATING, attempts=F("attempts") + 1, updated_at=timezone.now()
+        status=Status.GENERATING, attempts=F("attempts") + 1, called_at=now, updated_at=now
     )
     generation.refresh_from_db()
     try:
