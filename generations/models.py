@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from generations.pixeldojo import GenerationRequest
+from generations.pixeldojo import GenerationRequest, provider_text
 
 # A generation stores its GenerationRequest field for field; these text fields are blank when unset (None).
 REQUEST_FIELDS = tuple(field.name for field in dataclasses.fields(GenerationRequest))
@@ -199,6 +200,18 @@ class Image(models.Model):
     @property
     def file_extension(self) -> str:
         return {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(self.content_type, "img")
+
+    def reported_details(self) -> list[tuple[str, str]]:
+        """What PixelDojo said about this image, for people: seed and size first, then anything else."""
+        about = dict(self.provider_details or {})
+        shown: list[tuple[str, str]] = []
+        if "seed" in about:
+            shown.append(("seed", str(about.pop("seed"))))
+        if "width" in about and "height" in about:
+            size = f"{about.pop('width')} × {about.pop('height')}"  # noqa: RUF001 - the multiplication sign
+            shown.append(("size", size))
+        shown.extend((str(name), provider_text(json.dumps(value))) for name, value in about.items())
+        return shown
 
 
 class ProviderPauseQuerySet(models.QuerySet):

@@ -13,12 +13,16 @@ seen in the field: images as URLs or as ``{"url", "seed", …}`` objects, HTML p
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import re
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
+import urllib3
 
 from pixelgallery.logging import REDACTED, redact
 
@@ -50,6 +54,7 @@ MEGAPIXEL_LABELS: dict[str, str] = {"1": "1 MP (full)", "0.25": "0.25 MP (draft)
 MEGAPIXELS: tuple[str, ...] = tuple(MEGAPIXEL_LABELS)
 MAX_OUTPUTS = 4
 MAX_RAW_ANSWER = 64 * 1024  # characters of a 2xx body kept for operators
+MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a longer answer is not read (a JSON list of 4 images is a few KB)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class GenerationResult:
     """
 
     id: str
-    created: datetime
+    created: datetime | None
     images: tuple[str, ...]
     model: str
     prompt: str
@@ -178,6 +183,7 @@ class UnexpectedResponse(PixelDojoError):
 ERRORS_BY_CODE: dict[str, type[PixelDojoError]] = {
     cls.code: cls for cls in (InvalidApiKey, InvalidRequest, ModelNotFound, QuotaExceeded, ServerError)
 }
+QUOTA_CODES = frozenset({"quota_exceeded", "insufficient_credits", "payment_required"})
 
 
 def parse_error_body(body: Any) -> tuple[str | None, str]:
@@ -202,62 +208,94 @@ def _retry_after_seconds(response: requests.Response) -> float:
         return 60.0
 
 
-def error_for_response(response: requests.Response) -> PixelDojoError:
-    """Map a non-2xx answer to the matching exception."""
+# Words that look like credentials: long runs of letters and digits mixing both (API keys, tokens, hashes).
+_KEY_LIKE = re.compile(r"(?<![A-Za-z0-9_\-])(?=[A-Za-z_\-]*[0-9])(?=[0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{20,}")
+_NAMED_SECRET = re.compile(r"(?i)\b(api[_-]?key|key|token|secret|password)(\"?\s*[:=]\s*\"?)[^\s\"',;]+")
+MAX_PROVIDER_TEXT = 300
+
+
+def provider_text(text: str, *, secret: str = "") -> str:
+    """Text PixelDojo wrote, made safe to show inside one of our sentences: one line, at most
+    ``MAX_PROVIDER_TEXT`` characters, with the key, bearer tokens and anything that looks like a credential
+    replaced by ``[REDACTED]``."""
+    text = " ".join(str(text).split())
+    if secret:
+        text = text.replace(secret, REDACTED)
+    text = _NAMED_SECRET.sub(rf"\1\2{REDACTED}", redact(text))
+    text = _KEY_LIKE.sub(REDACTED, text)
+    return text if len(text) <= MAX_PROVIDER_TEXT else text[: MAX_PROVIDER_TEXT - 1] + "…"
+
+
+def error_for_response(response: requests.Response, body: bytes = b"", *, secret: str = "") -> PixelDojoError:
+    """Map a non-2xx answer (status, headers, the body read so far) to the matching exception."""
     try:
-        body = response.json()
+        decoded = json.loads(body) if body else None
     except ValueError:
-        body = None
-    code, detail = parse_error_body(body)
+        decoded = None
+    code, detail = parse_error_body(decoded)
+    detail = provider_text(detail, secret=secret)
     status = response.status_code
     if status == 429 or code in {"rate_limit_exceeded", "rate_limited"}:
         return RateLimited(retry_after=_retry_after_seconds(response), detail=detail, status=status)
-    if code in ERRORS_BY_CODE:
-        cls = ERRORS_BY_CODE[code]
-        message = f"PixelDojo rejected the request: {detail}" if cls is InvalidRequest and detail else None
-        return cls(message, detail=detail, status=status)
-    if status in (401, 403):
+    if status == 402 or code in QUOTA_CODES:
+        return QuotaExceeded(detail=detail, status=status)
+    if status in (401, 403) or code == InvalidApiKey.code:
         return InvalidApiKey(detail=detail, status=status)
+    if code in ERRORS_BY_CODE and ERRORS_BY_CODE[code] is not InvalidRequest:
+        return ERRORS_BY_CODE[code](detail=detail, status=status)
     if status >= 500:
         return ServerError(detail=detail, status=status)
+    reason = f": {detail}" if detail else "."
+    if status == 422:
+        return InvalidRequest(f"PixelDojo found the request invalid{reason}", detail=detail, status=status)
     return InvalidRequest(
-        f"PixelDojo refused the request (HTTP {status}){': ' + detail if detail else ''}.",
-        detail=detail,
-        status=status,
+        f"PixelDojo refused the request (HTTP {status}){reason}", detail=detail, status=status
     )
 
 
 def error_in_answer(body: dict[str, Any], *, raw_answer: str) -> PixelDojoError:
     """``{"error": …}`` inside a 2xx: the error it names, final (PixelDojo may have charged for the call)."""
     code, detail = parse_error_body(body)
-    cls = ERRORS_BY_CODE.get(code or "", UnexpectedResponse)
+    cls = QuotaExceeded if code in QUOTA_CODES else ERRORS_BY_CODE.get(code or "", UnexpectedResponse)
     message = (
         f"PixelDojo answered with an error ({cls.code}) instead of images; it may have charged your account. "
         "It was not sent again."
     )
-    return cls(message, detail=detail, raw_answer=raw_answer)
+    return cls(message, detail=provider_text(detail), raw_answer=raw_answer)
 
 
-def parse_result(body: Any) -> GenerationResult:
-    """Validate the success body and turn it into a ``GenerationResult``."""
+def parse_result(body: Any, *, request: GenerationRequest | None = None) -> GenerationResult:
+    """Read a success body tolerantly: only ``images`` is required (a list of URLs or ``{"url", …}``
+    objects); a missing or odd ``id``, ``created``, ``model`` or ``prompt`` falls back to what was asked."""
     try:
+        if not isinstance(body, dict):
+            raise TypeError("the answer is not a JSON object")
         images = body["images"]
         if not isinstance(images, list):
             raise TypeError("images must be a list")
         urls, details = zip(*map(_image_url_and_details, images), strict=True) if images else ((), ())
-        created = datetime.fromtimestamp(int(body["created"]), tz=UTC)
-        known = {"id", "created", "images", "model", "prompt"}
-        return GenerationResult(
-            id=str(body["id"]),
-            created=created,
-            images=tuple(urls),
-            model=str(body["model"]),
-            prompt=str(body["prompt"]),
-            extra={key: value for key, value in body.items() if key not in known},
-            image_details=tuple(details),
-        )
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise UnexpectedResponse(detail=str(exc)) from exc
+    known = {"id", "created", "images", "model", "prompt"}
+    return GenerationResult(
+        id=str(body.get("id") or "")[:128],
+        created=_timestamp(body.get("created")),
+        images=tuple(urls),
+        model=str(body.get("model") or (request.model if request else "")),
+        prompt=str(body.get("prompt") or (request.prompt if request else "")),
+        extra={key: value for key, value in body.items() if key not in known},
+        image_details=tuple(details),
+    )
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """A Unix time PixelDojo sent, or None when it is missing or not a plausible time."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _image_url_and_details(image: Any) -> tuple[str, dict[str, Any]]:
@@ -279,11 +317,13 @@ class PixelDojoClient:
         api_key: str,
         connect_timeout: float = 5.0,
         read_timeout: float = 120.0,
+        deadline: float = 150.0,
         session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.timeout = (connect_timeout, read_timeout)
+        self.deadline = deadline  # seconds for the whole call after connecting, body included
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": "PixelGallery/0.1"})
 
@@ -291,14 +331,20 @@ class PixelDojoClient:
         return f"PixelDojoClient(base_url={self.base_url!r})"
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
-        """Ask PixelDojo for images; raise a ``PixelDojoError`` subclass on any failure."""
+        """Ask PixelDojo for images; raise a ``PixelDojoError`` subclass on any failure.
+
+        The whole call (connect, wait, body) ends within the connect timeout plus ``deadline`` seconds: a body
+        still arriving then is cut and, being a 2xx, fails as unreadable instead of being asked again.
+        """
+        started = time.monotonic()
         try:
             response = self.session.post(
                 f"{self.base_url}/flux",
                 json=request.to_payload(),
                 headers={"Authorization": f"Bearer {self._api_key}"},
-                timeout=self.timeout,
+                timeout=(self.timeout[0], min(self.timeout[1], self.deadline)),
                 allow_redirects=False,
+                stream=True,
             )
         except requests.Timeout as exc:
             raise NetworkError(
@@ -306,29 +352,60 @@ class PixelDojoClient:
             ) from exc
         except requests.RequestException as exc:
             raise NetworkError(detail=type(exc).__name__) from exc
+        with response:
+            body, cut = _read_body(response, until=started + self.timeout[0] + self.deadline)
         if not 200 <= response.status_code < 300:
-            error = error_for_response(response)
+            error = error_for_response(response, body, secret=self._api_key)
             logger.info("PixelDojo answered HTTP %s (%s)", response.status_code, error.code)
             raise error
-        raw = self._answer_text(response)
+        raw = self._answer_text(body)
+        if cut:
+            raise UnexpectedResponse(detail=cut, raw_answer=raw)
         try:
-            body = response.json()
+            decoded = json.loads(body)
         except ValueError as exc:
             raise UnexpectedResponse(detail="body is not JSON", raw_answer=raw) from exc
-        if isinstance(body, dict) and body.get("error"):
-            raise error_in_answer(body, raw_answer=raw)
+        if isinstance(decoded, dict) and decoded.get("error"):
+            raise error_in_answer(decoded, raw_answer=raw)
         try:
-            result = parse_result(body)
+            result = parse_result(decoded, request=request)
         except UnexpectedResponse as exc:
             raise UnexpectedResponse(detail=exc.detail, raw_answer=raw) from exc
         return dataclasses.replace(result, raw_answer=raw)
 
-    def _answer_text(self, response: requests.Response) -> str:
+    def _answer_text(self, body: bytes) -> str:
         """The answer's body for operators: at most ``MAX_RAW_ANSWER`` characters, secrets redacted."""
-        text = response.content[:MAX_RAW_ANSWER].decode("utf-8", errors="replace")
+        text = body[:MAX_RAW_ANSWER].decode("utf-8", errors="replace")
         if self._api_key:
             text = text.replace(self._api_key, REDACTED)
         return redact(text)
+
+
+def _read_body(response: requests.Response, *, until: float) -> tuple[bytes, str]:
+    """The body as it arrives until it ends, ``MAX_ANSWER_BYTES`` or the monotonic time ``until``.
+
+    Returns the bytes and, when it stopped early, why (empty when the body is complete). Each socket read is
+    bounded by the time left, so a body that drips in slowly cannot outlive the deadline.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+    try:
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                return b"".join(chunks), "the answer was still arriving when the call's deadline passed"
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = response.raw.read1(65536)
+            if not chunk:
+                return b"".join(chunks), ""
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                return b"".join(chunks), f"the answer was larger than {MAX_ANSWER_BYTES // 1024} KB"
+    except (OSError, urllib3.exceptions.HTTPError, requests.RequestException) as exc:
+        return b"".join(chunks), f"the answer was cut off ({type(exc).__name__})"
 
 
 def client_from_settings() -> PixelDojoClient:
@@ -340,4 +417,5 @@ def client_from_settings() -> PixelDojoClient:
         api_key=settings.PIXELDOJO_API_KEY,
         connect_timeout=settings.PIXELDOJO_CONNECT_TIMEOUT,
         read_timeout=settings.PIXELDOJO_READ_TIMEOUT,
+        deadline=settings.PIXELDOJO_CALL_DEADLINE_SECONDS,
     )

@@ -103,4 +103,8 @@ def operations_overview() -> dict[str, object]:
             .select_related("user")
             .order_by("-updated_at")[:20]
         ),
+        # Answers that held more than was asked (extra or repeated images): only what was asked was kept.
+        "answer_anomalies": list(
+            Generation.objects.exclude(answer_anomaly="").select_related("user").order_by("-updated_at")[:20]
+        ),
     }

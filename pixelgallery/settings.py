@@ -229,6 +229,8 @@ else:
     PIXELDOJO_BASE_URL = env_str("PIXELDOJO_BASE_URL", "https://pixeldojo.ai/api/v1")
 PIXELDOJO_CONNECT_TIMEOUT = env_float("PIXELDOJO_CONNECT_TIMEOUT", 5.0)
 PIXELDOJO_READ_TIMEOUT = env_float("PIXELDOJO_READ_TIMEOUT", 120.0)
+# The whole call, answer included, ends within connect timeout + this (a dripping answer is cut there).
+PIXELDOJO_CALL_DEADLINE_SECONDS = env_float("PIXELDOJO_CALL_DEADLINE_SECONDS", 150.0)
 PIXELDOJO_IMAGE_HOSTS = env_list("PIXELDOJO_IMAGE_HOSTS")
 PIXELDOJO_MAX_IMAGE_BYTES = env_int("PIXELDOJO_MAX_IMAGE_BYTES", 40 * 1024 * 1024)
 PIXELDOJO_RETENTION_SECONDS = env_int("PIXELDOJO_RETENTION_SECONDS", 24 * 3600)
@@ -239,9 +241,10 @@ PIXELDOJO_RATE_LIMIT_MARGIN_SECONDS = env_float("PIXELDOJO_RATE_LIMIT_MARGIN_SEC
 PIXELDOJO_RATE_WAIT_MAX_SECONDS = env_float("PIXELDOJO_RATE_WAIT_MAX_SECONDS", 90.0)
 # One shared window per PixelDojo account.
 PIXELDOJO_RATE_LIMIT_NAME = env_str("PIXELDOJO_RATE_LIMIT_NAME", "pixeldojo")
-# A worker calling PixelDojo holds a lease for connect + read timeout + this margin; a worker that died
-# mid-call is replaced once the lease ends.
+# A worker calling PixelDojo holds a lease for connect timeout + call deadline + this margin, renewed every
+# PIXELDOJO_LEASE_RENEW_SECONDS while the call runs; a worker that died mid-call is replaced once it ends.
 PIXELDOJO_LEASE_MARGIN_SECONDS = env_float("PIXELDOJO_LEASE_MARGIN_SECONDS", 30.0)
+PIXELDOJO_LEASE_RENEW_SECONDS = env_float("PIXELDOJO_LEASE_RENEW_SECONDS", 30.0)  # while a call runs
 PIXELDOJO_MAX_ATTEMPTS = env_int("PIXELDOJO_MAX_ATTEMPTS", 6)  # API calls per generation, then it fails
 IMAGE_MAX_ATTEMPTS = env_int("IMAGE_MAX_ATTEMPTS", 8)  # downloads per image, then it is failed or expired
 PIXELDOJO_QUOTA_PAUSE_SECONDS = env_int("PIXELDOJO_QUOTA_PAUSE_SECONDS", 3600)

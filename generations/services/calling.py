@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 
 import redis
+from django import db
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -27,6 +31,7 @@ from generations.pixeldojo import (
 )
 from generations.ratelimit import acquire, limiter_from_settings
 from generations.services.pause import provider_pause_active, provider_pause_start
+from pixelgallery.logging import redact
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +76,16 @@ def generation_run(*, generation_id: int) -> float | None:
         return wait
     now = timezone.now()
     Generation.objects.filter(id=generation_id).update(
-        status=Status.GENERATING, attempts=F("attempts") + 1, called_at=now, updated_at=now
+        status=Status.GENERATING,
+        attempts=F("attempts") + 1,
+        called_at=now,
+        lease_until=now + timedelta(seconds=_lease_seconds()),
+        updated_at=now,
     )
     generation.refresh_from_db()
     try:
-        result = client_from_settings().generate(generation.to_request())
+        with _lease_renewed(generation_id):
+            result = client_from_settings().generate(generation.to_request())
     except PixelDojoError as exc:
         if exc.answered:  # a 2xx that cannot be used: PixelDojo may have charged, never ask again
             _fail_with_answer(generation, exc)
@@ -89,8 +99,40 @@ def generation_run(*, generation_id: int) -> float | None:
 
 
 def _lease_seconds() -> float:
-    timeouts = settings.PIXELDOJO_CONNECT_TIMEOUT + settings.PIXELDOJO_READ_TIMEOUT
-    return timeouts + settings.PIXELDOJO_LEASE_MARGIN_SECONDS
+    """How long a call may take (connect, then the whole answer within the deadline), plus a margin."""
+    call = settings.PIXELDOJO_CONNECT_TIMEOUT + settings.PIXELDOJO_CALL_DEADLINE_SECONDS
+    return call + settings.PIXELDOJO_LEASE_MARGIN_SECONDS
+
+
+@contextmanager
+def _lease_renewed(generation_id: int) -> Iterator[None]:
+    """While the call is in flight, push the lease forward every ``PIXELDOJO_LEASE_RENEW_SECONDS``.
+
+    The call's deadline already ends it within the lease; renewing keeps the lease honest whatever happens
+    to the clock or the settings: the sweeper re-queues only unleased work, and a worker that dies stops
+    renewing, so its lease then runs out.
+    """
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not stop.wait(settings.PIXELDOJO_LEASE_RENEW_SECONDS):
+                lease_until = timezone.now() + timedelta(seconds=_lease_seconds())
+                Generation.objects.filter(id=generation_id, status=Status.GENERATING, provider_id="").update(
+                    lease_until=lease_until
+                )
+        except Exception:
+            logger.exception("generation %s: the lease could not be renewed", generation_id)
+        finally:
+            db.connection.close()
+
+    thread = threading.Thread(target=renew, name=f"lease-{generation_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _lease_remaining(generation: Generation) -> float:
@@ -219,7 +261,7 @@ def generation_record_kept_answer(*, generation_id: int) -> None:
 
 
 def _record_answer(generation_id: int, result: GenerationResult) -> None:
-    """Store a kept answer once: one Image per URL, one credit per image, downloads enqueued."""
+    """Store a kept answer once: an Image per distinct URL up to the number asked, charges, downloads."""
     with transaction.atomic():
         generation = Generation.objects.select_for_update().get(id=generation_id)
         if generation.status != Status.GENERATING or generation.images.exists():
@@ -233,10 +275,12 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
             generation.finished_at = timezone.now()
             generation.save()
             return
-        generation.provider_created_at = result.created
+        kept, anomaly = images_to_keep(result, asked=generation.num_outputs or 1)
+        generation.answer_anomaly = anomaly
+        generation.provider_created_at = result.created or timezone.now()
         generation.status = Status.SAVING
-        if generation.seed in (None, -1) and isinstance(result.extra.get("seed"), int):
-            generation.seed = result.extra["seed"]
+        if generation.seed in (None, -1):
+            generation.seed = _answered_seed(result)
         generation.save()
         images = [
             Image.objects.create(
@@ -245,13 +289,67 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
                 team_id=generation.team_id,
                 index=index,
                 provider_url=url,
+                provider_details=details,
             )
-            for index, url in enumerate(result.images)
+            for index, (url, details) in enumerate(kept)
         ]
         ledger_charge_images(generation=generation, images=images)
         for image in images:
             transaction.on_commit(partial(tasks.persist_image.delay, image.id))
+    if anomaly:
+        logger.warning("generation %s: %s", generation.code, anomaly)
     logger.info("generation %s answered by PixelDojo with %d images", generation.code, len(images))
+
+
+MAX_DETAILS_CHARACTERS = 2000  # what PixelDojo says about one image, as JSON; more is not kept
+
+
+def images_to_keep(result: GenerationResult, *, asked: int) -> tuple[list[tuple[str, dict]], str]:
+    """The images to store: each URL once, in order, at most ``asked`` of them, with what PixelDojo said
+    about each; and a sentence for operators about anything left out (empty when nothing was)."""
+    kept: list[tuple[str, dict]] = []
+    seen: set[str] = set()
+    repeated: list[str] = []
+    extra: list[str] = []
+    details = result.image_details or ({},) * len(result.images)
+    for url, about in zip(result.images, details, strict=True):
+        if url in seen:
+            repeated.append(url)
+        elif len(kept) >= asked:
+            extra.append(url)
+        else:
+            seen.add(url)
+            kept.append((url, _storable_details(about)))
+    notes = []
+    if repeated:
+        notes.append(f"{len(repeated)} repeated URL{'s' if len(repeated) != 1 else ''} stored once")
+    if extra:
+        notes.append(f"{len(extra)} image{'s' if len(extra) != 1 else ''} beyond the {asked} asked not kept")
+    if not notes:
+        return kept, ""
+    anomaly = f"PixelDojo sent {len(result.images)} images for {asked} asked: {'; '.join(notes)}"
+    return kept, redact(f"{anomaly} ({', '.join(repeated + extra)}).")
+
+
+def _storable_details(about: dict) -> dict:
+    """What PixelDojo said about one image, if it is small JSON without non-finite numbers; else nothing."""
+    try:
+        text = json.dumps(about, allow_nan=False)
+    except (TypeError, ValueError):
+        return {}
+    return about if len(text) <= MAX_DETAILS_CHARACTERS else {}
+
+
+SEED_RANGE = range(0, 2**63)
+
+
+def _answered_seed(result: GenerationResult) -> int | None:
+    """The seed PixelDojo used, from the answer or its first image, when it is one a seed column holds."""
+    candidates = [result.extra.get("seed"), *(about.get("seed") for about in result.image_details[:1])]
+    for seed in candidates:
+        if isinstance(seed, int) and not isinstance(seed, bool) and seed in SEED_RANGE:
+            return seed
+    return None
 
 
 def generation_fail(

@@ -125,14 +125,28 @@ def test_an_answer_kept_by_a_worker_that_died_is_recorded_by_the_sweeper(alice, 
     assert sandbox.stats()["flux_requests"] == 1  # only the answer kept above: PixelDojo was not asked again
 
 
-def test_an_answer_that_cannot_be_recorded_fails_and_is_never_asked_again(alice, sandbox, settings):
-    generation = answered_but_unrecorded(alice, sandbox, seed=2**70)  # a seed no database column holds
+def test_an_answer_with_a_seed_no_column_holds_is_still_recorded(alice, sandbox, settings):
+    generation = answered_but_unrecorded(alice, sandbox, seed=2**70)
+    settings.SWEEP_STALE_SECONDS = 0
+    services.sweep_stale_work()
+
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.SAVING and generation.images.count() == 2
+    assert generation.seed is None  # not a seed a 64-bit column holds: the generation does not claim one
+    assert sandbox.stats()["flux_requests"] == 1
+
+
+def test_a_kept_answer_that_cannot_be_read_fails_and_is_never_asked_again(alice, sandbox, settings):
+    generation = answered_but_unrecorded(alice, sandbox)
+    cut = generation.provider_answer[: len(generation.provider_answer) // 2]  # as a capped answer is kept
+    Generation.objects.filter(id=generation.id).update(provider_answer=cut)
     settings.SWEEP_STALE_SECONDS = 0
     services.sweep_stale_work()
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED and generation.error_code == "answer_not_recorded"
     assert "may have charged your account" in generation.error_message
+    assert generation.provider_answer == cut  # still there for operators
     assert not generation.images.exists() and not LedgerEntry.objects.filter(generation=generation).exists()
     services.generation_run(generation_id=generation.id)
     assert sandbox.stats()["flux_requests"] == 1
