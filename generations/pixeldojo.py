@@ -323,7 +323,7 @@ class PixelDojoClient:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.timeout = (connect_timeout, read_timeout)
-        self.deadline = deadline  # seconds for the whole call after connecting, body included
+        self.deadline = deadline  # seconds for the whole call, connecting and the whole answer included
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": "PixelGallery/0.1"})
 
@@ -333,8 +333,8 @@ class PixelDojoClient:
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Ask PixelDojo for images; raise a ``PixelDojoError`` subclass on any failure.
 
-        The whole call (connect, wait, body) ends within the connect timeout plus ``deadline`` seconds: a body
-        still arriving then is cut and, being a 2xx, fails as unreadable instead of being asked again.
+        The whole call (connect, wait, body) ends within ``deadline`` seconds: a body still arriving then is
+        cut and, being a 2xx, fails as unreadable instead of being asked again.
         """
         started = time.monotonic()
         try:
@@ -342,7 +342,7 @@ class PixelDojoClient:
                 f"{self.base_url}/flux",
                 json=request.to_payload(),
                 headers={"Authorization": f"Bearer {self._api_key}"},
-                timeout=(self.timeout[0], min(self.timeout[1], self.deadline)),
+                timeout=(min(self.timeout[0], self.deadline), min(self.timeout[1], self.deadline)),
                 allow_redirects=False,
                 stream=True,
             )
@@ -353,7 +353,7 @@ class PixelDojoClient:
         except requests.RequestException as exc:
             raise NetworkError(detail=type(exc).__name__) from exc
         with response:
-            body, cut = _read_body(response, until=started + self.timeout[0] + self.deadline)
+            body, cut = _read_body(response, until=started + self.deadline)
         if not 200 <= response.status_code < 300:
             error = error_for_response(response, body, secret=self._api_key)
             logger.info("PixelDojo answered HTTP %s (%s)", response.status_code, error.code)
@@ -405,6 +405,8 @@ def _read_body(response: requests.Response, *, until: float) -> tuple[bytes, str
             if size > MAX_ANSWER_BYTES:
                 return b"".join(chunks), f"the answer was larger than {MAX_ANSWER_BYTES // 1024} KB"
     except (OSError, urllib3.exceptions.HTTPError, requests.RequestException) as exc:
+        if time.monotonic() >= until - 0.01:  # the last read ran into the deadline
+            return b"".join(chunks), "the answer was still arriving when the call's deadline passed"
         return b"".join(chunks), f"the answer was cut off ({type(exc).__name__})"
 
 

@@ -229,7 +229,7 @@ else:
     PIXELDOJO_BASE_URL = env_str("PIXELDOJO_BASE_URL", "https://pixeldojo.ai/api/v1")
 PIXELDOJO_CONNECT_TIMEOUT = env_float("PIXELDOJO_CONNECT_TIMEOUT", 5.0)
 PIXELDOJO_READ_TIMEOUT = env_float("PIXELDOJO_READ_TIMEOUT", 120.0)
-# The whole call, answer included, ends within connect timeout + this (a dripping answer is cut there).
+# A whole call, connecting and the answer included, ends within this (a dripping answer is cut there).
 PIXELDOJO_CALL_DEADLINE_SECONDS = env_float("PIXELDOJO_CALL_DEADLINE_SECONDS", 150.0)
 PIXELDOJO_IMAGE_HOSTS = env_list("PIXELDOJO_IMAGE_HOSTS")
 PIXELDOJO_MAX_IMAGE_BYTES = env_int("PIXELDOJO_MAX_IMAGE_BYTES", 40 * 1024 * 1024)
@@ -241,7 +241,7 @@ PIXELDOJO_RATE_LIMIT_MARGIN_SECONDS = env_float("PIXELDOJO_RATE_LIMIT_MARGIN_SEC
 PIXELDOJO_RATE_WAIT_MAX_SECONDS = env_float("PIXELDOJO_RATE_WAIT_MAX_SECONDS", 90.0)
 # One shared window per PixelDojo account.
 PIXELDOJO_RATE_LIMIT_NAME = env_str("PIXELDOJO_RATE_LIMIT_NAME", "pixeldojo")
-# A worker calling PixelDojo holds a lease for connect timeout + call deadline + this margin, renewed every
+# A worker calling PixelDojo holds a lease for the call deadline + this margin, renewed every
 # PIXELDOJO_LEASE_RENEW_SECONDS while the call runs; a worker that died mid-call is replaced once it ends.
 PIXELDOJO_LEASE_MARGIN_SECONDS = env_float("PIXELDOJO_LEASE_MARGIN_SECONDS", 30.0)
 PIXELDOJO_LEASE_RENEW_SECONDS = env_float("PIXELDOJO_LEASE_RENEW_SECONDS", 30.0)  # while a call runs

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from generations.pixeldojo import (
@@ -16,6 +23,7 @@ from generations.pixeldojo import (
     ServerError,
     UnexpectedResponse,
     parse_result,
+    provider_text,
 )
 from sandbox.config import FaultRates, KeyPlan, SandboxConfig
 from tools.processes import free_port
@@ -177,3 +185,137 @@ def test_unreachable_host_is_a_network_error():
 def test_client_repr_never_shows_the_key():
     client = PixelDojoClient(base_url="http://x/api/v1", api_key="secret-key-123")
     assert "secret-key-123" not in repr(client)
+
+
+# --- Answers the sandbox does not script: a small real HTTP server answering one fixed way -----------------
+
+
+@contextlib.contextmanager
+def answering(status: int, body: bytes, *, drip_seconds: float = 0.0) -> Iterator[str]:
+    """A real HTTP server whose every POST gets ``status`` and ``body`` (dripped over ``drip_seconds``)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            pieces = [body[i : i + 4] for i in range(0, len(body), 4)] if drip_seconds else [body]
+            for piece in pieces:
+                try:
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                except OSError:
+                    return  # the client hung up
+                time.sleep(drip_seconds / len(pieces))
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/api/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def error_json(code: str | None, message: str) -> bytes:
+    return json.dumps(
+        {"error": {"code": code, "message": message}} if code else {"message": message}
+    ).encode()
+
+
+@pytest.mark.parametrize("code", ["insufficient_credits", "payment_required", None])
+def test_a_402_is_the_quota_exhausted_whatever_its_code(code):
+    with (
+        answering(402, error_json(code, "Not enough credits")) as base_url,
+        pytest.raises(QuotaExceeded) as caught,
+    ):
+        PixelDojoClient(base_url=base_url, api_key="k").generate(REQUEST)
+    assert caught.value.status == 402 and not caught.value.retryable and not caught.value.answered
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_401_or_403_is_a_rejected_key(status):
+    with (
+        answering(status, error_json("forbidden", "Access denied")) as base_url,
+        pytest.raises(InvalidApiKey) as caught,
+    ):
+        PixelDojoClient(base_url=base_url, api_key="k").generate(REQUEST)
+    assert "rejected the API key" in str(caught.value)
+
+
+def test_a_422_is_an_invalid_request_told_in_our_words():
+    with (
+        answering(422, error_json("validation_error", "num_outputs must be at most 4")) as base_url,
+        pytest.raises(InvalidRequest) as caught,
+    ):
+        PixelDojoClient(base_url=base_url, api_key="k").generate(REQUEST)
+    assert str(caught.value) == "PixelDojo found the request invalid: num_outputs must be at most 4"
+    assert not caught.value.retryable
+
+
+KEY = "pd_live_Zx81kQ2mN7vB4cR9tY6u"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"Invalid API key {KEY}",
+        "Authorization: Bearer eyJhbGciOi.payload.signature was rejected",
+        "api_key=hunter2hunter2 is not valid",
+        "token mismatch: a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6",
+    ],
+    ids=["the-key", "bearer", "named", "key-like"],
+)
+def test_provider_text_never_shows_a_key_or_a_token(message):
+    with (
+        answering(400, error_json("invalid_request", message)) as base_url,
+        pytest.raises(InvalidRequest) as caught,
+    ):
+        PixelDojoClient(base_url=base_url, api_key=KEY).generate(REQUEST)
+    shown = f"{caught.value} {caught.value.detail}"
+    for secret in (KEY, "eyJhbGciOi", "hunter2hunter2", "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"):
+        assert secret not in shown
+    assert "[REDACTED]" in str(caught.value) and str(caught.value).startswith("PixelDojo refused the request")
+
+
+def test_provider_text_is_one_short_line():
+    assert len(provider_text("word " * 500)) <= 300 and "\n" not in provider_text("a\nb\r\nc")
+
+
+def test_an_answer_still_arriving_at_the_deadline_is_cut_and_final():
+    body = json.dumps({"id": "gen_drip", "images": ["https://x/1.png"], "padding": "x" * 400}).encode()
+    with answering(200, body, drip_seconds=4.0) as base_url:
+        client = PixelDojoClient(base_url=base_url, api_key="k", read_timeout=2.0, deadline=0.6)
+        started = time.monotonic()
+        with pytest.raises(UnexpectedResponse) as caught:
+            client.generate(REQUEST)
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.5  # each read took far less than the read timeout; the deadline ended it
+    assert caught.value.answered and not caught.value.retryable  # a 2xx: never asked again
+    assert "deadline" in caught.value.detail and caught.value.raw_answer.startswith('{"id": "gen_drip"')
+
+
+def test_an_answer_with_only_images_is_read_with_what_was_asked():
+    with answering(200, json.dumps({"images": ["https://x/1.png"]}).encode()) as base_url:
+        result = PixelDojoClient(base_url=base_url, api_key="k").generate(REQUEST)
+    assert result.images == ("https://x/1.png",) and result.created is None
+    assert (result.model, result.prompt, result.id) == ("flux-pro", "a lighthouse at dawn", "")
+
+
+def test_quota_exceeded_inside_a_200_is_final_and_pauses():
+    with (
+        answering(200, error_json("insufficient_credits", "No credits left")) as base_url,
+        pytest.raises(QuotaExceeded) as caught,
+    ):
+        PixelDojoClient(base_url=base_url, api_key="k").generate(REQUEST)
+    assert caught.value.answered and "may have charged" in str(caught.value)
