@@ -1,0 +1,87 @@
+"""Issue 10 through real workers: every shape of answer PixelDojo is known to send, and what each costs.
+
+Each test drives a real Celery worker against the sandbox over HTTP and asserts the calls the sandbox
+received (``flux_requests``), what was stored, and what was charged.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.urls import reverse
+
+from credits.models import LedgerEntry
+from generations import services
+from generations.models import Generation
+from generations.pixeldojo import GenerationRequest
+from generations.services.pause import provider_pause_active
+from sandbox.config import KeyPlan
+from tests.conftest import PASSWORD, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def submit(user, **params) -> Generation:
+    params = GenerationRequest(**{"prompt": "a lighthouse at dawn", "model": "flux-pro", **params})
+    return services.generation_submit(user=user, params=params)
+
+
+def settled(generation: Generation):
+    def check():
+        """the generation is done or failed, and no image is still pending"""
+        generation.refresh_from_db()
+        return generation.status in ("done", "failed")
+
+    return check
+
+
+def charged(generation: Generation) -> float:
+    return float(sum(LedgerEntry.objects.filter(generation=generation).values_list("credits", flat=True)))
+
+
+def test_what_pixeldojo_says_about_each_image_is_kept_and_shown(celery_worker, alice, sandbox, client):
+    sandbox.configure(image_style="objects")  # {"url", "seed", "width", "height"}
+    generation = submit(alice, num_outputs=2, seed=4242, megapixels="0.25", aspect_ratio="16:9")
+    wait_for(settled(generation), timeout=30)
+
+    assert generation.status == "done", generation.error_message
+    image = generation.images.order_by("index").first()
+    assert image.provider_details["seed"] == 4242
+    assert (image.provider_details["width"], image.provider_details["height"]) == (image.width, image.height)
+    client.login(username="alice", password=PASSWORD)
+    page = client.get(reverse("image_detail", args=[image.code])).content.decode()
+    assert "As PixelDojo reported it" in page and "4242" in page
+    assert f"{image.width} \u00d7 {image.height}" in page  # width, multiplication sign, height
+    assert sandbox.stats()["flux_requests"] == 1 and charged(generation) == 2
+
+
+def test_the_lease_is_renewed_while_a_call_runs_and_the_sweeper_leaves_it_alone(
+    celery_worker, alice, sandbox, settings
+):
+    settings.PIXELDOJO_LEASE_RENEW_SECONDS = 0.2
+    settings.SWEEP_STALE_SECONDS = 0
+    sandbox.configure(latency_seconds=2.0)  # PixelDojo takes its time to answer
+    generation = submit(alice)
+    wait_for(lambda: sandbox.stats()["in_flight"]["flux"] == 1, timeout=10)
+    leases = []
+    sweeps = []
+    while sandbox.stats()["in_flight"]["flux"] == 1:
+        leases.append(Generation.objects.get(id=generation.id).lease_until)
+        sweeps.append(services.sweep_stale_work()["generations_requeued"])
+        threading.Event().wait(0.25)
+    wait_for(settled(generation), timeout=30)
+
+    assert len({lease for lease in leases if lease}) >= 3  # pushed forward again and again during the call
+    assert sweeps and not any(sweeps)  # the sweeper never re-queued the generation being called
+    assert generation.status == "done" and sandbox.stats()["flux_requests"] == 1
+
+
+def test_a_402_pauses_submissions_and_is_not_retried(celery_worker, alice, sandbox):
+    sandbox.configure(keys={"sandbox-key": KeyPlan(rpm=10_000, quota=0)})  # answers 402 quota_exceeded
+    generation = submit(alice)
+    wait_for(settled(generation), timeout=15)
+
+    assert generation.status == "failed" and generation.error_code == "quota_exceeded"
+    assert sandbox.stats()["flux_by_status"] == {"402": 1}
+    assert provider_pause_active() is not None and charged(generation) == 0
