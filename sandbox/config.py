@@ -6,7 +6,9 @@ Pure stdlib (no Django) so the server can run in-process inside tests.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,22 +17,35 @@ DEFAULT_KEY = "sandbox-key"
 DEFAULT_RPM = 60
 ERROR_STYLES = ("nested", "flat")
 IMAGE_STYLES = ("urls", "objects")  # "images": ["https://…"] as the seed shows, or [{"url", "seed", …}]
+CREDITS_STYLES = ("none", "reported")  # a 200 body without, or with credits_used / credits_remaining
+RATE_LIMIT_HEADER_STYLES = ("none", "seconds", "epoch")  # X-RateLimit-Reset as a delay or as a Unix time
+INVALID_STATUSES = (400, 422)
+MODELS = ("flux-pro", "flux-1.1-pro", "flux-1.1-pro-ultra", "flux-dev-single-lora")
+DEFAULT_MODEL_COST = 1.0
+ERROR_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (bool is not a number here)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def _default_model_costs() -> dict[str, float]:
+    return {"flux-1.1-pro-ultra": 1.5}  # PixelDojo's catalogue, November 2026; other models cost 1
 
 
 @dataclass(frozen=True)
 class KeyPlan:
-    """Plan of one API key: requests per minute and remaining credits (None = unlimited)."""
+    """Plan of one API key: requests per minute and credits it may spend (None = unlimited)."""
 
     rpm: int = DEFAULT_RPM
-    quota: int | None = None
+    quota: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.rpm, bool) or not isinstance(self.rpm, int) or self.rpm < 1:
             raise ValueError(f"rpm must be a positive integer, got {self.rpm!r}")
-        if self.quota is not None and (
-            isinstance(self.quota, bool) or not isinstance(self.quota, int) or self.quota < 0
-        ):
-            raise ValueError(f"quota must be a non-negative integer or None, got {self.quota!r}")
+        if self.quota is not None and (not _is_number(self.quota) or self.quota < 0):
+            raise ValueError(f"quota must be a non-negative number or None, got {self.quota!r}")
 
     @classmethod
     def coerce(cls, value: KeyPlan | Mapping[str, Any] | int | None) -> KeyPlan:
@@ -49,12 +64,18 @@ class KeyPlan:
 
 @dataclass(frozen=True)
 class FaultRates:
-    """Probabilities (0..1) of injected faults.
+    """Probabilities (0..1) of injected faults; the ``*_seconds`` fields are durations.
 
     server_error / rate_limit / slow apply to POST /flux; truncate / corrupt / expired / slow apply to
-    image downloads. slow_seconds is the delay of a "slow" fault. html_200 / error_200 answer POST /flux with
-    HTTP 200 after the images were made (and the credits used), as seen in the field: an HTML page (a proxy's,
-    echoing the request's Authorization header), or ``{"error": {"code": "server_error", …}}``.
+    image downloads. slow_seconds is the delay of a "slow" fault.
+
+    The others answer POST /flux with HTTP 200 after the images were made and the credits charged:
+    html_200 an HTML page (a proxy's, echoing the request's Authorization header); error_200
+    ``{"error": {"code": <error_200_code>, …}}``; extra_url one more (downloadable) image than asked for;
+    duplicate_url the first image listed again at the end; truncated_200 the full Content-Length announced,
+    half the JSON sent, then the connection closed; drip_200 the JSON sent in small pieces over drip_seconds.
+    Precedence when several fire: html_200, then error_200 (no images to add to), then the image-list faults,
+    then how the JSON is sent (truncated_200 before drip_200).
     """
 
     server_error: float = 0.0
@@ -66,15 +87,20 @@ class FaultRates:
     truncate: float = 0.0
     corrupt: float = 0.0
     expired: float = 0.0
+    extra_url: float = 0.0
+    duplicate_url: float = 0.0
+    truncated_200: float = 0.0
+    drip_200: float = 0.0
+    drip_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"fault {f.name} must be a number, got {value!r}")
-            if f.name == "slow_seconds":
+            if not _is_number(value):
+                raise ValueError(f"fault {f.name} must be a finite number, got {value!r}")
+            if f.name.endswith("_seconds"):
                 if value < 0:
-                    raise ValueError(f"slow_seconds must be >= 0, got {value!r}")
+                    raise ValueError(f"{f.name} must be >= 0, got {value!r}")
             elif not 0.0 <= value <= 1.0:
                 raise ValueError(f"fault rate {f.name} must be between 0 and 1, got {value!r}")
 
@@ -87,7 +113,7 @@ class FaultRates:
 
     @classmethod
     def parse(cls, text: str) -> FaultRates:
-        """Parse "server_error=0.1,truncate=0.05,slow_seconds=3"."""
+        """Parse "server_error=0.1,truncate=0.05,slow_seconds=3" (unnamed rates stay 0)."""
         changes: dict[str, float] = {}
         for item in filter(None, (part.strip() for part in text.split(","))):
             name, sep, raw = item.partition("=")
@@ -115,9 +141,15 @@ class SandboxConfig:
     error_style: str = "nested"
     image_style: str = "urls"
     latency_seconds: float = 0.0
+    model_costs: dict[str, float] = field(default_factory=_default_model_costs)
+    credits_style: str = "none"
+    invalid_status: int = 400
+    rate_limit_headers: str = "none"
+    error_200_code: str = "server_error"
 
     def __post_init__(self) -> None:
         self.keys = {str(name): KeyPlan.coerce(plan) for name, plan in dict(self.keys).items()}
+        self.model_costs = _validated_costs(self.model_costs)
         if isinstance(self.faults, Mapping):
             self.faults = FaultRates().merged(self.faults)
         if not isinstance(self.faults, FaultRates):
@@ -130,9 +162,28 @@ class SandboxConfig:
             raise ValueError(
                 f"image_style must be one of {', '.join(IMAGE_STYLES)}, got {self.image_style!r}"
             )
+        if self.credits_style not in CREDITS_STYLES:
+            raise ValueError(
+                f"credits_style must be one of {', '.join(CREDITS_STYLES)}, got {self.credits_style!r}"
+            )
+        if self.rate_limit_headers not in RATE_LIMIT_HEADER_STYLES:
+            raise ValueError(
+                f"rate_limit_headers must be one of {', '.join(RATE_LIMIT_HEADER_STYLES)}, "
+                f"got {self.rate_limit_headers!r}"
+            )
+        if type(self.invalid_status) is not int or self.invalid_status not in INVALID_STATUSES:
+            raise ValueError(
+                f"invalid_status must be one of {', '.join(map(str, INVALID_STATUSES))}, "
+                f"got {self.invalid_status!r}"
+            )
+        if not isinstance(self.error_200_code, str) or not ERROR_CODE.match(self.error_200_code):
+            raise ValueError(
+                "error_200_code must be an error code such as server_error or quota_exceeded "
+                f"(lowercase letters, digits, underscores), got {self.error_200_code!r}"
+            )
         for name in ("retention_seconds", "latency_seconds"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            if not _is_number(value) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
         if self.fault_seed is not None and (
             isinstance(self.fault_seed, bool) or not isinstance(self.fault_seed, int)
@@ -143,7 +194,8 @@ class SandboxConfig:
         """Return a new config with some fields changed.
 
         `faults` may be a FaultRates (replaces) or a mapping (merged into the current rates); `keys` replaces
-        the key mapping (values: KeyPlan, {"rpm", "quota"} mapping or rpm integer).
+        the key mapping (values: KeyPlan, {"rpm", "quota"} mapping or rpm integer); `model_costs` replaces
+        the cost mapping (models left out cost 1).
         """
         names = {f.name for f in dataclasses.fields(self)}
         unknown = set(changes) - names
@@ -163,19 +215,31 @@ class SandboxConfig:
             "error_style": self.error_style,
             "image_style": self.image_style,
             "latency_seconds": self.latency_seconds,
+            "model_costs": dict(self.model_costs),
+            "credits_style": self.credits_style,
+            "invalid_status": self.invalid_status,
+            "rate_limit_headers": self.rate_limit_headers,
+            "error_200_code": self.error_200_code,
         }
+
+    def model_cost(self, model: str) -> float:
+        """Credits one image of ``model`` costs."""
+        return self.model_costs.get(model, DEFAULT_MODEL_COST)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxConfig:
         """Read the PIXELDOJO_SANDBOX_* variables; raise ValueError on an invalid value.
 
         PIXELDOJO_SANDBOX_KEYS      comma list of `key`, `key:rpm` or `key:rpm:quota` (sandbox-key is kept
-                                    unless redefined)
+                                    unless redefined; quota may be fractional)
         PIXELDOJO_SANDBOX_RPM       default rpm of keys (60)
         PIXELDOJO_SANDBOX_RETENTION_SECONDS, PIXELDOJO_SANDBOX_LATENCY_SECONDS
         PIXELDOJO_SANDBOX_FAULTS    e.g. `server_error=0.1,truncate=0.05,slow_seconds=3`
         PIXELDOJO_SANDBOX_FAULT_SEED, PIXELDOJO_SANDBOX_ERROR_STYLE (nested | flat),
         PIXELDOJO_SANDBOX_IMAGE_STYLE (urls | objects)
+        PIXELDOJO_SANDBOX_MODEL_COSTS  e.g. `flux-1.1-pro-ultra=1.5,flux-pro=2` (replaces the defaults)
+        PIXELDOJO_SANDBOX_CREDITS_STYLE (none | reported), PIXELDOJO_SANDBOX_INVALID_STATUS (400 | 422),
+        PIXELDOJO_SANDBOX_RATE_LIMIT_HEADERS (none | seconds | epoch), PIXELDOJO_SANDBOX_ERROR_200_CODE
         """
         env = os.environ if environ is None else environ
 
@@ -191,16 +255,19 @@ class SandboxConfig:
             ("RETENTION_SECONDS", "retention_seconds", float),
             ("LATENCY_SECONDS", "latency_seconds", float),
             ("FAULT_SEED", "fault_seed", int),
+            ("INVALID_STATUS", "invalid_status", int),
         ):
             raw = get(name)
             if raw is not None:
                 kwargs[field_name] = _parse_number(kind, f"PIXELDOJO_SANDBOX_{name}", raw)
         if get("FAULTS"):
             kwargs["faults"] = FaultRates.parse(get("FAULTS") or "")
-        if get("ERROR_STYLE"):
-            kwargs["error_style"] = (get("ERROR_STYLE") or "").lower()
-        if get("IMAGE_STYLE"):
-            kwargs["image_style"] = (get("IMAGE_STYLE") or "").lower()
+        for name in ("ERROR_STYLE", "IMAGE_STYLE", "CREDITS_STYLE", "RATE_LIMIT_HEADERS", "ERROR_200_CODE"):
+            raw = get(name)
+            if raw is not None:
+                kwargs[name.lower()] = raw.lower()
+        if get("MODEL_COSTS"):
+            kwargs["model_costs"] = _parse_costs(get("MODEL_COSTS") or "")
         return cls(**kwargs)
 
 
@@ -209,6 +276,38 @@ def _parse_number(kind: type[int] | type[float], name: str, raw: str | None) -> 
         return kind(raw or "")
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _parse_credits(name: str, raw: str) -> int | float:
+    """An amount of credits: an integer if written as one, else a float."""
+    try:
+        return int(raw)
+    except ValueError:
+        return _parse_number(float, name, raw)
+
+
+def _validated_costs(costs: Any) -> dict[str, float]:
+    if not isinstance(costs, Mapping):
+        raise ValueError(f"model_costs must be a mapping of model to credits per image, got {costs!r}")
+    validated: dict[str, float] = {}
+    for model, cost in costs.items():
+        if model not in MODELS:
+            raise ValueError(f"model_costs names unknown model {model!r}; models: {', '.join(MODELS)}")
+        if not _is_number(cost) or cost < 0:
+            raise ValueError(f"cost of model {model!r} must be a non-negative number, got {cost!r}")
+        validated[model] = float(cost)
+    return validated
+
+
+def _parse_costs(text: str) -> dict[str, float]:
+    """Parse "flux-1.1-pro-ultra=1.5,flux-pro=2"."""
+    costs: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        model, sep, raw = (piece.strip() for piece in item.partition("="))
+        if not sep or not model:
+            raise ValueError(f"PIXELDOJO_SANDBOX_MODEL_COSTS entry {item!r} must look like model=credits")
+        costs[model] = _parse_number(float, f"cost of model {model!r}", raw)
+    return costs
 
 
 def _parse_keys(text: str, default_rpm: int) -> dict[str, KeyPlan]:
@@ -220,9 +319,7 @@ def _parse_keys(text: str, default_rpm: int) -> dict[str, KeyPlan]:
         rpm = _parse_number(int, f"rpm of key {name!r}", rest[0]) if rest and rest[0] else default_rpm
         quota_text = rest[1] if len(rest) == 2 else ""
         quota = (
-            None
-            if quota_text.lower() in ("", "none")
-            else _parse_number(int, f"quota of {name!r}", quota_text)
+            None if quota_text.lower() in ("", "none") else _parse_credits(f"quota of {name!r}", quota_text)
         )
         keys[name] = KeyPlan(rpm=rpm, quota=quota)
     return keys

@@ -9,6 +9,9 @@ Pure stdlib + Pillow so tests can run it in-process on an ephemeral port::
 Control endpoints (no auth, meant for loopback): GET/POST /_sandbox/config, POST /_sandbox/reset,
 GET /_sandbox/stats, POST /_sandbox/clock ``{"advance": seconds}``.
 
+Answer shapes seen in the field are chosen by the config (see ``SandboxConfig``): images as URLs or objects,
+credits reported in the body, 400 or 422 for invalid requests, X-RateLimit-* headers, and faults.
+
 The sandbox keeps its own clock (real time plus an offset that only moves forward), so tests can let
 "24 hours" or a rate-limit window pass without sleeping.
 """
@@ -35,19 +38,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from sandbox.config import KeyPlan, SandboxConfig
+from sandbox.config import MODELS, KeyPlan, SandboxConfig
 from sandbox.render import ASPECT_RATIOS, MEGAPIXELS, image_size, render_png
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-MODELS = ("flux-pro", "flux-1.1-pro", "flux-1.1-pro-ultra", "flux-dev-single-lora")
 LORA_MODEL = "flux-dev-single-lora"
 MAX_PROMPT_LENGTH = 2000
 MAX_BODY_BYTES = 1024 * 1024
 RATE_WINDOW_SECONDS = 60.0
 MAX_GENERATIONS = 100_000
 MAX_REQUEST_TIMES = 10_000
+DRIP_INTERVAL_SECONDS = 0.1  # gap between the pieces of a drip_200 body
 ALLOWED_FIELDS = frozenset(
     {
         "prompt",
@@ -176,6 +179,7 @@ class Generation:
     megapixels: str
     num_outputs: int
     created: float
+    extra_images: int = 0  # served beyond num_outputs (the extra_url fault)
 
 
 class SandboxState:
@@ -191,7 +195,8 @@ class SandboxState:
         self._config = config
         self._rng = random.Random(config.fault_seed)
         self._windows: dict[str, deque[float]] = {}
-        self._credits_used: dict[str, int] = {}
+        self._credits_used: dict[str, float] = {}  # against the quota of the key's current plan
+        self._credits_charged: dict[str, float] = {}  # every key, since the last reset
         self._generations: dict[str, Generation] = {}
         self._flux_by_status: dict[str, int] = {}
         self._request_times: deque[float] = deque(maxlen=MAX_REQUEST_TIMES)
@@ -229,8 +234,9 @@ class SandboxState:
         with self._lock:
             self._clear(self._initial)
 
-    def authenticate(self, key: str) -> KeyPlan:
-        plan = self._config.keys.get(key) if key else None
+    def authenticate(self, key: str, config: SandboxConfig | None = None) -> KeyPlan:
+        """The plan of ``key`` in ``config`` (default: the current config), or a 401."""
+        plan = (config or self._config).keys.get(key) if key else None
         if plan is None:
             message = "Missing API key" if not key else "Invalid API key"
             raise ApiError(401, "invalid_api_key", message, {"WWW-Authenticate": "Bearer"})
@@ -260,23 +266,48 @@ class SandboxState:
             if window and slot in window:
                 window.remove(slot)
 
-    def reserve_credits(self, key: str, plan: KeyPlan, count: int) -> None:
-        with self._lock:
-            if plan.quota is None:
-                return
-            remaining = plan.quota - self._credits_used.get(key, 0)
-            if count > remaining:
-                raise ApiError(
-                    402,
-                    "quota_exceeded",
-                    f"Quota exceeded: {count} credit(s) requested, {max(0, remaining)} left",
-                )
-            self._credits_used[key] = self._credits_used.get(key, 0) + count
+    def reserve_credits(self, key: str, plan: KeyPlan, credits: float) -> float | None:
+        """Charge ``credits`` to the key, or raise 402 if its quota cannot cover them all.
 
-    def refund_credits(self, key: str, count: int) -> None:
+        Returns the credits left on the key's quota afterwards (None for a key without a quota).
+        """
+        with self._lock:
+            remaining = None
+            if plan.quota is not None:
+                remaining = _credit_sum(plan.quota, -self._credits_used.get(key, 0.0))
+                if credits > remaining:
+                    raise ApiError(
+                        402,
+                        "quota_exceeded",
+                        f"Quota exceeded: {credits:g} credit(s) requested, {max(0.0, remaining):g} left",
+                    )
+                self._credits_used[key] = _credit_sum(self._credits_used.get(key, 0.0), credits)
+                remaining = _credit_sum(remaining, -credits)
+            self._credits_charged[key] = _credit_sum(self._credits_charged.get(key, 0.0), credits)
+            return remaining
+
+    def refund_credits(self, key: str, credits: float) -> None:
         with self._lock:
             if key in self._credits_used:
-                self._credits_used[key] = max(0, self._credits_used[key] - count)
+                self._credits_used[key] = max(0.0, _credit_sum(self._credits_used[key], -credits))
+            if key in self._credits_charged:
+                self._credits_charged[key] = max(0.0, _credit_sum(self._credits_charged[key], -credits))
+
+    def rate_limit_headers(self, key: str, rpm: int, style: str) -> dict[str, str]:
+        """X-RateLimit-* for the key's sliding window as it is now (style "seconds" or "epoch")."""
+        with self._lock:
+            now = self.now()
+            window = self._windows.get(key, deque())
+            while window and window[0] <= now - RATE_WINDOW_SECONDS:
+                window.popleft()
+            frees_at = window[0] + RATE_WINDOW_SECONDS if window else now
+            remaining = max(0, rpm - len(window))
+        reset = max(0, math.ceil(frees_at - now)) if style == "seconds" else math.ceil(frees_at)
+        return {
+            "X-RateLimit-Limit": str(rpm),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(reset),
+        }
 
     def roll(self, probability: float) -> bool:
         """True with the given probability (the RNG is only consumed for 0 < p < 1)."""
@@ -291,7 +322,7 @@ class SandboxState:
         with self._lock:
             return self._rng.randbytes(count)
 
-    def add_generation(self, request: GenerationRequest, seed: int) -> Generation:
+    def add_generation(self, request: GenerationRequest, seed: int, extra_images: int = 0) -> Generation:
         generation = Generation(
             token=secrets.token_hex(12),
             prompt=request.prompt,
@@ -301,6 +332,7 @@ class SandboxState:
             megapixels=request.megapixels,
             num_outputs=request.num_outputs,
             created=self.now(),
+            extra_images=extra_images,
         )
         with self._lock:
             self._prune(generation.created)
@@ -350,8 +382,23 @@ class SandboxState:
                 "images_generated": self._images_generated,
                 "request_times": list(self._request_times),
                 "credits_used": dict(self._credits_used),
+                "credits_charged": dict(self._credits_charged),
                 "in_flight": dict(self._in_flight),
             }
+
+
+def _credits(value: float) -> float:
+    """An amount of credits without float dust (3 * 1.1 is 3.3 here)."""
+    return round(value, 9)
+
+
+def _credit_sum(a: float, b: float) -> float:
+    return _credits(a + b)
+
+
+def _json_number(value: float) -> int | float:
+    """A whole number as an int (as PixelDojo's JavaScript would write 3.0), else the float."""
+    return int(value) if float(value).is_integer() else value
 
 
 # --- HTTP ---
@@ -506,49 +553,96 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_bytes(
         self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
+        self._send_head(status, content_type, len(data), headers)
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _send_head(
+        self, status: int, content_type: str, length: int, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", str(length))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+
+    def _send_cut(self, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        """Announce the full length, send the first half, then drop the connection."""
+        self._send_head(200, content_type, len(data), headers)
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _send_drip(self, data: bytes, seconds: float, headers: dict[str, str] | None = None) -> None:
+        """Head at once, then the body in even pieces, the last one ``seconds`` later.
+
+        A client that goes away ends the answer quietly at the next piece.
+        """
+        self._send_head(200, "application/json", len(data), headers)
+        pieces = max(1, min(len(data), math.ceil(seconds / DRIP_INTERVAL_SECONDS)))
+        started = time.monotonic()
+        for n in range(pieces):
+            delay = started + seconds * (n + 1) / pieces - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                self.wfile.write(data[len(data) * n // pieces : len(data) * (n + 1) // pieces])
+            except ConnectionError:
+                self.close_connection = True
+                return
 
     # endpoints
 
     def _handle_flux(self, raw_body: bytes) -> None:
         started = time.time()
+        state, config = self.state, self.state.config  # one config for the whole answer
+        faults, key = config.faults, self._bearer_key()
         headers: dict[str, str] = {}
-        state, faults = self.state, self.state.config.faults
         try:
-            status, payload = 200, self._generate(raw_body)
+            status, payload = 200, self._generate(config, key, raw_body)
         except ApiError as error:
-            status, headers = error.status, error.headers
-            payload = error_body(state.config.error_style, error.code, error.message)
+            status, headers = error.status, dict(error.headers)
+            if (status, error.code) == (400, "invalid_request"):
+                status = config.invalid_status
+            payload = error_body(config.error_style, error.code, error.message)
         state.record_flux(status, started)
-        if status == 200 and state.roll(faults.html_200):  # made and charged, but the body is a web page
+        plan = config.keys.get(key) if key else None
+        if plan is not None and config.rate_limit_headers != "none":
+            headers.update(state.rate_limit_headers(key, plan.rpm, config.rate_limit_headers))
+        # Below, every odd answer comes after the images were made and the credits charged.
+        if status == 200 and state.roll(faults.html_200):  # a web page (a proxy's)
             echoed = html.escape(self.headers.get("Authorization", ""))
             page = f"<html><body><h1>200 OK</h1><pre>Authorization: {echoed}</pre></body></html>"
-            self._send_bytes(200, page.encode(), "text/html; charset=utf-8")
+            self._send_bytes(200, page.encode(), "text/html; charset=utf-8", headers)
             return
         if status == 200 and state.roll(faults.error_200):
-            payload = error_body("nested", "server_error", "Generation failed after it started (injected)")
-        self._send_json(status, payload, headers)
+            payload = error_body(
+                "nested", config.error_200_code, "Generation failed after it started (injected)"
+            )
+        elif status == 200 and state.roll(faults.duplicate_url):
+            payload["images"].append(payload["images"][0])
+        data = json.dumps(payload).encode("utf-8")
+        if status == 200 and state.roll(faults.truncated_200):
+            self._send_cut(data, "application/json", headers)
+        elif status == 200 and state.roll(faults.drip_200):
+            self._send_drip(data, faults.drip_seconds, headers)
+        else:
+            self._send_bytes(status, data, "application/json", headers)
 
-    def _generate(self, raw_body: bytes) -> dict[str, Any]:
-        state, config = self.state, self.state.config
-        key = self._bearer_key()
-        plan = state.authenticate(key)
+    def _generate(self, config: SandboxConfig, key: str, raw_body: bytes) -> dict[str, Any]:
+        state = self.state
+        plan = state.authenticate(key, config)
         slot = state.acquire_rate_slot(key, plan.rpm)
         try:
             body = json.loads(raw_body)
         except ValueError as exc:
             raise _invalid(f"Malformed JSON body: {exc}") from None
         request = validate_request(body)
-        state.reserve_credits(key, plan, request.num_outputs)
+        credits = _credits(config.model_cost(request.model) * request.num_outputs)
+        remaining = state.reserve_credits(key, plan, credits)
         try:
             if state.roll(config.faults.server_error):
                 raise ApiError(500, "server_error", "An internal server error occurred (injected fault)")
@@ -558,21 +652,23 @@ class _Handler(BaseHTTPRequestHandler):
                     429, "rate_limit_exceeded", "Rate limit exceeded (injected fault)", {"Retry-After": "1"}
                 )
         except ApiError:
-            state.refund_credits(key, request.num_outputs)
+            state.refund_credits(key, credits)
             raise
         if state.roll(config.faults.slow):
             time.sleep(config.faults.slow_seconds)
         if config.latency_seconds:
             time.sleep(config.latency_seconds)
         seed = request.seed if request.seed >= 0 else secrets.randbelow(2**32)
-        generation = state.add_generation(request, seed)
+        extra = 1 if state.roll(config.faults.extra_url) else 0  # an image nobody asked (or paid) for
+        generation = state.add_generation(request, seed, extra_images=extra)
         base = self._public_root()
-        urls = [f"{base}/generated/{generation.token}_{n}.png" for n in range(1, request.num_outputs + 1)]
+        count = request.num_outputs + extra
+        urls = [f"{base}/generated/{generation.token}_{n}.png" for n in range(1, count + 1)]
         images: list[Any] = urls
         if config.image_style == "objects":  # the shape community clients report from the real API
             width, height = image_size(request.aspect_ratio, request.megapixels)
             images = [{"url": url, "seed": seed, "width": width, "height": height} for url in urls]
-        return {
+        payload: dict[str, Any] = {
             "id": "gen_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16)),
             "created": int(generation.created),
             "images": images,
@@ -580,6 +676,11 @@ class _Handler(BaseHTTPRequestHandler):
             "prompt": request.prompt,
             "seed": seed,
         }
+        if config.credits_style == "reported":
+            payload["credits_used"] = _json_number(credits)
+            if remaining is not None:
+                payload["credits_remaining"] = _json_number(remaining)
+        return payload
 
     def _bearer_key(self) -> str:
         """The API key of an `Authorization: Bearer <key>` header ("" if absent)."""
@@ -601,7 +702,7 @@ class _Handler(BaseHTTPRequestHandler):
         generation = state.find_generation(token)
         if (
             generation is None
-            or index > generation.num_outputs
+            or index > generation.num_outputs + generation.extra_images
             or state.now() - generation.created >= config.retention_seconds
             or state.roll(config.faults.expired)
         ):
@@ -622,14 +723,7 @@ class _Handler(BaseHTTPRequestHandler):
         if head or not state.roll(config.faults.truncate):
             self._send_bytes(200, data, "image/png", {"Cache-Control": "private, max-age=3600"})
             return
-        # Truncate: announce the full length, send half, then drop the connection.
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data[: len(data) // 2])
-        self.wfile.flush()
-        self.close_connection = True
+        self._send_cut(data, "image/png")
 
     def _update_config(self, raw_body: bytes) -> None:
         changes = _json_object(raw_body)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,29 +15,7 @@ from sandbox.config import FaultRates, KeyPlan, SandboxConfig
 from sandbox.render import image_size, render_png
 from sandbox.server import SandboxServer
 from tests.conftest import wait_for
-
-KEY = "sandbox-key"
-BODY = {"prompt": "A lighthouse at dusk, oil painting", "model": "flux-pro", "aspect_ratio": "1:1", "seed": 7}
-
-
-@pytest.fixture
-def server() -> Iterator[SandboxServer]:
-    """A fresh sandbox on an ephemeral loopback port."""
-    sandbox = SandboxServer(host="127.0.0.1", port=0).start()
-    yield sandbox
-    sandbox.stop()
-
-
-def flux(server: SandboxServer, body: Any = None, key: str | None = KEY, **changes: Any) -> requests.Response:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    payload = {**BODY, **changes} if body is None else body
-    return requests.post(f"{server.base_url}/flux", json=payload, headers=headers, timeout=10)
-
-
-def error_code(response: requests.Response) -> str:
-    """The error code in either error style."""
-    error = response.json()["error"]
-    return error["code"] if isinstance(error, dict) else error
+from tests.sandbox.helpers import BODY, KEY, error_code, flux
 
 
 def generate_image(server: SandboxServer, **changes: Any) -> requests.Response:
@@ -360,6 +337,7 @@ def test_control_endpoints(server):
         "images_generated": 0,
         "request_times": [],
         "credits_used": {},
+        "credits_charged": {},
         "in_flight": {"flux": 0, "image": 0},
     }
 
