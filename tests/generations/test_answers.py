@@ -85,3 +85,97 @@ def test_a_402_pauses_submissions_and_is_not_retried(celery_worker, alice, sandb
     assert generation.status == "failed" and generation.error_code == "quota_exceeded"
     assert sandbox.stats()["flux_by_status"] == {"402": 1}
     assert provider_pause_active() is not None and charged(generation) == 0
+
+
+# --- Every shape of answer: the calls PixelDojo received and the credits recorded -------------------------
+
+SHAPES = {
+    # name: (sandbox config, extra submit params, settings, expected status, error code, images kept, credits)
+    "seed shape (URLs)": ({}, {}, {}, "done", "", 2, 2),
+    "images as objects": ({"image_style": "objects"}, {}, {}, "done", "", 2, 2),
+    "HTML page with 200": ({"faults": {"html_200": 1.0}}, {}, {}, "failed", "unexpected_response", 0, 0),
+    "error inside a 200": ({"faults": {"error_200": 1.0}}, {}, {}, "failed", "server_error", 0, 0),
+    "quota error inside a 200": (
+        {"faults": {"error_200": 1.0}, "error_200_code": "quota_exceeded"},
+        {},
+        {},
+        "failed",
+        "quota_exceeded",
+        0,
+        0,
+    ),
+    "cut-off 200 body": ({"faults": {"truncated_200": 1.0}}, {}, {}, "failed", "unexpected_response", 0, 0),
+    "200 body dripping past the deadline": (
+        {"faults": {"drip_200": 1.0, "drip_seconds": 4.0}},
+        {},
+        {"PIXELDOJO_CALL_DEADLINE_SECONDS": 1.0},
+        "failed",
+        "unexpected_response",
+        0,
+        0,
+    ),
+    "one image more than asked": ({"faults": {"extra_url": 1.0}}, {}, {}, "done", "", 2, 2),
+    "the same URL twice": ({"faults": {"duplicate_url": 1.0}}, {}, {}, "done", "", 2, 2),
+    "402 no credits left": (
+        {"keys": {"sandbox-key": {"rpm": 10_000, "quota": 1}}},
+        {},
+        {},
+        "failed",
+        "quota_exceeded",
+        0,
+        0,
+    ),
+    "422 invalid request": (
+        {"invalid_status": 422},
+        {"lora_weights": "https://example.com/lora.safetensors"},  # LoRA weights on a non-LoRA model
+        {},
+        "failed",
+        "invalid_request",
+        0,
+        0,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_every_answer_shape_is_called_once_and_charged_exactly(
+    celery_worker, alice, sandbox, settings, shape
+):
+    config, params, overrides, status, code, kept, credits = SHAPES[shape]
+    sandbox.configure(**config)
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    generation = submit(alice, num_outputs=2, **params)
+    wait_for(settled(generation), timeout=30)
+    if status == "done":
+        wait_for(lambda: not generation.images.filter(status="pending").exists(), timeout=30)
+    settings.SWEEP_STALE_SECONDS = 0
+    services.sweep_stale_work()  # nothing it finds may be sent again
+    services.generation_run(generation_id=generation.id)  # nor a redelivered message
+
+    generation.refresh_from_db()
+    assert (generation.status, generation.error_code) == (status, code), generation.error_message
+    assert sandbox.stats()["flux_requests"] == 1
+    assert generation.images.filter(status="stored").count() == kept
+    assert charged(generation) == credits
+    if code:
+        assert "[REDACTED]" not in generation.error_message and "sandbox-key" not in generation.error_message
+    if code == "quota_exceeded":
+        assert provider_pause_active() is not None
+
+
+@pytest.mark.parametrize("fault", ["extra_url", "duplicate_url"])
+def test_more_than_was_asked_is_left_out_and_shown_to_operators(
+    celery_worker, alice, sandbox, client, django_user_model, fault
+):
+    sandbox.configure(faults={fault: 1.0})
+    generation = submit(alice, num_outputs=2)
+    wait_for(settled(generation), timeout=30)
+
+    urls = list(generation.images.values_list("provider_url", flat=True))
+    assert len(urls) == len(set(urls)) == 2
+    assert "for 2 asked" in generation.answer_anomaly
+    django_user_model.objects.create_user("olga", password=PASSWORD, is_staff=True)
+    client.login(username="olga", password=PASSWORD)
+    page = client.get(reverse("operations")).content.decode()
+    assert 'data-testid="answer-anomalies"' in page and "for 2 asked" in page
