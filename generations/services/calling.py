@@ -6,6 +6,7 @@ import json
 import logging
 import random
 from datetime import timedelta
+from decimal import Decimal
 from functools import partial
 
 import redis
@@ -248,7 +249,7 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
             )
             for index, url in enumerate(result.images)
         ]
-        ledger_charge_images(generation=generation, images=images)
+        ledger_charge_images(generation=generation, images=images, credits=Decimal(len(images)))
         for image in images:
             transaction.on_commit(partial(tasks.persist_image.delay, image.id))
     logger.info("generation %s answered by PixelDojo with %d images", generation.code, len(images))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from functools import partial
 
 from django.db import transaction
@@ -46,7 +47,7 @@ def generation_submit(*, user, params: GenerationRequest, team: Team | None = No
                 budget_check_submission(
                     team=team,
                     user=user,
-                    num_outputs=generation.num_outputs,
+                    credits=Decimal(generation.num_outputs),
                     reserved=partial(images_reserved, team_id=team.id),
                 )
             except BudgetExceeded as refusal:
