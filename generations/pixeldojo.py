@@ -16,6 +16,7 @@ import dataclasses
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -49,6 +50,7 @@ ASPECT_RATIOS: tuple[str, ...] = (
 MEGAPIXEL_LABELS: dict[str, str] = {"1": "1 MP (full)", "0.25": "0.25 MP (draft)"}
 MEGAPIXELS: tuple[str, ...] = tuple(MEGAPIXEL_LABELS)
 MAX_OUTPUTS = 4
+DEFAULT_MODEL_COST = Decimal(1)  # credits per image of a model PIXELDOJO_MODEL_COSTS does not name
 MAX_RAW_ANSWER = 64 * 1024  # characters of a 2xx body kept for operators
 
 
@@ -329,6 +331,13 @@ class PixelDojoClient:
         if self._api_key:
             text = text.replace(self._api_key, REDACTED)
         return redact(text)
+
+
+def model_cost(model: str) -> Decimal:
+    """Credits one image of ``model`` costs: ``PIXELDOJO_MODEL_COSTS``, else ``DEFAULT_MODEL_COST``."""
+    from django.conf import settings
+
+    return settings.PIXELDOJO_MODEL_COSTS.get(model, DEFAULT_MODEL_COST)
 
 
 def client_from_settings() -> PixelDojoClient:

@@ -6,7 +6,6 @@ import json
 import logging
 import random
 from datetime import timedelta
-from decimal import Decimal
 from functools import partial
 
 import redis
@@ -15,7 +14,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from credits.services import ledger_charge_images
+from credits.amounts import reported
+from credits.services import ledger_charge_images, provider_balance_record
 from generations import tasks
 from generations.models import Generation, Image
 from generations.pixeldojo import (
@@ -24,6 +24,7 @@ from generations.pixeldojo import (
     QuotaExceeded,
     RateLimited,
     client_from_settings,
+    model_cost,
     parse_result,
 )
 from generations.ratelimit import acquire, limiter_from_settings
@@ -220,11 +221,13 @@ def generation_record_kept_answer(*, generation_id: int) -> None:
 
 
 def _record_answer(generation_id: int, result: GenerationResult) -> None:
-    """Store a kept answer once: one Image per URL, one credit per image, downloads enqueued."""
+    """Store a kept answer once: one Image per URL, what it cost charged over them, downloads enqueued."""
     with transaction.atomic():
         generation = Generation.objects.select_for_update().get(id=generation_id)
         if generation.status != Status.GENERATING or generation.images.exists():
             return  # another delivery of this task recorded the answer first.
+        if (balance := reported(result.extra.get("credits_remaining"), negative=True)) is not None:
+            provider_balance_record(credits=balance)
         generation.lease_until = None
         generation.error_code = generation.error_message = ""
         if not result.images:
@@ -249,7 +252,9 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
             )
             for index, url in enumerate(result.images)
         ]
-        ledger_charge_images(generation=generation, images=images, credits=Decimal(len(images)))
+        used = reported(result.extra.get("credits_used"))  # what PixelDojo says it charged, else our table
+        cost = len(images) * model_cost(generation.model) if used is None else used
+        ledger_charge_images(generation=generation, images=images, credits=cost)
         for image in images:
             transaction.on_commit(partial(tasks.persist_image.delay, image.id))
     logger.info("generation %s answered by PixelDojo with %d images", generation.code, len(images))
