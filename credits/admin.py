@@ -15,7 +15,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
-from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry
+from credits.amounts import QUANTUM, format_credits
+from credits.forms import CreditsField
+from credits.models import (
+    Budget,
+    BudgetAlert,
+    DailyPromptSpend,
+    DailySpend,
+    LedgerEntry,
+    ProviderBalance,
+)
 from credits.services import ledger_refund, ledger_top_up, spend_rollup_rebuild
 from teams.models import Membership
 
@@ -46,10 +55,10 @@ class LedgerEntryAddForm(forms.ModelForm):
             (Kind.TOP_UP, "Top-up: credits added to a team's PixelDojo allowance"),
         ]
     )
-    credits = forms.IntegerField(
-        min_value=1,
-        max_value=10_000_000,
-        help_text="A positive number. A refund of 3 is stored as -3 credits of spend.",
+    credits = CreditsField(
+        min_value=QUANTUM,
+        help_text="A positive number, decimals allowed (e.g. 1.5). A refund of 3 is stored as -3 credits "
+        "of spend.",
         error_messages={"min_value": "Enter a positive number of credits (a refund is stored negative)."},
     )
 
@@ -97,7 +106,7 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     list_display = (
         "created_at",
         "kind",
-        "credits",
+        "amount",
         "user",
         "team",
         "model",
@@ -112,6 +121,10 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False  # the ledger is large: no second COUNT(*) per page
     list_per_page = 50
+
+    @admin.display(description="credits", ordering="credits")
+    def amount(self, obj: LedgerEntry) -> str:
+        return format_credits(obj.credits, grouping=True)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # append-only: a mistake is corrected by adding a refund
@@ -160,6 +173,12 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
 
 class BudgetAdminForm(forms.ModelForm):
+    monthly_credits = CreditsField(
+        min_value=0,
+        label="Monthly credits",
+        error_messages={"min_value": "A budget cannot be negative; enter 0 to stop all spending."},
+    )
+
     class Meta:
         model = Budget
         fields = ("team", "user", "monthly_credits")
@@ -245,3 +264,10 @@ class DailySpendAdmin(ReadOnlyAdmin):
             f"in {time.monotonic() - started:.1f} s.",
             messages.SUCCESS,
         )
+
+
+@admin.register(ProviderBalance)
+class ProviderBalanceAdmin(ReadOnlyAdmin):
+    list_display = ("reported_at", "credits")
+    date_hierarchy = "reported_at"
+    show_full_result_count = False

@@ -1,6 +1,7 @@
 """Geometry of the server-rendered daily-spend bar chart: bars, axis ticks and labels for an SVG template.
 
 The template only places what is computed here (no arithmetic in templates, no JavaScript, no inline styles).
+Amounts are exact decimals (1.5 credits): geometry is computed in floats, values and labels stay exact.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
+
+from credits.amounts import ZERO, credits_label, format_credits, tidy
 
 WIDTH = 720
 HEIGHT = 240
@@ -23,7 +27,7 @@ ZERO_BAR_HEIGHT = 1.5  # a day without spend still gets a thin bar (and its tool
 @dataclass(frozen=True)
 class Bar:
     day: date
-    value: int
+    value: Decimal  # without trailing zeros: templates show it as is
     x: float
     y: float
     width: float
@@ -43,7 +47,7 @@ class Bar:
 
 @dataclass(frozen=True)
 class YTick:
-    value: int
+    value: Decimal
     y: float
     label: str
 
@@ -68,8 +72,8 @@ class BarChart:
     bars: list[Bar]
     y_ticks: list[YTick]
     x_labels: list[XLabel]
-    total: int
-    peak: int
+    total: Decimal
+    peak: Decimal
     peak_day: date | None
 
     @property
@@ -87,21 +91,17 @@ class BarChart:
         return self.left - 6
 
 
-def credits_label(value: int) -> str:
-    return f"{value:,} credit{'' if abs(value) == 1 else 's'}"
-
-
-def daily_series(values: Mapping[date, int], *, start: date, end: date) -> list[tuple[date, int]]:
+def daily_series(values: Mapping[date, Decimal], *, start: date, end: date) -> list[tuple[date, Decimal]]:
     """One (day, credits) pair per day from ``start`` to ``end`` inclusive; days without spend count 0."""
     days = (end - start).days + 1
-    return [(start + timedelta(days=n), values.get(start + timedelta(days=n), 0)) for n in range(days)]
+    return [(start + timedelta(days=n), values.get(start + timedelta(days=n), ZERO)) for n in range(days)]
 
 
 def nice_step(span: float, count: int = 4) -> int:
     """A whole step of 1, 2 or 5 times 10^k that cuts ``span`` into about ``count`` intervals."""
     if span <= 0:
         return 1
-    raw = span / count
+    raw = float(span) / count
     magnitude = 10 ** math.floor(math.log10(raw))
     for factor in (1, 2, 5, 10):
         if raw <= factor * magnitude:
@@ -109,8 +109,11 @@ def nice_step(span: float, count: int = 4) -> int:
     return max(1, int(10 * magnitude))  # pragma: no cover - the loop always returns
 
 
-def y_domain(low: int, high: int, count: int = 4) -> tuple[int, int, int]:
-    """Axis bounds that include zero and the data, rounded out to whole ticks; returns (low, high, step)."""
+def y_domain(low: Decimal | int, high: Decimal | int, count: int = 4) -> tuple[int, int, int]:
+    """Axis bounds that include zero and the data, rounded out to whole ticks; returns (low, high, step).
+
+    Ticks are whole credits: a day of 0.25 credits is a quarter of the way up a 0..1 axis.
+    """
     low, high = min(0, low), max(0, high)
     if low == high:
         high = count  # an empty chart still shows a sensible 0..4 axis
@@ -127,7 +130,7 @@ def x_label_step(days: int) -> int:
 
 
 def bar_chart(
-    series: list[tuple[date, int]],
+    series: list[tuple[date, Decimal]],
     *,
     title: str,
     width: int = WIDTH,
@@ -136,11 +139,12 @@ def bar_chart(
     """Bars for each day of ``series`` (oldest first), a zero line, y gridlines and x labels."""
     left, right = MARGIN_LEFT, width - MARGIN_RIGHT
     top, bottom = MARGIN_TOP, height - MARGIN_BOTTOM
+    series = [(day, tidy(value)) for day, value in series]
     values = [value for _, value in series]
     low, high, step = y_domain(min(values, default=0), max(values, default=0))
 
-    def y_of(value: float) -> float:
-        return round(top + (high - value) / (high - low) * (bottom - top), 2)
+    def y_of(value: Decimal | int) -> float:
+        return round(top + (high - float(value)) / (high - low) * (bottom - top), 2)
 
     baseline = y_of(0)
     slot = (right - left) / max(1, len(series))
@@ -166,7 +170,10 @@ def bar_chart(
                 negative=value < 0,
             )
         )
-    ticks = [YTick(value=value, y=y_of(value), label=f"{value:,}") for value in range(low, high + step, step)]
+    ticks = [
+        YTick(value=Decimal(value), y=y_of(value), label=format_credits(value, grouping=True))
+        for value in range(low, high + step, step)
+    ]
     every = x_label_step(len(series))
     last = len(series) - 1
     x_labels = [
@@ -174,8 +181,8 @@ def bar_chart(
         for index, (day, _) in enumerate(series)
         if (last - index) % every == 0
     ]
-    total = sum(values)
-    peak_day, peak = max(series, key=lambda pair: (pair[1], pair[0]), default=(None, 0))
+    total = tidy(sum(values, ZERO))
+    peak_day, peak = max(series, key=lambda pair: (pair[1], pair[0]), default=(None, ZERO))
     if series:
         description = (
             f"Credits spent per day from {series[0][0].isoformat()} to {series[-1][0].isoformat()}: "

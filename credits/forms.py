@@ -4,30 +4,49 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 
 from django import forms
+
+from credits.amounts import MAX_DIGITS, PLACES, QUANTUM
 
 MAX_CREDITS = 10_000_000
 TEAM_SCOPE = "team"
 DATE_FORMAT = "%Y-%m-%d"
 
 
+class CreditsField(forms.DecimalField):
+    """An amount of credits typed by a person: a number with at most 4 decimal places (12.5), not NaN."""
+
+    default_error_messages = {
+        "invalid": "Enter a number of credits, for example 12 or 12.5.",
+        "max_value": f"Enter at most {MAX_CREDITS:,} credits.",
+        "max_digits": f"Enter at most {MAX_CREDITS:,} credits.",
+        "max_whole_digits": f"Enter at most {MAX_CREDITS:,} credits.",
+        "max_decimal_places": f"Use at most {PLACES} decimal places.",
+    }
+
+    def __init__(self, *, min_value: Decimal | int, **kwargs) -> None:
+        kwargs.setdefault("max_value", MAX_CREDITS)
+        super().__init__(min_value=min_value, max_digits=MAX_DIGITS, decimal_places=PLACES, **kwargs)
+
+    def widget_attrs(self, widget) -> dict:
+        attrs = super().widget_attrs(widget)
+        attrs.update({"step": "any", "inputmode": "decimal"})
+        return attrs
+
+
 class BudgetForm(forms.Form):
     """Set or remove the team's monthly budget, or one member's."""
 
     scope = forms.ChoiceField(label="Budget for")
-    monthly_credits = forms.IntegerField(
+    monthly_credits = CreditsField(
         label="Credits per month",
         required=False,
         min_value=0,
-        max_value=MAX_CREDITS,
-        widget=forms.NumberInput(attrs={"min": 0, "step": 1, "inputmode": "numeric"}),
-        error_messages={
-            "invalid": "Enter a whole number of credits.",
-            "min_value": "A budget cannot be negative; enter 0 to stop all spending.",
-            "max_value": f"Enter at most {MAX_CREDITS:,} credits.",
-        },
-        help_text="Submissions that would go over it are refused. Alerts at 80 % and 100 %.",
+        error_messages={"min_value": "A budget cannot be negative; enter 0 to stop all spending."},
+        help_text="Submissions that would go over it are refused. Alerts at 80 % and 100 %. "
+        "Decimals are fine, e.g. 12.5.",
     )
     remove = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
@@ -55,7 +74,7 @@ class BudgetForm(forms.Form):
             raise forms.ValidationError("Pick the team or one of its members.")
         return self.members[scope]
 
-    def clean_monthly_credits(self) -> int | None:
+    def clean_monthly_credits(self) -> Decimal | None:
         value = self.cleaned_data.get("monthly_credits")
         if value is None and not self.data.get(self.add_prefix("remove")):
             raise forms.ValidationError("Enter the monthly credits, or remove the budget.")
@@ -74,16 +93,12 @@ class BudgetForm(forms.Form):
 class TopUpForm(forms.Form):
     """Credits added to the team's PixelDojo allowance."""
 
-    credits = forms.IntegerField(
+    credits = CreditsField(
         label="Credits added",
-        min_value=1,
-        max_value=MAX_CREDITS,
-        widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
+        min_value=QUANTUM,
         error_messages={
             "required": "Enter how many credits were added.",
-            "invalid": "Enter a whole number of credits.",
-            "min_value": "A top-up adds at least 1 credit.",
-            "max_value": f"Enter at most {MAX_CREDITS:,} credits.",
+            "min_value": "A top-up adds more than 0 credits.",
         },
     )
     note = forms.CharField(

@@ -1,13 +1,13 @@
 """What the credits pages show but the apps above credits own, handed down without importing them.
 
 Credits sits below generations (DESIGN.md: library → generations → credits → teams) and never imports it,
-yet its pages show the images reserved by work PixelDojo has not answered yet and PixelDojo's quota reports,
+yet its pages show the credits reserved by work PixelDojo has not answered yet and PixelDojo's quota reports,
 which generations owns. So generations hands down one reader for each: its ``AppConfig.ready()`` calls
 ``register``, and the credits views read through ``reserved_by_user`` and ``quota_state``. The dependency
 stays one-way (generations imports credits, to register) and credits' selectors take the figures as
 arguments, as any caller could pass them.
 
-Enforcement does not come this way: ``generation_submit`` hands its counter of reserved images to
+Enforcement does not come this way: ``generation_submit`` hands its counter of reserved credits to
 ``budget_check_submission`` as an argument, which reads it under the budget rows' lock.
 
 With nothing registered (credits without generations) nothing is reserved and no quota report was made.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 
@@ -42,8 +43,9 @@ class QuotaState:
 
 
 class ReservedByUser(Protocol):
-    def __call__(self, *, team_id: int) -> dict[int, int]:
-        """Images each member of the team asked for that PixelDojo has not answered yet (by user id)."""
+    def __call__(self, *, team_id: int) -> dict[int, Decimal]:
+        """Credits reserved by each member's work in the team that PixelDojo has not answered yet (by user
+        id): the price of that work."""
 
 
 class QuotaReader(Protocol):
@@ -51,7 +53,7 @@ class QuotaReader(Protocol):
         """The quota state now, with reports of the last ``days`` days."""
 
 
-def _nothing_reserved(*, team_id: int) -> dict[int, int]:
+def _nothing_reserved(*, team_id: int) -> dict[int, Decimal]:
     return {}
 
 
@@ -69,8 +71,8 @@ def register(*, reserved_by_user: ReservedByUser, quota_state: QuotaReader) -> N
     _reserved_by_user, _quota_state = reserved_by_user, quota_state
 
 
-def reserved_by_user(*, team_id: int) -> dict[int, int]:
-    """Images each member of the team asked for that PixelDojo has not answered yet (by user id)."""
+def reserved_by_user(*, team_id: int) -> dict[int, Decimal]:
+    """Credits reserved by each member's work in the team that PixelDojo has not answered yet (by user id)."""
     return _reserved_by_user(team_id=team_id)
 
 

@@ -21,5 +21,5 @@ class CreditsCollector:
         yield GaugeMetricFamily(
             "pixelgallery_credits_spent",
             "Credits spent, summed from the ledger (charges minus refunds).",
-            value=spend.aggregate(total=Sum("credits"))["total"] or 0,
+            value=float(spend.aggregate(total=Sum("credits"))["total"] or 0),
         )

@@ -5,12 +5,20 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from credits.amounts import MAX_DIGITS, PLACES
+
+
+def credits_field(**kwargs) -> models.DecimalField:
+    """An amount of credits: exact, 4 decimal places (``credits.amounts``)."""
+    return models.DecimalField(max_digits=MAX_DIGITS, decimal_places=PLACES, **kwargs)
+
 
 class LedgerEntry(models.Model):
     """One credit movement; rows are only ever added (a mistake is corrected by a refund row).
 
-    ``credits`` is the effect on spend: a charge is +1 per image PixelDojo returned (at most one per image),
-    a refund is negative. A top-up adds to the team's allowance and is not spend.
+    ``credits`` is the effect on spend: a charge is what one image PixelDojo returned cost (at most one row
+    per image; the rows of an answer sum to what it cost), a refund is negative. A top-up adds to the team's
+    allowance and is not spend.
     """
 
     class Kind(models.TextChoices):
@@ -38,7 +46,9 @@ class LedgerEntry(models.Model):
         "generations.Image", on_delete=models.SET_NULL, null=True, blank=True, related_name="ledger_entries"
     )
     model = models.CharField(max_length=64, blank=True)
-    credits = models.IntegerField(help_text="Charges +1 per image, refunds negative, top-ups positive.")
+    credits = credits_field(
+        help_text="Charges: what the image cost (positive); refunds negative; top-ups positive."
+    )
     note = models.CharField(max_length=255, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -81,7 +91,7 @@ class DailySpend(models.Model):
     team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     model = models.CharField(max_length=64, blank=True)
-    credits = models.IntegerField(default=0)
+    credits = credits_field(default=0)
 
     class Meta:
         constraints = [
@@ -109,7 +119,7 @@ class DailyPromptSpend(models.Model):
     team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="+")
     prompt_key = models.CharField(max_length=64, help_text="SHA-256 of the prompt (prompts may be long).")
     prompt = models.TextField()
-    credits = models.IntegerField(default=0)
+    credits = credits_field(default=0)
 
     class Meta:
         constraints = [
@@ -134,7 +144,7 @@ class Budget(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="budgets"
     )
-    monthly_credits = models.PositiveIntegerField()
+    monthly_credits = credits_field()
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -147,6 +157,11 @@ class Budget(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["team", "user"], condition=models.Q(user__isnull=False), name="budget_one_per_member"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(monthly_credits__gte=0),
+                name="budget_monthly_credits_not_negative",
+                violation_error_message="A budget cannot be negative.",
             ),
         ]
 
@@ -161,8 +176,8 @@ class BudgetAlert(models.Model):
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
     month = models.DateField(help_text="First day of the month.")
     threshold = models.PositiveSmallIntegerField()
-    spent = models.IntegerField()
-    limit = models.IntegerField()
+    spent = credits_field()
+    limit = credits_field()
     created_at = models.DateTimeField(auto_now_add=True)
     notified = models.PositiveIntegerField(default=0, help_text="Admins e-mailed.")
 
@@ -174,3 +189,29 @@ class BudgetAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.budget} reached {self.threshold}% in {self.month:%Y-%m}"
+
+
+class ProviderBalance(models.Model):
+    """The account balance PixelDojo reported (``credits_remaining``) with an answer: one row per report.
+
+    Append-only like the ledger: answers recorded by concurrent workers each add their report, none
+    overwrites another, and the latest by ``reported_at`` is the balance shown.
+    """
+
+    credits = credits_field()
+    reported_at = models.DateTimeField(db_index=True, help_text="When the answer that carried it arrived.")
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+        get_latest_by = ("reported_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.credits} credits at {self.reported_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Provider balances are append-only; a new report adds a row.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Provider balances are append-only; a new report adds a row.")

@@ -11,30 +11,38 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.db.models import Max, Sum
 from django.utils import timezone
 
-from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry
+from credits.amounts import ZERO, tidy
+from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry, ProviderBalance
 from teams.models import ROLE_RANK, Membership, Role
 
 WINDOWS = (30, 90)  # days the charts and top prompts may cover
-LOW_ALLOWANCE_SHARE = 0.10  # the remaining allowance is "low" below 10 % of all top-ups …
+LOW_ALLOWANCE_SHARE = Decimal("0.10")  # the remaining allowance is "low" below 10 % of all top-ups …
 LOW_ALLOWANCE_CREDITS = 50  # … or below 50 credits
 RECENT_ALERTS = 20
 TOP_PROMPTS = 10
 
 
-def credits_spent_by_user(*, user_id: int) -> int:
+def credits_spent_by_user(*, user_id: int) -> Decimal:
     """Net credits spent by a user (charges minus refunds), from the roll-up kept in step with the ledger."""
     rows = DailySpend.objects.filter(user_id=user_id).aggregate(total=Sum("credits"))
-    return rows["total"] or 0
+    return tidy(rows["total"] or ZERO)
 
 
-def credits_for_image(*, image_id: int) -> int:
-    """Credits charged for one image (1 once PixelDojo returned it)."""
+def credits_for_image(*, image_id: int) -> Decimal:
+    """Credits charged for one image (its share of what the answer cost, once PixelDojo returned it);
+    without trailing zeros, so a template shows it as is (1.5, not 1.5000)."""
     rows = LedgerEntry.objects.filter(image_id=image_id).aggregate(total=Sum("credits"))
-    return rows["total"] or 0
+    return tidy(rows["total"] or ZERO)
+
+
+def provider_balance_latest() -> ProviderBalance | None:
+    """The latest account balance PixelDojo reported (``credits_remaining``), if it ever sent one."""
+    return ProviderBalance.objects.order_by("-reported_at", "-id").first()
 
 
 # --- Periods ------------------------------------------------------------------------------------------
@@ -80,12 +88,12 @@ def month_start(day: date | None = None) -> date:
     return (day or timezone.localdate()).replace(day=1)
 
 
-def credits_spent_this_month(*, team_id: int, user_id: int | None = None) -> int:
+def credits_spent_this_month(*, team_id: int, user_id: int | None = None) -> Decimal:
     """Net credits spent in the team this month (by ``user_id``, else by everyone), from the roll-up."""
     rows = DailySpend.objects.filter(team_id=team_id, day__gte=month_start())
     if user_id is not None:
         rows = rows.filter(user_id=user_id)
-    return rows.aggregate(total=Sum("credits"))["total"] or 0
+    return rows.aggregate(total=Sum("credits"))["total"] or ZERO
 
 
 @dataclass(frozen=True)
@@ -94,20 +102,20 @@ class BudgetUsage:
     dashboards both count."""
 
     budget: Budget
-    used: int  # spent this month
-    reserved: int  # asked for by work PixelDojo has not answered yet
+    used: Decimal  # spent this month
+    reserved: Decimal  # the price of work PixelDojo has not answered yet
 
     @property
-    def limit(self) -> int:
+    def limit(self) -> Decimal:
         return self.budget.monthly_credits
 
     @property
-    def committed(self) -> int:
+    def committed(self) -> Decimal:
         return self.used + self.reserved
 
     @property
-    def left(self) -> int:
-        return max(0, self.limit - self.committed)
+    def left(self) -> Decimal:
+        return max(ZERO, self.limit - self.committed)
 
     @property
     def percent(self) -> int:
@@ -117,7 +125,7 @@ class BudgetUsage:
         return round(100 * self.committed / self.limit)
 
     @property
-    def meter_value(self) -> int:
+    def meter_value(self) -> Decimal:
         return min(self.committed, self.limit)
 
     @property
@@ -128,13 +136,13 @@ class BudgetUsage:
             return "warn"
         return "ok"
 
-    def fits(self, credits: int) -> bool:
+    def fits(self, credits: Decimal) -> bool:
         """``credits`` more would stay within the budget."""
         return self.committed + credits <= self.limit
 
 
-def budget_usage(*, budget: Budget, reserved: int) -> BudgetUsage:
-    """One budget (the team's, or a member's) this month, counting ``reserved`` images of work in flight."""
+def budget_usage(*, budget: Budget, reserved: Decimal) -> BudgetUsage:
+    """One budget (the team's, or a member's) this month, counting ``reserved`` credits of work in flight."""
     used = credits_spent_this_month(team_id=budget.team_id, user_id=budget.user_id)
     return BudgetUsage(budget=budget, used=used, reserved=reserved)
 
@@ -145,15 +153,20 @@ def budget_usage(*, budget: Budget, reserved: int) -> BudgetUsage:
 @dataclass
 class Share:
     label: str
-    credits: int
+    credits: Decimal
     percent: float = 0.0
 
 
-def _shares(totals: dict[str, int]) -> list[Share]:
+def _percent(part: Decimal, whole: Decimal) -> float:
+    """``part`` of ``whole`` in percent, one decimal place (0 when there is no whole)."""
+    return round(float(100 * part / whole), 1) if whole > 0 else 0.0
+
+
+def _shares(totals: dict[str, Decimal]) -> list[Share]:
     """Rows sorted by credits (largest first), each with its share of the positive total."""
-    whole = sum(value for value in totals.values() if value > 0)
+    whole = sum((value for value in totals.values() if value > 0), ZERO)
     rows = [
-        Share(label=label, credits=value, percent=round(100 * value / whole, 1) if whole else 0.0)
+        Share(label=label, credits=value, percent=_percent(value, whole))
         for label, value in totals.items()
         if value
     ]
@@ -163,12 +176,12 @@ def _shares(totals: dict[str, int]) -> list[Share]:
 @dataclass
 class UserSpend:
     periods: Periods
-    today: int
-    week: int
-    month: int
+    today: Decimal
+    week: Decimal
+    month: Decimal
     by_model: list[Share]  # this month
     by_team: list[Share]  # this month; personal work is "Personal"
-    daily: dict[date, int]  # the chart window
+    daily: dict[date, Decimal]  # the chart window
 
 
 def user_spend(*, user_id: int, periods: Periods) -> UserSpend:
@@ -180,10 +193,10 @@ def user_spend(*, user_id: int, periods: Periods) -> UserSpend:
         .annotate(total=Sum("credits"))
         .order_by()
     )
-    today = week = month = 0
-    by_model: dict[str, int] = defaultdict(int)
-    by_team: dict[str, int] = defaultdict(int)
-    daily: dict[date, int] = defaultdict(int)
+    today = week = month = ZERO
+    by_model: dict[str, Decimal] = defaultdict(Decimal)
+    by_team: dict[str, Decimal] = defaultdict(Decimal)
+    daily: dict[date, Decimal] = defaultdict(Decimal)
     for day, team_id, team_name, model, total in rows:
         if day == periods.today:
             today += total
@@ -214,8 +227,8 @@ class MemberSpend:
     user_id: int
     username: str
     role: str | None  # None: no longer a member (their spend still counts)
-    month: int = 0
-    reserved: int = 0
+    month: Decimal = ZERO
+    reserved: Decimal = ZERO
     budget: BudgetStatus | None = None
 
     @property
@@ -233,11 +246,11 @@ class BudgetStatus(BudgetUsage):
 
 @dataclass
 class Allowance:
-    top_ups: int
-    spent: int  # all time, net of refunds
+    top_ups: Decimal
+    spent: Decimal  # all time, net of refunds
 
     @property
-    def remaining(self) -> int:
+    def remaining(self) -> Decimal:
         return self.top_ups - self.spent
 
     @property
@@ -255,31 +268,31 @@ class Allowance:
 @dataclass
 class PromptSpend:
     prompt: str
-    credits: int
+    credits: Decimal
     percent: float = 0.0  # of the team's spend in the window
 
 
 @dataclass
 class TeamDashboard:
     periods: Periods
-    month_total: int
+    month_total: Decimal
     members: list[MemberSpend]
     by_model: list[Share]
-    daily: dict[date, int]
+    daily: dict[date, Decimal]
     top_prompts: list[PromptSpend]
     team_budget: BudgetStatus | None
     member_budgets: list[BudgetStatus]
     allowance: Allowance
     alerts: list[BudgetAlert]
-    reserved_total: int = 0
+    reserved_total: Decimal = ZERO
 
 
 def team_dashboard(
-    *, team, periods: Periods, reserved: dict[int, int], memberships: list[Membership] | None = None
+    *, team, periods: Periods, reserved: dict[int, Decimal], memberships: list[Membership] | None = None
 ) -> TeamDashboard:
     """Everything the team's credits page shows, in a fixed number of queries whatever the team's size.
 
-    ``reserved``: the images each member asked for that PixelDojo has not answered yet, by user id.
+    ``reserved``: the credits reserved by each member's work PixelDojo has not answered yet, by user id.
     """
     if memberships is None:
         memberships = list(Membership.objects.filter(team=team).select_related("user"))
@@ -293,16 +306,16 @@ def team_dashboard(
         m.user_id: MemberSpend(user_id=m.user_id, username=m.user.get_username(), role=m.role)
         for m in memberships
     }
-    by_model: dict[str, int] = defaultdict(int)
+    by_model: dict[str, Decimal] = defaultdict(Decimal)
     for user_id, username, model, total in month_rows:
         member = members.setdefault(user_id, MemberSpend(user_id=user_id, username=username, role=None))
         member.month += total
         by_model[model or "(unknown)"] += total
-    for user_id, images in reserved.items():
+    for user_id, credits in reserved.items():
         if user_id in members:
-            members[user_id].reserved = images
-    month_total = sum(member.month for member in members.values())
-    reserved_total = sum(reserved.values())  # as the team's budget counts it, whoever asked
+            members[user_id].reserved = credits
+    month_total = sum((member.month for member in members.values()), ZERO)
+    reserved_total = sum(reserved.values(), ZERO)  # as the team's budget counts it, whoever asked
 
     team_budget = None
     member_budgets = []
@@ -313,8 +326,8 @@ def team_dashboard(
         member = members.get(budget.user_id)
         status = BudgetStatus(
             budget=budget,
-            used=member.month if member else 0,
-            reserved=member.reserved if member else 0,
+            used=member.month if member else ZERO,
+            reserved=member.reserved if member else ZERO,
             username=budget.user.get_username(),
             former=member is None or member.role is None,
         )
@@ -323,10 +336,10 @@ def team_dashboard(
             member.budget = status
 
     daily = team_daily_spend(team_id=team.id, since=periods.window, until=periods.today)
-    window_total = sum(daily.values())
+    window_total = sum(daily.values(), ZERO)
     top_prompts = team_top_prompts(team_id=team.id, since=periods.window, until=periods.today)
     for row in top_prompts:
-        row.percent = round(100 * row.credits / window_total, 1) if window_total > 0 else 0.0
+        row.percent = _percent(row.credits, window_total)
 
     ordered = sorted(
         members.values(),
@@ -357,7 +370,7 @@ def team_budget_users_who_left(*, team_id: int, memberships: list[Membership]) -
     return [budget.user for budget in budgets]
 
 
-def team_daily_spend(*, team_id: int, since: date, until: date) -> dict[date, int]:
+def team_daily_spend(*, team_id: int, since: date, until: date) -> dict[date, Decimal]:
     rows = (
         DailySpend.objects.filter(team_id=team_id, day__gte=since, day__lte=until)
         .values_list("day")
@@ -373,7 +386,7 @@ def team_allowance(*, team_id: int) -> Allowance:
         total=Sum("credits")
     )["total"]
     spent = DailySpend.objects.filter(team_id=team_id).aggregate(total=Sum("credits"))["total"]
-    return Allowance(top_ups=top_ups or 0, spent=spent or 0)
+    return Allowance(top_ups=top_ups or ZERO, spent=spent or ZERO)
 
 
 def team_alerts(*, team_id: int, limit: int = RECENT_ALERTS) -> list[BudgetAlert]:

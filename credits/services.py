@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Protocol
 
 from django.core.mail import send_mail
@@ -13,13 +14,13 @@ from django.db.models import F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry
+from credits.amounts import credits_label, exact, format_credits, split
+from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry, ProviderBalance
 from credits.selectors import budget_usage, credits_spent_this_month, month_start
 from teams.models import Membership, Role
 
 logger = logging.getLogger(__name__)
 
-CREDITS_PER_IMAGE = 1
 ALERT_THRESHOLDS = (80, 100)
 
 
@@ -35,7 +36,7 @@ def prompt_key(prompt: str) -> str:
     return hashlib.sha256(prompt.encode()).hexdigest()
 
 
-def _add_to(model, keys: dict, credits: int, **create_fields) -> None:
+def _add_to(model, keys: dict, credits: Decimal, **create_fields) -> None:
     """Add ``credits`` to the roll-up row ``keys`` of ``model`` (creating it), in the caller's transaction."""
     if model.objects.filter(**keys).update(credits=F("credits") + credits):
         return
@@ -64,10 +65,19 @@ def _spend(**fields) -> LedgerEntry:
     return entry
 
 
-def ledger_charge_images(*, generation, images: Iterable) -> int:
-    """Charge one credit per image, at most once per image whatever the retries; return new charges made."""
+def ledger_charge_images(*, generation, images: Iterable, credits: Decimal) -> int:
+    """Charge ``credits`` for these images of ``generation``: one row per image, at most once per image
+    whatever the retries; return the new charges made.
+
+    The rows sum exactly to ``credits`` (4 places; what does not divide evenly goes on the first image), each
+    image's share fixed by its place in ``images``.
+    """
+    images = list(images)
+    credits = exact(credits)
+    if credits < 0:
+        raise ValueError(f"A charge is a non-negative number of credits, not {credits}.")
     charged = 0
-    for image in images:
+    for image, share in zip(images, split(credits, len(images)), strict=True):
         try:
             _spend(
                 kind=LedgerEntry.Kind.CHARGE,
@@ -76,7 +86,7 @@ def ledger_charge_images(*, generation, images: Iterable) -> int:
                 generation=generation,
                 image=image,
                 model=generation.model,
-                credits=CREDITS_PER_IMAGE,
+                credits=share,
             )
         except IntegrityError:
             continue  # already charged for this image (a redelivered task): the unique constraint decides.
@@ -88,10 +98,16 @@ def ledger_charge_images(*, generation, images: Iterable) -> int:
     return charged
 
 
-def ledger_refund(*, actor, user, team=None, credits: int, note: str, generation=None) -> LedgerEntry:
+def _positive(credits: Decimal, what: str) -> Decimal:
+    amount = exact(credits)
+    if amount <= 0:
+        raise ValueError(f"A {what} is a positive number of credits.")
+    return amount
+
+
+def ledger_refund(*, actor, user, team=None, credits: Decimal, note: str, generation=None) -> LedgerEntry:
     """An operator gives credits back: a negative spend row (the original charge stays)."""
-    if credits <= 0:
-        raise ValueError("A refund is a positive number of credits.")
+    credits = _positive(credits, "refund")
     return _spend(
         kind=LedgerEntry.Kind.REFUND,
         user=user,
@@ -104,10 +120,9 @@ def ledger_refund(*, actor, user, team=None, credits: int, note: str, generation
     )
 
 
-def ledger_top_up(*, actor, team, credits: int, note: str = "") -> LedgerEntry:
+def ledger_top_up(*, actor, team, credits: Decimal, note: str = "") -> LedgerEntry:
     """An admin records credits added to the team's PixelDojo allowance."""
-    if credits <= 0:
-        raise ValueError("A top-up is a positive number of credits.")
+    credits = _positive(credits, "top-up")
     return LedgerEntry.objects.create(
         kind=LedgerEntry.Kind.TOP_UP, user=actor, team=team, credits=credits, note=note, created_by=actor
     )
@@ -162,24 +177,27 @@ def spend_rollup_rebuild() -> int:
 # --- Budgets ------------------------------------------------------------------------------------------
 
 
-def budget_set(*, actor, team, monthly_credits: int | None, user=None) -> Budget | None:
+def budget_set(*, actor, team, monthly_credits: Decimal | int | None, user=None) -> Budget | None:
     """Set (or with ``None`` remove) the team's monthly budget, or one member's."""
     if monthly_credits is None:
         Budget.objects.filter(team=team, user=user).delete()
         return None
+    monthly_credits = exact(monthly_credits)
+    if monthly_credits < 0:
+        raise ValueError("A budget is a number of credits, 0 or more.")
     budget, _ = Budget.objects.update_or_create(
         team=team, user=user, defaults={"monthly_credits": monthly_credits, "updated_by": actor}
     )
     return budget
 
 
-class ReservedImages(Protocol):
-    def __call__(self, *, user_id: int | None) -> int:
-        """Images asked for in the team (by ``user_id``, else by anyone) by work not answered yet."""
+class ReservedCredits(Protocol):
+    def __call__(self, *, user_id: int | None) -> Decimal:
+        """Credits reserved in the team (by ``user_id``, else by anyone) by work not answered yet."""
 
 
-def budget_check_submission(*, team, user, num_outputs: int, reserved: ReservedImages) -> None:
-    """Refuse work that would exceed the team's or the member's budget this month.
+def budget_check_submission(*, team, user, credits: Decimal, reserved: ReservedCredits) -> None:
+    """Refuse work costing ``credits`` that would exceed the team's or the member's budget this month.
 
     Must run inside the transaction that records the generation: the budget rows are locked, so concurrent
     submissions are counted one after another and never overspend together. ``reserved`` is asked only once
@@ -192,15 +210,24 @@ def budget_check_submission(*, team, user, num_outputs: int, reserved: ReservedI
     )
     for budget in budgets:
         usage = budget_usage(budget=budget, reserved=reserved(user_id=budget.user_id))
-        if not usage.fits(num_outputs):
+        if not usage.fits(credits):
             left = usage.left
             whose = "your" if budget.user_id else f"{team.name}'s"
             raise BudgetExceeded(
-                f"This needs {num_outputs} credit{'s' if num_outputs != 1 else ''} but only {left} of "
-                f"{whose} monthly budget of {usage.limit} {'is' if left == 1 else 'are'} left "
+                f"This needs {credits_label(credits)} but only {format_credits(left, grouping=True)} of "
+                f"{whose} monthly budget of {format_credits(usage.limit, grouping=True)} "
+                f"{'is' if left == 1 else 'are'} left "
                 f"(counting work still in progress). Ask a team admin to raise the budget, or generate fewer "
                 f"images. Nothing was queued or charged."
             )
+
+
+# --- What PixelDojo reports -----------------------------------------------------------------------------
+
+
+def provider_balance_record(*, credits: Decimal, reported_at=None) -> ProviderBalance:
+    """Keep the account balance PixelDojo reported with an answer (``credits_remaining``)."""
+    return ProviderBalance.objects.create(credits=exact(credits), reported_at=reported_at or timezone.now())
 
 
 # --- Alerts -------------------------------------------------------------------------------------------
@@ -251,7 +278,8 @@ def _notify_admins(alert: BudgetAlert) -> int:
         return send_mail(
             subject=f"[PixelGallery] {subject_who} reached {alert.threshold}%",
             message=(
-                f"{subject_who} has used {alert.spent} of {alert.limit} credits this month "
+                f"{subject_who} has used {format_credits(alert.spent, grouping=True)} of "
+                f"{credits_label(alert.limit)} this month "
                 f"({alert.threshold}% threshold). Budgets can be changed on the team's credits page."
             ),
             from_email=None,

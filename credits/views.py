@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from credits import hooks, selectors
-from credits.charts import bar_chart, credits_label, daily_series
+from credits.amounts import credits_label, plain
+from credits.charts import bar_chart, daily_series
 from credits.forms import BudgetForm, ExportForm, TopUpForm
 from credits.services import budget_set, ledger_top_up
 from teams.active import SESSION_KEY, active_team
@@ -49,6 +50,7 @@ def mine(request: HttpRequest) -> HttpResponse:
             title=f"Your credits per day, last {periods.days} days",
         ),
         "quota": hooks.quota_state(),
+        "balance": selectors.provider_balance_latest(),
         "team": team,
         "can_manage_team": team is not None and can(request.user, Action.MANAGE_MEMBERS, team_id=team.id),
     }
@@ -109,6 +111,7 @@ def _dashboard(
             title=f"{team.name}: credits per day, last {periods.days} days",
         ),
         "quota": hooks.quota_state(),
+        "balance": selectors.provider_balance_latest(),
         "month": periods.month,
         "budget_form": budget_form or BudgetForm(memberships=memberships, team_name=team.name, former=former),
         "top_up_form": top_up_form or TopUpForm(),
@@ -181,7 +184,7 @@ def _csv_chunks(rows: Iterable[tuple]) -> Iterator[str]:
                     kind,
                     _cell(username or ""),
                     _cell(model),
-                    credits,
+                    plain(credits),
                     generation or "",
                     image or "",
                     _cell(note),

@@ -21,7 +21,7 @@ class GenerationsConfig(AppConfig):
 
         # The credits pages show work in flight and quota reports without importing generations.
         hooks.register(
-            reserved_by_user=selectors.images_reserved_by_user, quota_state=selectors.provider_quota_state
+            reserved_by_user=selectors.credits_reserved_by_user, quota_state=selectors.provider_quota_state
         )
         register_header_values(header_values)
         register_scrape_collector(GenerationsCollector())

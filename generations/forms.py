@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django import forms
 
+from credits.amounts import credits_label, format_credits, plain
 from generations.pixeldojo import (
     ASPECT_RATIOS,
     LORA_MODEL,
@@ -13,10 +18,31 @@ from generations.pixeldojo import (
     MODEL_LABELS,
     MODELS,
     GenerationRequest,
+    model_cost,
 )
 
 MAX_PROMPT_LENGTH = 2000
 MAX_SEED = 2**32 - 1
+DEFAULT_MODEL = "flux-pro"
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+@dataclass(frozen=True)
+class Price:
+    """What a choice of model and number of images costs, as the form shows it before it is sent."""
+
+    num_outputs: int
+    cost: Decimal  # credits per image of the model
+
+    @property
+    def total(self) -> Decimal:
+        return self.num_outputs * self.cost
+
+    @property
+    def label(self) -> str:
+        """``4 x 1.5 = 6 credits`` with a multiplication sign, as ``static/js/price-preview.js`` writes it."""
+        cost = format_credits(self.cost, grouping=True)
+        return f"{self.num_outputs} {TIMES} {cost} = {credits_label(self.total)}"
 
 
 class GenerationForm(forms.Form):
@@ -27,14 +53,14 @@ class GenerationForm(forms.Form):
         ),
         help_text="Describe the image you want.",
     )
-    model = forms.ChoiceField(choices=[(m, MODEL_LABELS[m]) for m in MODELS], initial="flux-pro")
+    model = forms.ChoiceField(choices=[(m, MODEL_LABELS[m]) for m in MODELS], initial=DEFAULT_MODEL)
     aspect_ratio = forms.ChoiceField(choices=[(r, r) for r in ASPECT_RATIOS], initial="16:9")
     num_outputs = forms.TypedChoiceField(
         label="Number of images",
         choices=[(n, str(n)) for n in range(1, MAX_OUTPUTS + 1)],
         coerce=int,
         initial=1,
-        help_text="Each image costs 1 credit.",
+        help_text="Each image costs the model's price in credits (see the price below).",
     )
     seed = forms.IntegerField(
         required=False,
@@ -92,6 +118,25 @@ class GenerationForm(forms.Form):
             megapixels=data.get("megapixels") or None,
             go_fast=True if data.get("go_fast") else None,
         )
+
+    def price(self) -> Price:
+        """The price of the model and number of images chosen now: as submitted (also when the form has
+        errors), else as pre-filled; a value that is not one of the choices counts as the default."""
+        model = str(self["model"].value())
+        try:
+            num_outputs = int(str(self["num_outputs"].value()))
+        except ValueError:
+            num_outputs = 1
+        if model not in MODELS:
+            model = DEFAULT_MODEL
+        if not 1 <= num_outputs <= MAX_OUTPUTS:
+            num_outputs = 1
+        return Price(num_outputs=num_outputs, cost=model_cost(model))
+
+    @staticmethod
+    def costs_json() -> str:
+        """Credits per image of every model, ``{"flux-pro": "1", …}``, for the live price in the browser."""
+        return json.dumps({model: plain(model_cost(model)) for model in MODELS})
 
     @classmethod
     def initial_from(cls, params: GenerationRequest) -> dict:

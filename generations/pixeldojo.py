@@ -19,6 +19,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -53,6 +54,7 @@ ASPECT_RATIOS: tuple[str, ...] = (
 MEGAPIXEL_LABELS: dict[str, str] = {"1": "1 MP (full)", "0.25": "0.25 MP (draft)"}
 MEGAPIXELS: tuple[str, ...] = tuple(MEGAPIXEL_LABELS)
 MAX_OUTPUTS = 4
+DEFAULT_MODEL_COST = Decimal(1)  # credits per image of a model PIXELDOJO_MODEL_COSTS does not name
 MAX_RAW_ANSWER = 64 * 1024  # characters of a 2xx body kept for operators
 MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a longer answer is not read (a JSON list of 4 images is a few KB)
 
@@ -408,6 +410,13 @@ def _read_body(response: requests.Response, *, until: float) -> tuple[bytes, str
         if time.monotonic() >= until - 0.01:  # the last read ran into the deadline
             return b"".join(chunks), "the answer was still arriving when the call's deadline passed"
         return b"".join(chunks), f"the answer was cut off ({type(exc).__name__})"
+
+
+def model_cost(model: str) -> Decimal:
+    """Credits one image of ``model`` costs: ``PIXELDOJO_MODEL_COSTS``, else ``DEFAULT_MODEL_COST``."""
+    from django.conf import settings
+
+    return settings.PIXELDOJO_MODEL_COSTS.get(model, DEFAULT_MODEL_COST)
 
 
 def client_from_settings() -> PixelDojoClient:

@@ -3,15 +3,18 @@ reports that budgets and the credits pages count, and what operators check."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
 from credits.hooks import QuotaState
 from generations.models import Generation, Image, ProviderPause
+from generations.pixeldojo import model_cost
 from teams.permissions import visible_q
 
 
@@ -45,24 +48,37 @@ def get_image_for_user(*, user, code) -> Image:
     return image
 
 
-def images_reserved(*, team_id: int, user_id: int | None = None) -> int:
-    """Images asked for in the team (by ``user_id``, else by anyone) that PixelDojo has not answered yet."""
-    pending = Generation.objects.awaiting_answer().filter(team_id=team_id)
-    if user_id is not None:
-        pending = pending.filter(user_id=user_id)
-    return pending.aggregate(total=Sum("num_outputs"))["total"] or 0
-
-
-def images_reserved_by_user(*, team_id: int) -> dict[int, int]:
-    """``images_reserved`` of every member with work in flight in the team, by user id (one query)."""
-    rows = (
+def _reserved_rows(team_id: int, *group_by: str):
+    """Work in flight in the team grouped by ``group_by`` and model: (…, model, priced, unpriced images)."""
+    return (
         Generation.objects.awaiting_answer()
         .filter(team_id=team_id)
-        .values_list("user_id")
-        .annotate(total=Sum("num_outputs"))
+        .values_list(*group_by, "model")
+        .annotate(priced=Sum("price"), unpriced=Sum("num_outputs", filter=Q(price__isnull=True), default=0))
         .order_by()
     )
-    return dict(rows)
+
+
+def _reserved(model: str, priced: Decimal | None, unpriced: int) -> Decimal:
+    """The price of work in flight; work recorded without one costs its images at the model's cost."""
+    return (priced or Decimal(0)) + unpriced * model_cost(model)
+
+
+def credits_reserved(*, team_id: int, user_id: int | None = None) -> Decimal:
+    """Credits reserved in the team (by ``user_id``, else by anyone) by work PixelDojo has not answered yet:
+    the sum of its ``price`` (one query)."""
+    rows = _reserved_rows(team_id)
+    if user_id is not None:
+        rows = rows.filter(user_id=user_id)
+    return sum((_reserved(*row) for row in rows), Decimal(0))
+
+
+def credits_reserved_by_user(*, team_id: int) -> dict[int, Decimal]:
+    """``credits_reserved`` of every member with work in flight in the team, by user id (one query)."""
+    reserved: dict[int, Decimal] = defaultdict(Decimal)
+    for user_id, *row in _reserved_rows(team_id, "user_id"):
+        reserved[user_id] += _reserved(*row)
+    return dict(reserved)
 
 
 def provider_quota_state(*, days: int = 30, now: datetime | None = None) -> QuotaState:

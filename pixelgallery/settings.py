@@ -8,6 +8,7 @@ AWS_STORAGE_BUCKET_NAME.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -248,6 +249,31 @@ PIXELDOJO_LEASE_RENEW_SECONDS = env_float("PIXELDOJO_LEASE_RENEW_SECONDS", 30.0)
 PIXELDOJO_MAX_ATTEMPTS = env_int("PIXELDOJO_MAX_ATTEMPTS", 6)  # API calls per generation, then it fails
 IMAGE_MAX_ATTEMPTS = env_int("IMAGE_MAX_ATTEMPTS", 8)  # downloads per image, then it is failed or expired
 PIXELDOJO_QUOTA_PAUSE_SECONDS = env_int("PIXELDOJO_QUOTA_PAUSE_SECONDS", 3600)
+
+
+def _model_costs(name: str, default: str) -> dict[str, Decimal]:
+    """``model=cost,…`` (credits per image, at most 4 decimal places, 0 or more); garbage fails loudly."""
+    raw = env_str(name, default)
+    costs: dict[str, Decimal] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        model, equals, text = (piece.strip() for piece in item.partition("="))
+        try:
+            cost = Decimal(text) if model and equals else None
+        except InvalidOperation:
+            cost = None
+        if cost is None or not cost.is_finite() or cost < 0 or cost.as_tuple().exponent < -4 or cost >= 10**6:
+            raise ValueError(
+                f"{name} must be model=cost pairs separated by commas, each cost a number of credits per "
+                f"image from 0 up to 4 decimal places (e.g. flux-1.1-pro-ultra=1.5); got {item!r}"
+            )
+        if model in costs:
+            raise ValueError(f"{name} names {model!r} twice")
+        costs[model] = cost
+    return costs
+
+
+# Credits one image of a model costs, when PixelDojo's answer does not say (models not named: 1 each).
+PIXELDOJO_MODEL_COSTS = _model_costs("PIXELDOJO_MODEL_COSTS", "flux-1.1-pro-ultra=1.5")
 SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 180)  # untouched this long: the sweeper re-queues it
 
 # --- Celery: Redis in production; an embedded filesystem broker for the no-Redis first run. ---

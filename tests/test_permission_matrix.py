@@ -79,7 +79,7 @@ def world(django_user_model) -> World:
     )
     CollectionItem.objects.create(collection=collection, image=image)
     # Credits: the secret prompt is charged (top prompts) and the team has a budget and a top-up.
-    ledger_charge_images(generation=generation, images=[image])
+    ledger_charge_images(generation=generation, images=[image], credits=1)
     budget_set(actor=users["owner"], team=team, monthly_credits=50)
     ledger_top_up(actor=users["owner"], team=team, credits=100, note="plan")
     invitation = Invitation.objects.create(

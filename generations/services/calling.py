@@ -18,7 +18,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from credits.services import ledger_charge_images
+from credits.amounts import reported
+from credits.services import ledger_charge_images, provider_balance_record
 from generations import tasks
 from generations.models import Generation, Image
 from generations.pixeldojo import (
@@ -27,6 +28,7 @@ from generations.pixeldojo import (
     QuotaExceeded,
     RateLimited,
     client_from_settings,
+    model_cost,
     parse_result,
 )
 from generations.ratelimit import acquire, limiter_from_settings
@@ -260,11 +262,13 @@ def generation_record_kept_answer(*, generation_id: int) -> None:
 
 
 def _record_answer(generation_id: int, result: GenerationResult) -> None:
-    """Store a kept answer once: an Image per distinct URL up to the number asked, charges, downloads."""
+    """Store a kept answer once: an Image per distinct URL up to the number asked, what it cost, downloads."""
     with transaction.atomic():
         generation = Generation.objects.select_for_update().get(id=generation_id)
         if generation.status != Status.GENERATING or generation.images.exists():
             return  # another delivery of this task recorded the answer first.
+        if (balance := reported(result.extra.get("credits_remaining"), negative=True)) is not None:
+            provider_balance_record(credits=balance)
         generation.lease_until = None
         generation.error_code = generation.error_message = ""
         if not result.images:
@@ -292,7 +296,9 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
             )
             for index, (url, details) in enumerate(kept)
         ]
-        ledger_charge_images(generation=generation, images=images)
+        used = reported(result.extra.get("credits_used"))  # what PixelDojo says it charged, else our table
+        cost = len(images) * model_cost(generation.model) if used is None else used
+        ledger_charge_images(generation=generation, images=images, credits=cost)
         for image in images:
             transaction.on_commit(partial(tasks.persist_image.delay, image.id))
     if anomaly:

@@ -11,8 +11,8 @@ from django.utils import timezone
 from credits.services import BudgetExceeded, budget_check_submission
 from generations import tasks
 from generations.models import Generation
-from generations.pixeldojo import GenerationRequest
-from generations.selectors import images_reserved
+from generations.pixeldojo import GenerationRequest, model_cost
+from generations.selectors import credits_reserved
 from generations.services.pause import provider_pause_active
 from teams.models import Team
 from teams.permissions import Action, can
@@ -26,7 +26,7 @@ class SubmissionRefused(Exception):
 
 def generation_submit(*, user, params: GenerationRequest, team: Team | None = None) -> Generation:
     """Record a queued generation of ``params`` (in ``team``, or personal) and enqueue the PixelDojo call
-    after commit."""
+    after commit. Its price (images times the model's cost) counts against budgets until it is answered."""
     if team is not None and not can(user, Action.GENERATE, team_id=team.id):
         raise SubmissionRefused(
             f"Viewers cannot generate in {team.name}. Switch to Personal, or ask an admin."
@@ -40,14 +40,15 @@ def generation_submit(*, user, params: GenerationRequest, team: Team | None = No
             f"resumes it. Nothing was queued or charged."
         )
     generation = Generation(user=user, team=team, **Generation.fields_for(params))
+    generation.price = generation.num_outputs * model_cost(generation.model)  # reserved until answered
     with transaction.atomic():
         if team is not None:
             try:
                 budget_check_submission(
                     team=team,
                     user=user,
-                    num_outputs=generation.num_outputs,
-                    reserved=partial(images_reserved, team_id=team.id),
+                    credits=generation.price,
+                    reserved=partial(credits_reserved, team_id=team.id),
                 )
             except BudgetExceeded as refusal:
                 raise SubmissionRefused(str(refusal)) from refusal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.db.models import Sum
 from django.test import Client
@@ -27,12 +28,14 @@ def charge(
     model: str = "flux-pro",
     prompt: str = "a quiet harbour at dusk",
     day: date | None = None,
+    cost: Decimal | str | int = 1,
 ) -> Generation:
-    """One generation of ``n`` images, each charged once; on ``day`` (then the roll-up is rebuilt)."""
+    """One generation of ``n`` images, each charged once at ``cost``; on ``day`` (then the roll-up is
+    rebuilt)."""
     generation = Generation.objects.create(
         user=user, team=team, prompt=prompt, model=model, num_outputs=n, status="done", provider_id="p"
     )
-    ledger_charge_images(generation=generation, images=_images(generation, n))
+    ledger_charge_images(generation=generation, images=_images(generation, n), credits=n * Decimal(cost))
     if day is not None and day != timezone.localdate():
         LedgerEntry.objects.filter(generation=generation).update(created_at=at(day))
         Generation.objects.filter(id=generation.id).update(created_at=at(day))

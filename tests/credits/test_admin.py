@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -67,6 +68,25 @@ def test_a_refund_cannot_be_entered_negative_or_zero(client, operator, bob):
         assert response.status_code == 200
         assert "Enter a positive number of credits" in response.content.decode()
     assert not LedgerEntry.objects.exists()
+
+
+def test_refunds_and_top_ups_in_the_admin_take_decimals_and_refuse_nonsense(client, operator, bob, team):
+    generation = charge(bob, team=team, n=2, cost="1.5")
+    response = client.post(ADD, {"kind": "refund", "generation": generation.id, "credits": "1.25"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    response = client.post(ADD, {"kind": "top_up", "team": team.id, "credits": "12.5"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert rollup_spend(team=team) == ledger_spend(team=team) == Decimal("1.75")
+    assert LedgerEntry.objects.get(kind="top_up").credits == Decimal("12.5")
+    for value, message in (("NaN", "Enter a number of credits"), ("1.00001", "at most 4 decimal places")):
+        response = client.post(ADD, {"kind": "refund", "user": bob.id, "credits": value})
+        assert response.status_code == 200 and message in response.content.decode()
+    listing = client.get(reverse("admin:credits_ledgerentry_changelist")).content.decode()
+    assert ">-1.25<" in listing and ">12.5<" in listing and ".0000" not in listing
+    response = client.post(reverse("admin:credits_budget_add"), {"team": team.id, "monthly_credits": "-0.5"})
+    assert response.status_code == 200 and "cannot be negative" in response.content.decode()
+    response = client.post(reverse("admin:credits_budget_add"), {"team": team.id, "monthly_credits": "7.5"})
+    assert response.status_code == 302 and Budget.objects.get().monthly_credits == Decimal("7.5")
 
 
 def test_a_refund_must_match_its_generation(client, operator, alice, bob, team):

@@ -142,3 +142,38 @@ def test_a_member_over_the_team_budget_is_refused_and_nothing_is_queued(page, li
     expect(page.locator("#id_prompt")).to_have_value("a lighthouse over the budget")  # nothing lost
     assert Generation.objects.count() == before
     assert not Generation.objects.filter(prompt="a lighthouse over the budget").exists()
+
+
+def test_the_price_follows_the_model_and_the_number_of_images_as_they_change(
+    page, live_server, console_errors, alice, bob
+):
+    team = make_team(alice, member=bob)
+    budget_set(actor=alice, team=team, monthly_credits=5)
+    log_in(page, live_server, "bob", "/generate/")
+    price = page.get_by_test_id("price")
+    expect(price).to_have_text("Price: 1 \N{MULTIPLICATION SIGN} 1 = 1 credit")
+
+    page.select_option("#id_model", "flux-1.1-pro-ultra")
+    expect(price).to_have_text("Price: 1 \N{MULTIPLICATION SIGN} 1.5 = 1.5 credits")
+    page.select_option("#id_num_outputs", "4")
+    expect(price).to_have_text("Price: 4 \N{MULTIPLICATION SIGN} 1.5 = 6 credits")
+    page.select_option("#id_num_outputs", "3")
+    expect(price).to_have_text("Price: 3 \N{MULTIPLICATION SIGN} 1.5 = 4.5 credits")
+    page.select_option("#id_model", "flux-pro")
+    expect(price).to_have_text("Price: 3 \N{MULTIPLICATION SIGN} 1 = 3 credits")
+
+    # Refused by the budget: the page comes back with the choice that was refused, and its price.
+    switch_to(page, "Studio")
+    page.goto(f"{live_server.url}/generate/")
+    page.fill("#id_prompt", "a lighthouse of ultra quality")
+    page.select_option("#id_model", "flux-1.1-pro-ultra")
+    page.select_option("#id_num_outputs", "4")
+    page.click("button:has-text('Generate')")
+    expect(page.locator(".form-errors")).to_contain_text("This needs 6 credits but only 5 of Studio's")
+    expect(page.get_by_test_id("price")).to_have_text("Price: 4 \N{MULTIPLICATION SIGN} 1.5 = 6 credits")
+    page.select_option("#id_num_outputs", "3")
+    expect(page.get_by_test_id("price")).to_have_text("Price: 3 \N{MULTIPLICATION SIGN} 1.5 = 4.5 credits")
+    page.click("button:has-text('Generate')")
+    expect(page.locator(".flash")).to_contain_text("Queued")
+    assert Generation.objects.get(prompt="a lighthouse of ultra quality").price == 4.5
+    assert console_errors == []

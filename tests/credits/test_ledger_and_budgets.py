@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 def charge(user, team=None, model="flux-pro", n=1):
     images = [make_image(user, team=team, model=model) for _ in range(n)]
     for image in images:
-        ledger_charge_images(generation=image.generation, images=[image])
+        ledger_charge_images(generation=image.generation, images=[image], credits=1)
     return images
 
 
@@ -55,7 +55,9 @@ def test_ledger_rows_cannot_be_changed_or_deleted(alice):
 def test_charges_are_once_per_image_and_the_rollup_matches_the_ledger(alice, bob):
     team = make_team(alice, member=bob)
     images = charge(alice, team, n=3) + charge(bob, team, model="flux-1.1-pro", n=2) + charge(alice, n=1)
-    ledger_charge_images(generation=images[0].generation, images=[images[0]])  # a retry: no second charge
+    ledger_charge_images(
+        generation=images[0].generation, images=[images[0]], credits=1
+    )  # a retry: no second charge
     ledger_refund(
         actor=alice, user=bob, team=team, credits=1, note="bad output", generation=images[3].generation
     )

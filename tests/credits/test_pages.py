@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from html import unescape
 
 import pytest
@@ -43,6 +44,28 @@ def number(html: str, testid: str) -> int:
     found = re.search(rf'data-testid="{testid}"[^>]*>\s*<strong>(-?\d+)</strong>', html)
     assert found, f"no {testid} stat"
     return int(found.group(1))
+
+
+def decimal_stat(html: str, testid: str) -> str:
+    found = re.search(rf'data-testid="{testid}"[^>]*>\s*<strong>([^<]+)</strong>', html)
+    assert found, f"no {testid} stat"
+    return found.group(1)
+
+
+def table_cells(html: str, testid: str) -> dict[str, str]:
+    """``label → credits`` text of a table (first cell → the cell marked data-testid="credits")."""
+    table = re.search(rf'<table[^>]*data-testid="{testid}".*?</table>', html, re.S)
+    assert table, f"no {testid} table"
+    rows = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(0), re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        credits = re.search(r'data-testid="credits">([^<]*)<', row)
+        if cells and credits:
+            label = re.sub(r"<[^>]+>", "", cells[0]).replace("(you)", "").strip()
+            if label.isdigit():
+                label = re.sub(r"<[^>]+>", "", cells[1]).strip()
+            rows[label] = credits.group(1)
+    return rows
 
 
 def table_rows(html: str, testid: str) -> dict[str, int]:
@@ -335,7 +358,12 @@ def test_a_budget_of_someone_who_left_can_be_removed_but_not_changed(people, tea
     ("data", "field", "message"),
     [
         ({"scope": "team", "monthly_credits": "-5"}, "monthly_credits", "cannot be negative"),
-        ({"scope": "team", "monthly_credits": "lots"}, "monthly_credits", "Enter a whole number"),
+        ({"scope": "team", "monthly_credits": "lots"}, "monthly_credits", "Enter a number of credits"),
+        ({"scope": "team", "monthly_credits": "NaN"}, "monthly_credits", "Enter a number of credits"),
+        ({"scope": "team", "monthly_credits": "Infinity"}, "monthly_credits", "Enter a number of credits"),
+        ({"scope": "team", "monthly_credits": "-0.5"}, "monthly_credits", "cannot be negative"),
+        ({"scope": "team", "monthly_credits": "1.23456"}, "monthly_credits", "at most 4 decimal places"),
+        ({"scope": "team", "monthly_credits": "20000000"}, "monthly_credits", "at most 10,000,000"),
         ({"scope": "team", "monthly_credits": ""}, "monthly_credits", "or remove the budget"),
         ({"scope": "eve", "monthly_credits": "5"}, "scope", "Select a valid choice"),
     ],
@@ -347,6 +375,35 @@ def test_budget_form_errors_appear_beside_the_field(people, team, data, field, m
     block = re.search(rf'<div class="field has-error" data-field="{field}">.*?</div>', html, re.S)
     assert block and message in block.group(0)
     assert not Budget.objects.exists()
+
+
+def test_budgets_and_top_ups_take_decimals_and_show_them_without_trailing_zeros(people, team):
+    client = client_in(people["alice"], team)
+    response = client.post(reverse("credits:team_budget"), {"scope": "team", "monthly_credits": "12.5"})
+    assert response.status_code == 302
+    assert Budget.objects.get().monthly_credits == Decimal("12.5")
+    response = client.post(reverse("credits:team_top_up"), {"credits": "100.25", "note": ""})
+    assert response.status_code == 302
+    charge(people["bob"], team=team, n=3, cost="1.5", prompt="a fox")  # 4.5
+    html = page(client, TEAM)
+    assert "Studio's monthly budget is now 12.5 credits." in html
+    assert "Recorded a top-up of 100.25 credits for Studio." in html
+    assert decimal_stat(html, "team-month") == "4.5"
+    assert decimal_stat(html, "team-budget-stat") == "8"  # 12.5 - 4.5
+    assert "left of the 12.5-credit monthly budget" in html
+    assert re.search(r'allowance-remaining">([^<]+)<', html).group(1) == "95.75"
+    assert "95.75</strong> credits left: 100.25 topped up, 4.5 spent" in html
+    assert table_cells(html, "by-member")["bob"] == "4.5"
+    assert table_cells(html, "by-model")["flux-pro"] == "4.5"
+    assert table_cells(html, "top-prompts")["a fox"] == "4.5"
+    row = re.search(r'<tr data-budget="team">.*?</tr>', html, re.S).group(0)
+    assert 'data-testid="budget-used">4.5<' in row and 'data-testid="budget-limit">12.5<' in row
+    assert 'max="12.5" value="4.5"' in row and "36 %" in row
+    assert ".0000" not in html
+    mine = page(client_in(people["bob"], team), MINE)
+    assert decimal_stat(mine, "spend-today") == decimal_stat(mine, "spend-month") == "4.5"
+    assert "4.5 credits spent" in mine  # the header
+    assert 'rect class="bar" x=' in mine and 'data-credits="4.5"' in mine
 
 
 def test_admin_records_a_top_up(people, team):
@@ -369,10 +426,13 @@ def test_admin_records_a_top_up(people, team):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("0", "at least 1 credit"),
-        ("-3", "at least 1 credit"),
+        ("0", "more than 0 credits"),
+        ("-3", "more than 0 credits"),
+        ("-0.5", "more than 0 credits"),
         ("", "how many credits"),
-        ("x", "whole number"),
+        ("x", "Enter a number of credits"),
+        ("nan", "Enter a number of credits"),
+        ("0.00001", "at most 4 decimal places"),
     ],
 )
 def test_top_up_errors_appear_beside_the_field(people, team, value, message):

@@ -51,8 +51,8 @@ def test_charges_and_refunds_of_team_work_are_rolled_up_per_prompt(alice, bob):
     charge(bob, team=other, n=4, prompt="a red fox")
     charge(alice, n=5, prompt="personal only")  # no team: not in the team roll-up
     image = make_image(bob, team=team, prompt="retried")
-    ledger_charge_images(generation=image.generation, images=[image])
-    ledger_charge_images(generation=image.generation, images=[image])  # a retry charges nothing
+    ledger_charge_images(generation=image.generation, images=[image], credits=1)
+    ledger_charge_images(generation=image.generation, images=[image], credits=1)  # a retry charges nothing
     ledger_refund(actor=alice, user=bob, team=team, credits=1, note="blurry", generation=fox)
     ledger_refund(actor=alice, user=bob, team=team, credits=1, note="goodwill")  # no generation, no prompt
 
@@ -99,7 +99,7 @@ def test_simultaneous_charges_of_one_prompt_add_up_in_one_row(alice, bob):
     def charge_one(image) -> int:
         try:
             barrier.wait(timeout=10)
-            return ledger_charge_images(generation=image.generation, images=[image])
+            return ledger_charge_images(generation=image.generation, images=[image], credits=1)
         finally:
             connections.close_all()
 

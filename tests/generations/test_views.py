@@ -159,8 +159,8 @@ def test_anonymous_is_sent_to_login(client, stored, url_name):
 def test_header_shows_credits_spent_from_the_ledger(alice_client, alice, stored):
     generation, image = stored
     other = make_stored_image(generation, index=1)
-    ledger_charge_images(generation=generation, images=[image, other])
-    ledger_charge_images(generation=generation, images=[other])  # a retry charges nothing more
+    ledger_charge_images(generation=generation, images=[image, other], credits=2)
+    ledger_charge_images(generation=generation, images=[other], credits=1)  # a retry charges nothing more
     assert LedgerEntry.objects.count() == 2
     html = alice_client.get(reverse("gallery")).content.decode()
     assert 'data-testid="credits-total"' in html and "2 credits spent" in html
