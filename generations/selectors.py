@@ -13,6 +13,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from credits.hooks import QuotaState
+from credits.selectors import provider_balance_latest
 from generations.models import Generation, Image, ProviderPause
 from generations.pixeldojo import model_cost
 from teams.permissions import visible_q
@@ -119,6 +120,7 @@ def operations_overview() -> dict[str, object]:
             .select_related("user")
             .order_by("-updated_at")[:20]
         ),
+        "balance": provider_balance_latest(),
         # Answers that held more than was asked (extra or repeated images): only what was asked was kept.
         "answer_anomalies": list(
             Generation.objects.exclude(answer_anomaly="").select_related("user").order_by("-updated_at")[:20]

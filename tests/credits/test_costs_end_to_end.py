@@ -21,7 +21,7 @@ from credits.services import budget_set
 from generations import services
 from generations.models import Generation
 from generations.pixeldojo import GenerationRequest
-from sandbox.config import KeyPlan, SandboxConfig
+from sandbox.config import KeyPlan
 from tests.conftest import SANDBOX_KEY, wait_for
 from tests.credits.helpers import client_in
 from tests.library.factories import make_team
@@ -185,15 +185,6 @@ def test_the_balance_pixeldojo_reports_is_shown_with_the_time_it_came(alice, bob
     assert balance_shown(client_in(alice, team), "credits:team") == expected
 
 
-# The sandbox learns to report credits (SandboxConfig.credits_style, model_costs) on another branch; these
-# run once it is merged (remove the guard then).
-needs_sandbox_credits = pytest.mark.skipif(
-    not hasattr(SandboxConfig(), "credits_style"),
-    reason="this sandbox does not report credits_used/credits_remaining yet (SandboxConfig.credits_style)",
-)
-
-
-@needs_sandbox_credits
 def test_the_credits_pixeldojo_reports_are_charged_even_when_our_table_differs(celery_worker, alice, sandbox):
     sandbox.configure(
         credits_style="reported",
@@ -216,7 +207,6 @@ def test_the_credits_pixeldojo_reports_are_charged_even_when_our_table_differs(c
     assert balance_shown(client_in(alice), "credits:mine") == expected
 
 
-@needs_sandbox_credits
 def test_without_reported_credits_the_table_prices_the_charge(celery_worker, alice, sandbox):
     sandbox.configure(credits_style="none", model_costs={ULTRA: 4.0})
     generation = submit(alice, model=ULTRA, n=2)

@@ -93,6 +93,16 @@ SHAPES = {
     # name: (sandbox config, extra submit params, settings, expected status, error code, images kept, credits)
     "seed shape (URLs)": ({}, {}, {}, "done", "", 2, 2),
     "images as objects": ({"image_style": "objects"}, {}, {}, "done", "", 2, 2),
+    "credits_used reported": (
+        {"credits_style": "reported", "model_costs": {"flux-pro": 2.5}},
+        {},
+        {},
+        "done",
+        "",
+        2,
+        5,  # what PixelDojo says it charged, though our table says 1 per image
+    ),
+    "a model priced 1.5 by our table": ({}, {"model": "flux-1.1-pro-ultra"}, {}, "done", "", 2, 3),
     "HTML page with 200": ({"faults": {"html_200": 1.0}}, {}, {}, "failed", "unexpected_response", 0, 0),
     "error inside a 200": ({"faults": {"error_200": 1.0}}, {}, {}, "failed", "server_error", 0, 0),
     "quota error inside a 200": (
@@ -179,3 +189,17 @@ def test_more_than_was_asked_is_left_out_and_shown_to_operators(
     client.login(username="olga", password=PASSWORD)
     page = client.get(reverse("operations")).content.decode()
     assert 'data-testid="answer-anomalies"' in page and "for 2 asked" in page
+
+
+def test_the_balance_pixeldojo_reports_is_shown_to_operators(
+    celery_worker, alice, sandbox, client, django_user_model
+):
+    sandbox.configure(credits_style="reported", keys={"sandbox-key": {"rpm": 10_000, "quota": 20}})
+    generation = submit(alice, num_outputs=3, model="flux-1.1-pro-ultra")  # 4.5 credits of 20
+    wait_for(settled(generation), timeout=30)
+
+    assert charged(generation) == 4.5
+    django_user_model.objects.create_user("olga", password=PASSWORD, is_staff=True)
+    client.login(username="olga", password=PASSWORD)
+    page = client.get(reverse("operations")).content.decode()
+    assert "Balance PixelDojo last reported: 15.5 credits" in page
