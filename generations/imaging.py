@@ -163,12 +163,14 @@ def _thumbnail(data: bytes, fmt: str, width: int, height: int, side: int) -> byt
             int((box[3] - box[1]) / size[1] / REDUCING_GAP) or 1,
         )
         rows = factor[1] * max(1, STRIP_BYTES // (image.width * 4 * factor[1]))
+        mode = "RGBa" if alpha else "RGB"
         if _decoded_bytes(image) > SMALL_DECODE_BYTES and _png_strips_possible(image):
             bands = _png_strips(data, image.mode, image.width, image.height, rows)
         else:
             _check_whole_decoding(image, fmt, (width, height))
-            bands = _whole_bands(image, rows)
-        reduced = _reduce_bands(bands, image.size, factor, "RGBa" if alpha else "RGB")
+            # converted band by band (no second full-size copy), unless it needs no conversion
+            bands = _whole_bands(image, rows if image.mode != mode else image.height)
+        reduced = _reduce_bands(bands, image.size, factor, mode)
         box = (box[0] / factor[0], box[1] / factor[1], box[2] / factor[0], box[3] / factor[1])
         picture = reduced.resize(size, PILImage.Resampling.LANCZOS, box=box)
     out = io.BytesIO()
