@@ -184,7 +184,8 @@ def _png(picture: PILImage.Image, **options) -> bytes:
 
 
 def _pictures() -> dict[str, tuple[PILImage.Image, dict]]:
-    """Noise over gradients, so the encoder picks every row filter; one picture per 8-bit PNG colour type."""
+    """Noise over gradients, one picture per 8-bit PNG colour type (Pillow filters their rows None, Sub, Up
+    and Paeth)."""
     size = (61, 50)
     noise = PILImage.effect_noise(size, 90)
     gradient = PILImage.linear_gradient("L").resize(size)
@@ -200,10 +201,39 @@ def _pictures() -> dict[str, tuple[PILImage.Image, dict]]:
     }
 
 
-@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P"])
+def _paeth(left: int, up: int, corner: int) -> int:
+    estimate = left + up - corner
+    distances = (abs(estimate - left), abs(estimate - up), abs(estimate - corner))
+    return (left, up, corner)[distances.index(min(distances))]
+
+
+def _png_filtered_every_way(picture: PILImage.Image) -> bytes:
+    """``picture`` (RGBA) as a PNG whose rows use each of the five filter types in turn."""
+    width, stride = picture.width, picture.width * 4
+    raw, previous, rows = picture.tobytes(), bytes(stride), []
+    for y in range(picture.height):
+        row, kind = raw[y * stride : (y + 1) * stride], y % 5
+        out = bytearray([kind])
+        for x, value in enumerate(row):
+            left = row[x - 4] if x >= 4 else 0
+            corner = previous[x - 4] if x >= 4 else 0
+            predictor = (0, left, previous[x], (left + previous[x]) // 2, _paeth(left, previous[x], corner))[
+                kind
+            ]
+            out.append((value - predictor) % 256)
+        rows.append(bytes(out))
+        previous = row
+    header = struct.pack(">IIBBBBB", width, picture.height, 8, 6, 0, 0, 0)
+    pixels = zlib.compress(b"".join(rows))
+    return (
+        PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", pixels) + _png_chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P", "RGBA-every-filter"])
 def test_png_strips_decode_exactly_what_pillow_decodes_whole(mode):
-    picture, options = _pictures()[mode]
-    data = _png(picture, **options)
+    picture, options = _pictures()[mode.removesuffix("-every-filter")]
+    data = _png_filtered_every_way(picture) if mode.endswith("-every-filter") else _png(picture, **options)
     with PILImage.open(io.BytesIO(data)) as whole:
         assert imaging._png_strips_possible(whole)
         whole.load()
@@ -211,6 +241,7 @@ def test_png_strips_decode_exactly_what_pillow_decodes_whole(mode):
         strips = list(imaging._png_strips(data, whole.mode, whole.width, whole.height, rows=7))
 
         assert [strip.height for strip in strips] == [7] * 7 + [1]
+        assert whole.tobytes() == picture.tobytes()
         assert b"".join(strip.tobytes() for strip in strips) == whole.tobytes()
         if mode == "P":
             assert strips[-1].info["transparency"] == 7 and strips[-1].getpalette() == whole.getpalette()
