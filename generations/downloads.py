@@ -7,7 +7,11 @@ Rules, in order:
   ``PIXELDOJO_IMAGE_HOSTS`` whose every address is public;
 * redirects are refused, not followed;
 * the body is streamed, refused past ``max_bytes``, and must arrive completely within the read budget:
-  a server that trickles bytes forever is cut off at the deadline, not only when it stalls.
+  a server that trickles bytes forever is cut off at the deadline, not only when it stalls;
+* a body cut short (fewer bytes than its Content-Length, a chunked body without its last chunk, a reset
+  connection) is a retryable ``DownloadError``, raised here, before anything is decoded: only a body that
+  arrived whole reaches Pillow, whose refusal is then final. (A body without Content-Length or chunking
+  ends when the connection closes, so its end cannot be told from a cut.)
 """
 
 from __future__ import annotations

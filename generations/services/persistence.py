@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from generations.downloads import DownloadError, ImageGone, fetch_image, retention_words
-from generations.imaging import InvalidImage, make_thumbnail, verify_image
+from generations.imaging import InvalidImage, VerifiedImage, verify_image
 from generations.models import Generation, Image
 from generations.services.calling import retry_delay
 
@@ -69,22 +69,30 @@ def image_persist(*, image_id: int) -> float | None:
     except ImageGone:
         image_mark(image_id=image_id, status=ImageStatus.EXPIRED, message=expired_message())
         return None
-    except (DownloadError, InvalidImage) as exc:
-        retryable = isinstance(exc, InvalidImage) or exc.retryable  # a corrupt body may be a cut download
-        if retryable and attempts < settings.IMAGE_MAX_ATTEMPTS:
+    except DownloadError as exc:  # a cut body is one of these, caught before any decoding
+        if exc.retryable and attempts < settings.IMAGE_MAX_ATTEMPTS:
             Image.objects.filter(id=image_id).update(error_message=f"{exc} Trying again.")
             return retry_delay(exc, attempts)
         _expire_or_fail(image, exc)
+        return None
+    except InvalidImage as exc:  # the whole file arrived, unusable: fetching the same bytes again won't help
+        logger.warning("image %s refused: %s (%s)", image.code, exc, exc.detail or "no detail")
+        image_mark(image_id=image_id, status=ImageStatus.FAILED, message=invalid_image_message(exc))
         return None
     _store(image, verified)
     generation_settle(generation_id=image.generation_id)
     return None
 
 
-def _store(image: Image, verified) -> None:
+def invalid_image_message(exc: InvalidImage) -> str:
+    """Why a file that arrived whole was not kept: "<what is wrong with it>; it was not stored."."""
+    return f"{str(exc).removesuffix('.')}; it was not stored."
+
+
+def _store(image: Image, verified: VerifiedImage) -> None:
     original_name, thumbnail_name = image_storage_names(image, verified.extension)
     _save_exactly(original_name, verified.data)
-    _save_exactly(thumbnail_name, make_thumbnail(verified.data))
+    _save_exactly(thumbnail_name, verified.thumbnail)
     stored = Image.objects.filter(id=image.id, status=ImageStatus.PENDING).update(
         status=ImageStatus.STORED,
         file=original_name,

@@ -7,7 +7,9 @@ understands and, where it matters, that no request (or no second request) was ev
 from __future__ import annotations
 
 import gzip
+import socket
 import socketserver
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+from generations import services
 from generations.downloads import (
     DownloadError,
     ImageGone,
@@ -24,8 +27,10 @@ from generations.downloads import (
     retention_words,
 )
 from generations.imaging import InvalidImage, verify_image
+from generations.models import Image
 from sandbox.config import FaultRates
 from tests.conftest import SANDBOX_KEY
+from tests.generations.factories import make_generation
 from tests.generations.test_imaging import encoded, solid_png
 from tools.processes import free_port
 
@@ -169,6 +174,23 @@ def chunked(total: int) -> Behaviour:
         handler.wfile.write(b"0\r\n\r\n")
 
     return behave
+
+
+def chunked_then_dropped(handler: BaseHTTPRequestHandler) -> None:
+    """One whole chunk, part of the next, then the connection closes: the last chunk never comes."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "image/png")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    handler.wfile.write(b"400\r\n" + PNG[:1024] + b"\r\n400\r\n" + PNG[1024:1100])
+
+
+def reset_mid_body(handler: BaseHTTPRequestHandler) -> None:
+    """Declare the whole length, send part of it, then reset the connection (RST, not a clean close)."""
+    _image_headers(handler, len(PNG))
+    handler.wfile.write(PNG[:200])
+    handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    handler.connection.close()
 
 
 @pytest.fixture
@@ -405,8 +427,13 @@ def test_body_over_the_cap_is_refused_while_streaming(hostile, behaviour):
         fetch_image(url, max_bytes=CAP)
 
 
-def test_body_shorter_than_its_content_length_is_a_retryable_cut(hostile):
-    url = hostile.serve("/short.png", reply(PNG[:100], length=len(PNG)))
+@pytest.mark.parametrize(
+    "behaviour",
+    [reply(PNG[:100], length=len(PNG)), chunked_then_dropped, reset_mid_body],
+    ids=["shorter-than-content-length", "chunked-without-last-chunk", "reset-mid-body"],
+)
+def test_body_cut_mid_way_is_a_retryable_download_error_before_any_decoding(hostile, behaviour):
+    url = hostile.serve("/short.png", behaviour)
 
     with pytest.raises(DownloadError, match="cut short") as caught:
         fetch_image(url, max_bytes=CAP)
@@ -469,8 +496,8 @@ def test_unreachable_server_is_a_retryable_failure(settings):
     ("body", "message"),
     [
         (solid_png(20_000, 20_000), "too large to decode safely"),
-        (b"<html><body>Sign in to continue</body></html>", "not a PNG, JPEG or WebP image"),
-        (encoded("PNG", (256, 256))[:2_000], "not a valid image"),
+        (b"<html><body>Sign in to continue</body></html>", "not a valid PNG, JPEG or WebP image"),
+        (encoded("PNG", (256, 256))[:2_000], r"not a valid PNG image \(damaged or incomplete\)"),
     ],
     ids=["decompression-bomb", "not-an-image", "truncated-png"],
 )
@@ -486,5 +513,71 @@ def test_corrupt_sandbox_image_is_refused(sandbox):
     sandbox.configure(faults=FaultRates(corrupt=1.0))
 
     data = fetch_image(url, max_bytes=CAP)
-    with pytest.raises(InvalidImage, match="not a PNG, JPEG or WebP image"):
+    with pytest.raises(InvalidImage, match="not a valid PNG, JPEG or WebP image"):
         verify_image(data)
+
+
+# --- What a download's outcome does to the image --------------------------------------------------------
+
+
+def pending_image(user, url: str) -> Image:
+    generation = make_generation(user, status="saving")
+    return Image.objects.create(
+        generation=generation, user_id=user.id, index=0, provider_url=url, status=Image.Status.PENDING
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b"<html><body>Sign in to continue</body></html>",
+            "The file PixelDojo sent is not a valid PNG, JPEG or WebP image; it was not stored.",
+        ),
+        (
+            solid_png(20_000, 20_000),
+            "The image PixelDojo sent is too large to decode safely (a likely decompression bomb); "
+            "it was not stored.",
+        ),
+        (
+            solid_png(8_500, 8_500),
+            "The image PixelDojo sent is too large to decode safely (8500x8500, more than 64,000,000 "
+            "pixels); it was not stored.",
+        ),
+        (
+            encoded("PNG", (256, 256))[:2_000],
+            "The file PixelDojo sent is not a valid PNG image (damaged or incomplete); it was not stored.",
+        ),
+    ],
+    ids=["not-an-image", "decompression-bomb", "over-the-pixel-limit", "damaged-png"],
+)
+def test_a_whole_body_that_is_no_usable_image_fails_the_image_after_one_request(
+    hostile, alice, media_storage, body, message
+):
+    image = pending_image(alice, hostile.serve("/x.png", reply(body)))
+
+    assert services.image_persist(image_id=image.id) is None  # nothing to try again
+
+    image.refresh_from_db()
+    assert (image.status, image.error_message, image.attempts) == (Image.Status.FAILED, message, 1)
+    assert hostile.paths() == ["/x.png"]
+    image.generation.refresh_from_db()
+    assert image.generation.status == "failed" and image.generation.error_code == "images_lost"
+    assert not media_storage.exists()  # nothing was stored
+
+
+@pytest.mark.django_db
+def test_a_cut_body_leaves_the_image_pending_to_be_fetched_again(hostile, alice, media_storage):
+    image = pending_image(alice, hostile.serve("/x.png", reply(PNG[:100], length=len(PNG))))
+
+    assert services.image_persist(image_id=image.id) > 0  # seconds before the next try
+
+    image.refresh_from_db()
+    assert image.status == Image.Status.PENDING and image.attempts == 1
+    assert image.error_message == "The image download was cut short after 100 bytes. Trying again."
+    hostile.serve("/x.png", reply(PNG))
+    assert services.image_persist(image_id=image.id) is None
+    image.refresh_from_db()
+    assert image.status == Image.Status.STORED and image.attempts == 2
+    assert (media_storage / image.file.name).read_bytes() == PNG

@@ -174,15 +174,40 @@ def test_quota_exceeded_fails_with_a_clear_message_and_no_charge(celery_worker, 
     assert sandbox.stats()["flux_requests"] == 1  # not retried
 
 
-def test_corrupt_download_is_retried_and_stored_once(celery_worker, alice, sandbox):
-    sandbox.configure(faults=FaultRates(corrupt=1.0))
+def test_corrupt_download_fails_at_once_after_one_request(celery_worker, alice, sandbox, media_storage):
+    sandbox.configure(faults=FaultRates(corrupt=1.0))  # a whole body that is not an image
     generation = submit(alice)
-    wait_for(lambda: sandbox.stats()["image_requests"] >= 1, timeout=15)
+    wait_for(finished(generation), timeout=30)
+
+    assert generation.status == Generation.Status.FAILED and generation.error_code == "images_lost"
+    image = generation.images.get()
+    assert image.status == Image.Status.FAILED and image.attempts == 1
+    assert image.error_message == (
+        "The file PixelDojo sent is not a valid PNG, JPEG or WebP image; it was not stored."
+    )
+    assert sandbox.stats()["image_requests"] == 1  # never fetched again: the same bytes would come back
+    assert not media_storage.exists() or not any(p.is_file() for p in media_storage.rglob("*"))
+
+
+def test_truncated_download_is_retried_and_stored_once(celery_worker, alice, sandbox, media_storage):
+    sandbox.configure(faults=FaultRates(truncate=1.0))  # half the declared length, then the connection drops
+    generation = submit(alice)
+
+    def retrying():
+        """the cut download is waiting to be tried again"""
+        return generation.images.filter(error_message__contains="cut short").exists()
+
+    wait_for(retrying, timeout=15)
+    assert generation.images.get().status == Image.Status.PENDING
     sandbox.configure(faults=FaultRates())
     wait_for(finished(generation), timeout=30)
-    assert generation.status == Generation.Status.DONE
+
+    assert generation.status == Generation.Status.DONE, generation.error_message
     image = generation.images.get()
-    assert image.status == Image.Status.STORED and image.attempts >= 2
+    assert image.status == Image.Status.STORED and image.attempts >= 2 and image.error_message == ""
+    assert sandbox.stats()["image_requests"] == image.attempts
+    with default_storage.open(image.file.name, "rb") as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == image.sha256
 
 
 def test_expired_image_is_marked_not_dropped(alice, sandbox):
