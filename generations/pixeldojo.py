@@ -25,6 +25,7 @@ from typing import Any
 import requests
 import urllib3
 
+from generations.ratelimit import ProviderLimit
 from pixelgallery.logging import REDACTED, redact
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class GenerationResult:
     extra: dict[str, Any] = field(default_factory=dict)
     image_details: tuple[dict[str, Any], ...] = ()
     raw_answer: str = ""  # the body as received (capped, secrets redacted), kept for operators
+    rate_limit: ProviderLimit | None = None  # PixelDojo's X-RateLimit-* headers, when it sent them
 
 
 class PixelDojoError(Exception):
@@ -111,9 +113,11 @@ class PixelDojoError(Exception):
         detail: str = "",
         status: int | None = None,
         raw_answer: str | None = None,
+        rate_limit: ProviderLimit | None = None,
     ) -> None:
         self.detail = detail
         self.status = status
+        self.rate_limit = rate_limit  # PixelDojo's X-RateLimit-* headers, when it answered with them
         # Set when PixelDojo answered 2xx (it may have charged): never to be asked again, whatever the class.
         self.raw_answer = raw_answer
         if raw_answer is not None:
@@ -255,7 +259,9 @@ def error_for_response(response: requests.Response, body: bytes = b"", *, secret
     )
 
 
-def error_in_answer(body: dict[str, Any], *, raw_answer: str) -> PixelDojoError:
+def error_in_answer(
+    body: dict[str, Any], *, raw_answer: str, rate_limit: ProviderLimit | None = None
+) -> PixelDojoError:
     """``{"error": …}`` inside a 2xx: the error it names, final (PixelDojo may have charged for the call)."""
     code, detail = parse_error_body(body)
     cls = QuotaExceeded if code in QUOTA_CODES else ERRORS_BY_CODE.get(code or "", UnexpectedResponse)
@@ -263,7 +269,7 @@ def error_in_answer(body: dict[str, Any], *, raw_answer: str) -> PixelDojoError:
         f"PixelDojo answered with an error ({cls.code}) instead of images; it may have charged your account. "
         "It was not sent again."
     )
-    return cls(message, detail=provider_text(detail), raw_answer=raw_answer)
+    return cls(message, detail=provider_text(detail), raw_answer=raw_answer, rate_limit=rate_limit)
 
 
 def parse_result(body: Any, *, request: GenerationRequest | None = None) -> GenerationResult:
@@ -354,26 +360,30 @@ class PixelDojoClient:
             ) from exc
         except requests.RequestException as exc:
             raise NetworkError(detail=type(exc).__name__) from exc
+        rate_limit = ProviderLimit.from_headers(response.headers)
         with response:
             body, cut = _read_body(response, until=started + self.deadline)
         if not 200 <= response.status_code < 300:
             error = error_for_response(response, body, secret=self._api_key)
+            error.rate_limit = rate_limit
             logger.info("PixelDojo answered HTTP %s (%s)", response.status_code, error.code)
             raise error
         raw = self._answer_text(body)
         if cut:
-            raise UnexpectedResponse(detail=cut, raw_answer=raw)
+            raise UnexpectedResponse(detail=cut, raw_answer=raw, rate_limit=rate_limit)
         try:
             decoded = json.loads(body)
         except ValueError as exc:
-            raise UnexpectedResponse(detail="body is not JSON", raw_answer=raw) from exc
+            raise UnexpectedResponse(
+                detail="body is not JSON", raw_answer=raw, rate_limit=rate_limit
+            ) from exc
         if isinstance(decoded, dict) and decoded.get("error"):
-            raise error_in_answer(decoded, raw_answer=raw)
+            raise error_in_answer(decoded, raw_answer=raw, rate_limit=rate_limit)
         try:
             result = parse_result(decoded, request=request)
         except UnexpectedResponse as exc:
-            raise UnexpectedResponse(detail=exc.detail, raw_answer=raw) from exc
-        return dataclasses.replace(result, raw_answer=raw)
+            raise UnexpectedResponse(detail=exc.detail, raw_answer=raw, rate_limit=rate_limit) from exc
+        return dataclasses.replace(result, raw_answer=raw, rate_limit=rate_limit)
 
     def _answer_text(self, body: bytes) -> str:
         """The answer's body for operators: at most ``MAX_RAW_ANSWER`` characters, secrets redacted."""

@@ -1,30 +1,84 @@
 """A sliding-window rate limiter shared by every worker process and machine.
 
 PixelDojo allows a fixed number of requests per minute per key. Every worker asks the limiter for a slot
-before calling the API. With Redis (production) the window lives in one sorted set, updated atomically by a
-Lua script on Redis' own clock; without Redis (the embedded first run) it lives in a file guarded by
-``flock``, which serialises the processes of one machine.
+before calling the API. With Redis (production) the window lives in one sorted set, updated atomically by Lua
+scripts on Redis' own clock; without Redis (the embedded first run) it lives in a file guarded by ``flock``,
+which serialises the processes of one machine.
 
 A small safety margin widens the window so that network jitter between taking a slot and PixelDojo
 receiving the request cannot push PixelDojo's own count over the limit.
+
+What PixelDojo says about its own count (``X-RateLimit-Remaining`` / ``-Reset`` on any answer) is handed to
+``observe`` after each call: until the reset, every worker takes at most ``remaining`` more slots, less the
+slots taken after the answered call's own (PixelDojo may not have counted them yet). The answer to the latest
+call wins over one to an earlier call heard late. It can only slow the limiter down: the window still applies.
+
+After Redis lost its data the window's history is unknown. A Redis that was never used looks the same, so
+the database is the evidence: the calls ``Generation.called_at`` recorded in the last window are put back as
+slots. Only when that record cannot be read is the window assumed full (the first call then waits it out).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import logging
+import math
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
+
+logger = logging.getLogger(__name__)
+
+# A reset further away than this is honoured as this long. PixelDojo counts per minute, so a longer one is
+# more likely milliseconds or a skewed clock than a promise; obeying it would halt every worker (and with
+# nothing left nobody calls to hear better). After it one call goes out, and its answer sets the next wait.
+MAX_PROVIDER_RESET_SECONDS = 300.0
+EPOCH_THRESHOLD = 1e9  # an X-RateLimit-Reset above this is a Unix time, below it seconds from now
+
+
+@dataclass(frozen=True)
+class ProviderLimit:
+    """PixelDojo's own count as it answered: ``remaining`` calls allowed in the next ``reset_seconds``."""
+
+    remaining: int
+    reset_seconds: float
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str], *, now: float | None = None) -> ProviderLimit | None:
+        """Read ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (seconds, or a Unix time above 10^9).
+
+        ``headers`` should be case-insensitive (as ``requests`` gives them). None when either is missing or
+        garbled; a reset already past counts as 0 s.
+        """
+        try:
+            remaining = int(str(headers.get("X-RateLimit-Remaining", "")).strip())
+            reset = float(str(headers.get("X-RateLimit-Reset", "")).strip())
+        except ValueError:
+            return None
+        if remaining < 0 or not math.isfinite(reset) or reset < 0:
+            return None
+        if reset > EPOCH_THRESHOLD:
+            reset -= time.time() if now is None else now
+        return cls(remaining=remaining, reset_seconds=max(0.0, reset))
 
 
 class RateLimiter(Protocol):
     def try_acquire(self) -> float:
         """Take a slot and return 0, or take nothing and return the seconds until one may be free."""
+
+    def observe(self, limit: ProviderLimit | None) -> None:
+        """Honour what PixelDojo answered to the call made with this limiter's last slot (None: nothing)."""
+
+    def reset(self) -> None:
+        """Forget the window, its history and PixelDojo's count (an operator's or a test's decision)."""
 
 
 @dataclass(frozen=True)
@@ -33,86 +87,251 @@ class Window:
     seconds: float
 
 
-# After Redis lost its data (a restart without persistence) the window history is unknown: assume it was
-# full, so the limit holds even then. The "epoch" key marks that the window has been initialised.
-_REDIS_SCRIPT = """
-local key, epoch_key = KEYS[1], KEYS[2]
+# Unix times of the latest ``limit`` calls made in the last ``seconds``.
+CallHistory = Callable[[float, int], Iterable[float]]
+
+
+def recorded_call_times(seconds: float, limit: int) -> list[float]:
+    """The times of the latest ``limit`` PixelDojo calls of the last ``seconds`` (``Generation.called_at``).
+
+    A generation called twice in the window counts once (its last call), so this may miss a retry.
+    """
+    from django.utils import timezone
+
+    from generations.models import Generation
+
+    since = timezone.now() - timedelta(seconds=seconds)
+    called = Generation.objects.filter(called_at__gte=since).order_by("-called_at")
+    return [at.timestamp() for at in called.values_list("called_at", flat=True)[:limit]]
+
+
+def _reset_for(limit: ProviderLimit) -> float:
+    if limit.reset_seconds > MAX_PROVIDER_RESET_SECONDS:
+        logger.info(
+            "PixelDojo's rate limit resets in %.0f s; honoured as %.0f s",
+            limit.reset_seconds,
+            MAX_PROVIDER_RESET_SECONDS,
+        )
+    return min(limit.reset_seconds, MAX_PROVIDER_RESET_SECONDS)
+
+
+# Returns {wait_us, slot_us}: {0, time of the slot taken}, {wait, 0}, or {-1, 0} when the epoch key is
+# missing and no history (ARGV[4]) was given: the window's past is unknown, the caller looks it up.
+# ARGV[4] "full" fills the window (no evidence); "seen" puts back the call times that follow it (µs).
+# The "epoch" key marks an initialised window; concurrent initialisers seed it once.
+_ACQUIRE_SCRIPT = """
+local key, epoch_key, budget_key = KEYS[1], KEYS[2], KEYS[3]
 local limit = tonumber(ARGV[1])
 local window_us = tonumber(ARGV[2])
 local member = ARGV[3]
+local history = ARGV[4]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local ttl_ms = math.ceil(window_us / 1000) + 1000
 if redis.call('EXISTS', epoch_key) == 0 then
+  if history == '' then return {-1, 0} end
   redis.call('SET', epoch_key, now)
   if redis.call('EXISTS', key) == 0 then
-    for i = 1, limit do redis.call('ZADD', key, now, 'restart-' .. i) end
-    redis.call('PEXPIRE', key, math.ceil(window_us / 1000) + 1000)
+    if history == 'full' then
+      for i = 1, limit do redis.call('ZADD', key, now, 'restart-' .. i) end
+    else
+      for i = 5, #ARGV do
+        local at = math.min(tonumber(ARGV[i]), now)
+        if at > now - window_us then redis.call('ZADD', key, at, 'seen-' .. i) end
+      end
+    end
+    redis.call('PEXPIRE', key, ttl_ms)
   end
 end
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_us)
-if redis.call('ZCARD', key) < limit then
-  redis.call('ZADD', key, now, member)
-  redis.call('PEXPIRE', key, math.ceil(window_us / 1000) + 1000)
-  return 0
+local budget = tonumber(redis.call('HGET', budget_key, 'remaining') or '')
+if budget and budget <= 0 then
+  local left_ms = redis.call('PTTL', budget_key)
+  if left_ms > 0 then return {math.max(1, left_ms * 1000), 0} end
+  redis.call('DEL', budget_key)
+  budget = nil
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window_us - now)
+local count = redis.call('ZCARD', key)
+if count < limit then
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, ttl_ms)
+  if budget then redis.call('HINCRBY', budget_key, 'remaining', -1) end
+  return {0, now}
+end
+local frees = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+return {math.max(1, tonumber(frees[2]) + window_us - now), 0}
+"""
+
+# PixelDojo's count as of the observed call's slot (ARGV[3], µs; "0": no call known, as of now), less the
+# slots taken after it, which PixelDojo may not have counted yet. An answer to an earlier call than the one
+# already heard is ignored. The count expires at the reset. (ARGV[3] stays a string: Lua would print a
+# 16-digit number rounded.)
+_OBSERVE_SCRIPT = """
+local key, budget_key = KEYS[1], KEYS[2]
+local remaining = tonumber(ARGV[1])
+local reset_ms = tonumber(ARGV[2])
+local as_of = ARGV[3]
+if as_of == '0' then
+  local t = redis.call('TIME')
+  as_of = tonumber(t[1]) * 1000000 + tonumber(t[2])
+else
+  remaining = remaining - redis.call('ZCOUNT', key, '(' .. as_of, '+inf')
+end
+local heard = tonumber(redis.call('HGET', budget_key, 'as_of') or '')
+if heard and heard > tonumber(as_of) then return 0 end
+redis.call('DEL', budget_key)
+if reset_ms > 0 then
+  redis.call('HSET', budget_key, 'remaining', math.max(0, remaining), 'as_of', as_of)
+  redis.call('PEXPIRE', budget_key, reset_ms)
+end
+return 1
 """
 
 
 class RedisRateLimiter:
-    """The window is a sorted set of slot times (microseconds, Redis clock)."""
+    """The window is a sorted set of slot times (microseconds, Redis clock); PixelDojo's count a counter.
 
-    def __init__(self, client: redis.Redis, *, name: str, window: Window) -> None:
+    ``history`` gives the recent call times when Redis has none (see the module's docstring); without it,
+    or when it fails, a window whose past is unknown is assumed full.
+    """
+
+    def __init__(
+        self, client: redis.Redis, *, name: str, window: Window, history: CallHistory | None = None
+    ) -> None:
         self.client = client
         self.window = window
+        self.history = history
         self.key = f"pixelgallery:ratelimit:{name}"
         self.epoch_key = f"{self.key}:epoch"
-        self._script = client.register_script(_REDIS_SCRIPT)
+        self.budget_key = f"{self.key}:provider"
+        self._acquire = client.register_script(_ACQUIRE_SCRIPT)
+        self._observe = client.register_script(_OBSERVE_SCRIPT)
+        self._slot_us = 0  # the Redis time of the last slot this limiter took
 
     def try_acquire(self) -> float:
-        waited_us = self._script(
-            keys=[self.key, self.epoch_key],
-            args=[self.window.limit, int(self.window.seconds * 1_000_000), uuid.uuid4().hex],
+        wait_us, slot_us = self._run_acquire("")
+        if wait_us < 0:
+            wait_us, slot_us = self._run_acquire(*self._history_args())
+        if wait_us == 0:
+            self._slot_us = slot_us
+        return wait_us / 1_000_000
+
+    def observe(self, limit: ProviderLimit | None) -> None:
+        if limit is None:
+            return
+        self._observe(
+            keys=[self.key, self.budget_key],
+            args=[limit.remaining, math.ceil(_reset_for(limit) * 1000), self._slot_us],
         )
-        return int(waited_us) / 1_000_000
 
     def reset(self) -> None:
         """Forget the window and its history (an operator's or a test's decision, not a restart)."""
-        self.client.delete(self.key)
+        self.client.delete(self.key, self.budget_key)
         self.client.set(self.epoch_key, 0)
+
+    def _run_acquire(self, *history: str | int) -> tuple[int, int]:
+        wait_us, slot_us = self._acquire(
+            keys=[self.key, self.epoch_key, self.budget_key],
+            args=[self.window.limit, int(self.window.seconds * 1_000_000), uuid.uuid4().hex, *history],
+        )
+        return int(wait_us), int(slot_us)
+
+    def _history_args(self) -> list[str | int]:
+        if self.history is None:
+            return ["full"]
+        try:
+            times = list(self.history(self.window.seconds, self.window.limit))
+        except Exception as exc:  # no evidence: the safe assumption
+            logger.warning(
+                "rate limiter: no window in Redis and the record of recent calls could not be read (%s); "
+                "assuming a full window",
+                type(exc).__name__,
+            )
+            return ["full"]
+        logger.info(
+            "rate limiter: no window in Redis; %d calls recorded in the last window count", len(times)
+        )
+        return ["seen", *(int(at * 1_000_000) for at in times)]
 
 
 class FileRateLimiter:
-    """The window is a JSON list of slot times in a file, read and written under an exclusive lock."""
+    """The window is a list of slot times in a JSON file, read and written under an exclusive lock.
+
+    A missing file is a window never used. PixelDojo's count is kept beside the slots.
+    """
 
     def __init__(self, path: Path, *, window: Window) -> None:
         self.path = path
         self.window = window
+        self._slot: float | None = None  # the time of the last slot this limiter took
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def try_acquire(self) -> float:
+        with self._state() as state:
+            now = time.time()
+            slots = state["slots"] = sorted(t for t in state["slots"] if t > now - self.window.seconds)
+            provider = state.get("provider")
+            if provider is not None and provider["until"] <= now:
+                del state["provider"]  # PixelDojo's count was reset
+                provider = None
+            if provider is not None and provider["remaining"] <= 0:
+                return max(0.001, provider["until"] - now)
+            if len(slots) >= self.window.limit:
+                return max(0.001, slots[len(slots) - self.window.limit] + self.window.seconds - now)
+            slots.append(now)
+            if provider is not None:
+                provider["remaining"] -= 1
+            self._slot = now
+            return 0.0
+
+    def observe(self, limit: ProviderLimit | None) -> None:
+        if limit is None:
+            return
+        with self._state() as state:
+            heard = state.get("provider")
+            as_of = time.time() if self._slot is None else self._slot
+            if heard is not None and heard["as_of"] > as_of:
+                return  # an answer to a later call was heard already
+            state.pop("provider", None)
+            if (reset := _reset_for(limit)) > 0:
+                taken_since = 0 if self._slot is None else sum(1 for t in state["slots"] if t > self._slot)
+                state["provider"] = {
+                    "remaining": max(0, limit.remaining - taken_since),
+                    "until": time.time() + reset,
+                    "as_of": as_of,
+                }
+
+    def reset(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[dict[str, Any]]:
+        """The file's content under the lock, written back on leaving (see ``_file_state``)."""
         with open(self.path, "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             handle.seek(0)
             try:
-                slots = [float(t) for t in json.loads(handle.read() or "[]")]
-            except ValueError:
-                slots = []
-            now = time.time()
-            slots = sorted(t for t in slots if t > now - self.window.seconds)
-            wait = 0.0
-            if len(slots) < self.window.limit:
-                slots.append(now)
-            else:
-                wait = max(0.001, slots[0] + self.window.seconds - now)
+                state = _file_state(json.loads(handle.read() or "[]"))
+            except (ValueError, TypeError, KeyError):
+                state = {"slots": []}
+            yield state
             handle.seek(0)
             handle.truncate()
-            handle.write(json.dumps(slots))
-            return wait
+            handle.write(json.dumps(state))
 
-    def reset(self) -> None:
-        self.path.unlink(missing_ok=True)
+
+def _file_state(raw: Any) -> dict[str, Any]:
+    """``{"slots": [times], "provider": {"remaining", "until", "as_of"}}`` (an older file: the list alone)."""
+    if isinstance(raw, list):
+        return {"slots": [float(t) for t in raw]}
+    state: dict[str, Any] = {"slots": [float(t) for t in raw["slots"]]}
+    if (provider := raw.get("provider")) is not None:
+        state["provider"] = {
+            "remaining": int(provider["remaining"]),
+            "until": float(provider["until"]),
+            "as_of": float(provider["as_of"]),
+        }
+    return state
 
 
 def acquire(limiter: RateLimiter, *, max_wait: float) -> float:
@@ -137,7 +356,12 @@ def limiter_from_settings() -> RateLimiter:
     )
     url = settings.PIXELDOJO_RATE_LIMIT_REDIS_URL
     if url:
-        return RedisRateLimiter(_redis_client(url), name=settings.PIXELDOJO_RATE_LIMIT_NAME, window=window)
+        return RedisRateLimiter(
+            _redis_client(url),
+            name=settings.PIXELDOJO_RATE_LIMIT_NAME,
+            window=window,
+            history=recorded_call_times,
+        )
     return FileRateLimiter(
         settings.VAR_DIR / f"ratelimit-{settings.PIXELDOJO_RATE_LIMIT_NAME}.json", window=window
     )

@@ -31,7 +31,7 @@ from generations.pixeldojo import (
     model_cost,
     parse_result,
 )
-from generations.ratelimit import acquire, limiter_from_settings
+from generations.ratelimit import ProviderLimit, RateLimiter, acquire, limiter_from_settings
 from generations.services.pause import provider_pause_active, provider_pause_start
 from pixelgallery.logging import redact
 
@@ -67,8 +67,9 @@ def generation_run(*, generation_id: int) -> float | None:
     # The lease comes first: a duplicate message (redelivery, sweeper) stops here without using a slot.
     if not _claim(generation_id):
         return _lease_remaining(Generation.objects.get(id=generation_id)) or None
+    limiter = limiter_from_settings()
     try:
-        wait = acquire(limiter_from_settings(), max_wait=settings.PIXELDOJO_RATE_WAIT_MAX_SECONDS)
+        wait = acquire(limiter, max_wait=settings.PIXELDOJO_RATE_WAIT_MAX_SECONDS)
     except redis.RedisError as exc:
         logger.warning("rate limiter unavailable (%s); trying again shortly", type(exc).__name__)
         _release(generation_id)
@@ -91,13 +92,24 @@ def generation_run(*, generation_id: int) -> float | None:
     except PixelDojoError as exc:
         if exc.answered:  # a 2xx that cannot be used: PixelDojo may have charged, never ask again
             _fail_with_answer(generation, exc)
+            _observe(limiter, exc.rate_limit)
             return None
+        _observe(limiter, exc.rate_limit)
         return _handle_error(generation, exc)
     if _keep_answer(generation_id, result):
         generation_record_answer(generation_id=generation_id, result=result)
     else:  # a second call for it was answered too (a lease that ran out): PixelDojo may have charged twice
         logger.warning("generation %s: a second answer (%s) was not kept", generation.code, result.id)
+    _observe(limiter, result.rate_limit)
     return None
+
+
+def _observe(limiter: RateLimiter, rate_limit: ProviderLimit | None) -> None:
+    """Share PixelDojo's own count with every worker; a limiter that cannot take it costs nothing else."""
+    try:
+        limiter.observe(rate_limit)
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("rate limiter could not take PixelDojo's rate-limit headers (%s)", type(exc).__name__)
 
 
 def _lease_seconds() -> float:
