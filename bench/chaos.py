@@ -244,6 +244,13 @@ class Chaos:
                 log(self.t0, f"restarted {self.workers[0].name}")
             if "redis_restarted" not in self.events and elapsed >= args.redis_after:
                 self.restart_redis(state, active)
+            for worker in self.crashed_workers():
+                # As compose's `restart: unless-stopped` would: start it again, and count it in the summary.
+                code = worker.popen.returncode
+                exits = self.events.setdefault("unexpected_worker_exits", [])
+                exits.append({"worker": worker.name, "exit_code": code, "at": round(now - self.t0, 1)})
+                log(self.t0, f"{worker.name} exited by itself (code {code}); restarting it")
+                worker.start()
             if dead := self.died_unexpectedly():
                 log(self.t0, f"ABORT: {', '.join(dead)} exited without being killed by this script")
                 self.events["died_unexpectedly"] = dead
@@ -255,11 +262,16 @@ class Chaos:
         log(self.t0, f"TIMEOUT after {args.timeout:g} s")
         return False
 
-    def died_unexpectedly(self) -> list[str]:
-        """Processes of this world that should run but do not (someone else stopped them)."""
-        expected = [self.beat, self.sandbox, self.redis, *self.workers[1:]]
+    def crashed_workers(self) -> list[Any]:
+        """Workers that should run but exited by themselves (not the one this script killed, while down)."""
+        expected = list(self.workers[1:])
         if "worker_killed" not in self.events or "worker_restarted" in self.events:
             expected.append(self.workers[0])
+        return [worker for worker in expected if not worker.alive()]
+
+    def died_unexpectedly(self) -> list[str]:
+        """Services of this world that should run but do not (workers are restarted instead)."""
+        expected = [self.beat, self.sandbox, self.redis]
         return [
             f"{process.name} (exit code {process.popen.returncode})"
             for process in expected
