@@ -60,7 +60,13 @@ class LedgerEntry(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["image"], condition=models.Q(kind="charge"), name="ledger_one_charge_per_image"
-            )
+            ),
+            # A 2xx that gave no usable image is still charged, once, for the whole generation.
+            models.UniqueConstraint(
+                fields=["generation"],
+                condition=models.Q(kind="charge", image__isnull=True),
+                name="ledger_one_answer_charge_per_generation",
+            ),
         ]
         indexes = [
             models.Index(fields=["user", "created_at"], name="ledger_user_created"),

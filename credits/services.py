@@ -98,6 +98,31 @@ def ledger_charge_images(*, generation, images: Iterable, credits: Decimal) -> i
     return charged
 
 
+def ledger_charge_answer(*, generation, credits: Decimal, note: str) -> bool:
+    """Charge ``credits`` for an answer of ``generation`` that gave no usable image (PixelDojo answered 2xx,
+    so it may have charged): one row without an image, at most once per generation. True if it was new."""
+    credits = exact(credits)
+    if credits < 0:
+        raise ValueError(f"A charge is a non-negative number of credits, not {credits}.")
+    try:
+        _spend(
+            kind=LedgerEntry.Kind.CHARGE,
+            user_id=generation.user_id,
+            team_id=generation.team_id,
+            generation=generation,
+            model=generation.model,
+            credits=credits,
+            note=note[:255],
+        )
+    except IntegrityError:
+        return False  # already charged for this answer: the unique constraint decides.
+    if generation.team_id:
+        transaction.on_commit(
+            lambda: budget_alerts_check(team_id=generation.team_id, user_id=generation.user_id)
+        )
+    return True
+
+
 def _positive(credits: Decimal, what: str) -> Decimal:
     amount = exact(credits)
     if amount <= 0:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 from functools import partial
 
 import redis
@@ -18,8 +19,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from credits.amounts import reported
-from credits.services import ledger_charge_images, provider_balance_record
+from credits.amounts import credits_label, reported
+from credits.services import ledger_charge_answer, ledger_charge_images, provider_balance_record
 from generations import tasks
 from generations.models import Generation, Image
 from generations.pixeldojo import (
@@ -241,12 +242,45 @@ def _fail_with_answer(generation: Generation, exc: PixelDojoError) -> None:
     """A 2xx that holds no usable images (unreadable, or an error inside it): fail it, keeping the answer."""
     if isinstance(exc, QuotaExceeded):
         provider_pause_start(code=exc.code, message=str(exc))
-    generation_fail(
+    _fail_answered(
         generation_id=generation.id, code=exc.code, message=str(exc), provider_answer=exc.raw_answer or ""
     )
     logger.warning(
         "generation %s: PixelDojo answered 2xx without usable images (%s)", generation.code, exc.code
     )
+
+
+def _fail_answered(
+    *,
+    generation_id: int,
+    code: str,
+    message: str,
+    provider_answer: str | None = None,
+    credits_used: Decimal | None = None,
+) -> None:
+    """Fail a generation PixelDojo answered (2xx) without a usable image, and charge that answer once: what
+    PixelDojo reported, else the generation's price. A 2xx is money spent; an operator can refund it."""
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update().filter(id=generation_id).first()
+        if generation is None or generation.status not in (Status.QUEUED, Status.GENERATING):
+            return
+        cost = credits_used if credits_used is not None else _price(generation)
+        spent = f"{credits_label(cost)} {'was' if cost == 1 else 'were'} recorded as spent"
+        generation_fail(
+            generation_id=generation_id,
+            code=code,
+            message=f"{message} {spent}; an operator can refund {'it' if cost == 1 else 'them'}.",
+            provider_answer=provider_answer,
+        )
+        note = f"PixelDojo answered 2xx without a usable image ({code})"
+        ledger_charge_answer(generation=generation, credits=cost, note=note)
+
+
+def _price(generation: Generation) -> Decimal:
+    """What the generation was priced at when submitted (older rows: its images at the model's cost)."""
+    if generation.price is not None:
+        return generation.price
+    return generation.num_outputs * model_cost(generation.model)
 
 
 def generation_record_answer(*, generation_id: int, result: GenerationResult) -> None:
@@ -255,9 +289,7 @@ def generation_record_answer(*, generation_id: int, result: GenerationResult) ->
         _record_answer(generation_id, result)
     except Exception:
         logger.exception("generation %s: the answer PixelDojo sent could not be recorded", generation_id)
-        generation_fail(
-            generation_id=generation_id, code="answer_not_recorded", message=ANSWERED_BUT_UNUSABLE
-        )
+        _fail_answered(generation_id=generation_id, code="answer_not_recorded", message=ANSWERED_BUT_UNUSABLE)
 
 
 def generation_record_kept_answer(*, generation_id: int) -> None:
@@ -266,9 +298,7 @@ def generation_record_kept_answer(*, generation_id: int) -> None:
     try:
         result = parse_result(json.loads(raw or ""))
     except (ValueError, PixelDojoError):
-        generation_fail(
-            generation_id=generation_id, code="answer_not_recorded", message=ANSWERED_BUT_UNUSABLE
-        )
+        _fail_answered(generation_id=generation_id, code="answer_not_recorded", message=ANSWERED_BUT_UNUSABLE)
         return
     generation_record_answer(generation_id=generation_id, result=result)
 
@@ -284,11 +314,12 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
         generation.lease_until = None
         generation.error_code = generation.error_message = ""
         if not result.images:
-            generation.status = Status.FAILED
-            generation.error_code = "no_images"
-            generation.error_message = "PixelDojo answered without any image. No credits were charged."
-            generation.finished_at = timezone.now()
-            generation.save()
+            _fail_answered(
+                generation_id=generation_id,
+                code="no_images",
+                message="PixelDojo answered without any image; it may have charged your account.",
+                credits_used=reported(result.extra.get("credits_used")),
+            )
             return
         kept, anomaly = images_to_keep(result, asked=generation.num_outputs or 1)
         generation.answer_anomaly = anomaly

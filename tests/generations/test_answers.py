@@ -103,8 +103,8 @@ SHAPES = {
         5,  # what PixelDojo says it charged, though our table says 1 per image
     ),
     "a model priced 1.5 by our table": ({}, {"model": "flux-1.1-pro-ultra"}, {}, "done", "", 2, 3),
-    "HTML page with 200": ({"faults": {"html_200": 1.0}}, {}, {}, "failed", "unexpected_response", 0, 0),
-    "error inside a 200": ({"faults": {"error_200": 1.0}}, {}, {}, "failed", "server_error", 0, 0),
+    "HTML page with 200": ({"faults": {"html_200": 1.0}}, {}, {}, "failed", "unexpected_response", 0, 2),
+    "error inside a 200": ({"faults": {"error_200": 1.0}}, {}, {}, "failed", "server_error", 0, 2),
     "quota error inside a 200": (
         {"faults": {"error_200": 1.0}, "error_200_code": "quota_exceeded"},
         {},
@@ -112,9 +112,9 @@ SHAPES = {
         "failed",
         "quota_exceeded",
         0,
-        0,
+        2,  # a 2xx: charged its price
     ),
-    "cut-off 200 body": ({"faults": {"truncated_200": 1.0}}, {}, {}, "failed", "unexpected_response", 0, 0),
+    "cut-off 200 body": ({"faults": {"truncated_200": 1.0}}, {}, {}, "failed", "unexpected_response", 0, 2),
     "200 body dripping past the deadline": (
         {"faults": {"drip_200": 1.0, "drip_seconds": 4.0}},
         {},
@@ -122,7 +122,7 @@ SHAPES = {
         "failed",
         "unexpected_response",
         0,
-        0,
+        2,  # a 2xx: charged its price
     ),
     "one image more than asked": ({"faults": {"extra_url": 1.0}}, {}, {}, "done", "", 2, 2),
     "the same URL twice": ({"faults": {"duplicate_url": 1.0}}, {}, {}, "done", "", 2, 2),
@@ -135,6 +135,8 @@ SHAPES = {
         0,
         0,
     ),
+    "401 key rejected": ({"keys": {"another-key": {"rpm": 10}}}, {}, {}, "failed", "invalid_api_key", 0, 0),
+    "rate-limit headers on the answer": ({"rate_limit_headers": "seconds"}, {}, {}, "done", "", 2, 2),
     "422 invalid request": (
         {"invalid_status": 422},
         {"lora_weights": "https://example.com/lora.safetensors"},  # LoRA weights on a non-LoRA model
@@ -164,10 +166,16 @@ def test_every_answer_shape_is_called_once_and_charged_exactly(
     services.generation_run(generation_id=generation.id)  # nor a redelivered message
 
     generation.refresh_from_db()
+    stats = sandbox.stats()
+    print(  # the figures of the note: run with -s to see them
+        f"| {shape} | {stats['flux_requests']} ({stats['flux_by_status']}) | {charged(generation):g} | "
+        f"{generation.images.filter(status='stored').count()} | {generation.status} {generation.error_code} |"
+    )
     assert (generation.status, generation.error_code) == (status, code), generation.error_message
-    assert sandbox.stats()["flux_requests"] == 1
+    assert stats["flux_requests"] == 1
     assert generation.images.filter(status="stored").count() == kept
     assert charged(generation) == credits
+    assert charged(generation) == sum(stats["credits_charged"].values())  # exactly what the sandbox charged
     if code:
         assert "[REDACTED]" not in generation.error_message and "sandbox-key" not in generation.error_message
     if code == "quota_exceeded":

@@ -90,7 +90,9 @@ def test_a_200_without_usable_images_fails_at_once_and_is_never_asked_again(
     services.sweep_stale_work()
     services.generation_run(generation_id=generation.id)  # a redelivered message
     assert sandbox.stats()["flux_requests"] == 1
-    assert not generation.images.exists() and not LedgerEntry.objects.filter(generation=generation).exists()
+    assert not generation.images.exists()
+    charges = LedgerEntry.objects.filter(generation=generation, kind="charge")
+    assert [(entry.image_id, entry.credits) for entry in charges] == [(None, 2)]  # a 2xx: its price, once
 
 
 def answered_but_unrecorded(user, sandbox, **changes) -> Generation:
@@ -146,8 +148,11 @@ def test_a_kept_answer_that_cannot_be_read_fails_and_is_never_asked_again(alice,
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED and generation.error_code == "answer_not_recorded"
     assert "may have charged your account" in generation.error_message
+    assert "2 credits were recorded as spent" in generation.error_message
     assert generation.provider_answer == cut  # still there for operators
-    assert not generation.images.exists() and not LedgerEntry.objects.filter(generation=generation).exists()
+    assert not generation.images.exists()
+    charges = LedgerEntry.objects.filter(generation=generation, kind="charge")
+    assert [(entry.image_id, entry.credits) for entry in charges] == [(None, 2)]  # a 2xx: its price, once
     services.generation_run(generation_id=generation.id)
     assert sandbox.stats()["flux_requests"] == 1
 
