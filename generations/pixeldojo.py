@@ -216,7 +216,6 @@ def _retry_after_seconds(response: requests.Response) -> float:
 
 # Words that look like credentials: long runs of letters and digits mixing both (API keys, tokens, hashes).
 _KEY_LIKE = re.compile(r"(?<![A-Za-z0-9_\-])(?=[A-Za-z_\-]*[0-9])(?=[0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{20,}")
-_NAMED_SECRET = re.compile(r"(?i)\b(api[_-]?key|key|token|secret|password)(\"?\s*[:=]\s*\"?)[^\s\"',;]+")
 MAX_PROVIDER_TEXT = 300
 
 
@@ -227,8 +226,7 @@ def provider_text(text: str, *, secret: str = "") -> str:
     text = " ".join(str(text).split())
     if secret:
         text = text.replace(secret, REDACTED)
-    text = _NAMED_SECRET.sub(rf"\1\2{REDACTED}", redact(text))
-    text = _KEY_LIKE.sub(REDACTED, text)
+    text = _KEY_LIKE.sub(REDACTED, redact(text))
     return text if len(text) <= MAX_PROVIDER_TEXT else text[: MAX_PROVIDER_TEXT - 1] + "…"
 
 

@@ -7,8 +7,9 @@
   factory installed by :class:`pixelgallery.apps.PixelGalleryConfig`), so every handler sees a safe message;
   the handler filters below also redact ``extra=`` values (set after creation) and records made elsewhere
   (``logging.makeLogRecord``).
-- Never in a log: the PixelDojo API key and other configured secrets, ``Authorization`` header values, and
-  the query strings of signed URLs (``X-Amz-Signature=…``, ``Signature=…``).
+- Never in a log: the PixelDojo API key and other configured secrets, ``Authorization`` header values, named
+  credentials (``api_key=…``, ``"token": "…"``, ``password: …``), and the query strings of signed URLs
+  (``X-Amz-Signature=…``, ``Signature=…``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
             r"|awsaccesskeyid)(?:=|%3D)[^\s\"'<>]*"
         ),
         f"?{REDACTED}",
+    ),
+    # Named credentials as text, JSON or form data: "api_key": "…", token=…, password: ….
+    (
+        re.compile(
+            r"(?i)\b(api[_-]?key|access[_-]?token|token|secret|password)([\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+"
+        ),
+        rf"\1\2{REDACTED}",
     ),
     # Signature parameters outside a URL (a query string on its own, form data, botocore debug lines).
     (

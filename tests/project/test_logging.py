@@ -91,6 +91,9 @@ def test_a_record_is_one_json_line_with_time_level_logger_message_request_id_and
         (f"redirect to {SIGNED} done", "AKIAEXAMPLE"),
         ("https://cdn.example/x.png?Expires=1&Signature=Zm9vYmFy~&Key-Pair-Id=K1", "Zm9vYmFy"),
         ('"GET /b/k?X-Amz-Signature=abc123def&X-Amz-Date=1 HTTP/1.1" 200', "abc123def"),
+        ("PixelDojo said: api_key=hunter2hunter2 is not valid", "hunter2hunter2"),
+        ('{"error": "forbidden", "access_token": "tok.abc.def"}', "tok.abc.def"),
+        ("password: correct-horse", "correct-horse"),
     ],
 )
 def test_secrets_authorization_values_and_signed_query_strings_are_redacted(settings, text, secret):
