@@ -140,6 +140,7 @@ class Chaos:
                 "PIXELDOJO_BASE_URL": self.sandbox.base_url,
                 "PIXELDOJO_CONNECT_TIMEOUT": "2",
                 "PIXELDOJO_READ_TIMEOUT": "10",
+                "PIXELDOJO_CALL_DEADLINE_SECONDS": "12",  # + margin: a dead worker's lease ends in 14 s
                 "PIXELDOJO_LEASE_MARGIN_SECONDS": "2",
                 "SWEEP_STALE_SECONDS": str(SWEEP_STALE_SECONDS),
                 "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),

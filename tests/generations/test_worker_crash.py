@@ -26,7 +26,7 @@ from tools.processes import ManagedProcess, celery_worker
 pytestmark = pytest.mark.django_db(transaction=True)
 
 VISIBILITY_TIMEOUT = 5  # seconds before an unacknowledged message of a dead worker is handed out again
-CONNECT_TIMEOUT, READ_TIMEOUT, LEASE_MARGIN = 1, 5, 1  # a PixelDojo call's part of the lease: 7 s
+CONNECT_TIMEOUT, READ_TIMEOUT, CALL_DEADLINE, LEASE_MARGIN = 1, 5, 6, 1  # a call's part of the lease: 7 s
 RATE_WAIT_MAX = 1  # the rate-limit wait's part of the lease (no waiting here: the limit is high)
 SLOW_SECONDS = 3.0  # sandbox latency / slow fault: the window in which the worker is killed
 
@@ -40,6 +40,7 @@ def worker_env(sandbox, media_storage) -> dict[str, str]:
         CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
         PIXELDOJO_CONNECT_TIMEOUT=str(CONNECT_TIMEOUT),
         PIXELDOJO_READ_TIMEOUT=str(READ_TIMEOUT),
+        PIXELDOJO_CALL_DEADLINE_SECONDS=str(CALL_DEADLINE),
         PIXELDOJO_LEASE_MARGIN_SECONDS=str(LEASE_MARGIN),
         PIXELDOJO_RATE_WAIT_MAX_SECONDS=str(RATE_WAIT_MAX),
     )
