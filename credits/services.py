@@ -73,54 +73,54 @@ def ledger_charge_images(*, generation, images: Iterable, credits: Decimal) -> i
     image's share fixed by its place in ``images``.
     """
     images = list(images)
-    credits = exact(credits)
-    if credits < 0:
-        raise ValueError(f"A charge is a non-negative number of credits, not {credits}.")
-    charged = 0
-    for image, share in zip(images, split(credits, len(images)), strict=True):
-        try:
-            _spend(
-                kind=LedgerEntry.Kind.CHARGE,
-                user_id=generation.user_id,
-                team_id=generation.team_id,
-                generation=generation,
-                image=image,
-                model=generation.model,
-                credits=share,
-            )
-        except IntegrityError:
-            continue  # already charged for this image (a redelivered task): the unique constraint decides.
-        charged += 1
-    if charged and generation.team_id:
-        transaction.on_commit(
-            lambda: budget_alerts_check(team_id=generation.team_id, user_id=generation.user_id)
-        )
+    shares = split(_charge_amount(credits), len(images))
+    charged = sum(
+        _charge(generation, share, image=image) for image, share in zip(images, shares, strict=True)
+    )
+    if charged:
+        _check_alerts_after_commit(generation)
     return charged
 
 
 def ledger_charge_answer(*, generation, credits: Decimal, note: str) -> bool:
     """Charge ``credits`` for an answer of ``generation`` that gave no usable image (PixelDojo answered 2xx,
     so it may have charged): one row without an image, at most once per generation. True if it was new."""
-    credits = exact(credits)
-    if credits < 0:
-        raise ValueError(f"A charge is a non-negative number of credits, not {credits}.")
+    charged = _charge(generation, _charge_amount(credits), note=note[:255])
+    if charged:
+        _check_alerts_after_commit(generation)
+    return charged
+
+
+def _charge_amount(credits: Decimal) -> Decimal:
+    amount = exact(credits)
+    if amount < 0:
+        raise ValueError(f"A charge is a non-negative number of credits, not {amount}.")
+    return amount
+
+
+def _charge(generation, credits: Decimal, *, image=None, note: str = "") -> bool:
+    """One charge row; False when the unique constraints say it was already made (a redelivered task)."""
     try:
         _spend(
             kind=LedgerEntry.Kind.CHARGE,
             user_id=generation.user_id,
             team_id=generation.team_id,
             generation=generation,
+            image=image,
             model=generation.model,
             credits=credits,
-            note=note[:255],
+            note=note,
         )
     except IntegrityError:
-        return False  # already charged for this answer: the unique constraint decides.
+        return False
+    return True
+
+
+def _check_alerts_after_commit(generation) -> None:
     if generation.team_id:
         transaction.on_commit(
             lambda: budget_alerts_check(team_id=generation.team_id, user_id=generation.user_id)
         )
-    return True
 
 
 def _positive(credits: Decimal, what: str) -> Decimal:

@@ -11,7 +11,6 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
-import requests
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,6 +23,7 @@ from generations.pixeldojo import GenerationRequest
 from sandbox.config import KeyPlan
 from tests.conftest import SANDBOX_KEY, wait_for
 from tests.credits.helpers import client_in
+from tests.generations.factories import make_kept_answer
 from tests.library.factories import make_team
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,25 +126,7 @@ def test_a_team_budget_reserves_prices_refuses_what_does_not_fit_and_alerts_with
 
 
 def kept_answer(user, sandbox, **changes) -> Generation:
-    """A generation as a worker that died leaves it: a real sandbox answer (with ``changes``) kept, nothing
-    recorded yet; the sweeper records it."""
-    response = requests.post(
-        f"{sandbox.base_url}/flux",
-        json={"prompt": "a lighthouse at dawn", "model": "flux-pro", "num_outputs": 2},
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
-        timeout=10,
-    )
-    return Generation.objects.create(
-        user=user,
-        prompt="a lighthouse at dawn",
-        model="flux-pro",
-        num_outputs=2,
-        price=D("2"),
-        status="generating",
-        attempts=1,
-        provider_id=response.json()["id"],
-        provider_answer=json.dumps({**response.json(), **changes}),
-    )
+    return make_kept_answer(user, sandbox, key=SANDBOX_KEY, **changes)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+
+import requests
+
 from generations.models import Generation, Image
 
 
@@ -20,4 +25,26 @@ def make_stored_image(generation: Generation, *, index: int = 0) -> Image:
         status=Image.Status.STORED,
         width=64,
         height=64,
+    )
+
+
+def make_kept_answer(user, sandbox, *, key: str, **changes) -> Generation:
+    """A generation as a worker that died leaves it: a real sandbox answer (with ``changes``) kept, nothing
+    recorded yet; the sweeper records it."""
+    response = requests.post(
+        f"{sandbox.base_url}/flux",
+        json={"prompt": "a lighthouse at dawn", "model": "flux-pro", "num_outputs": 2},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    return Generation.objects.create(
+        user=user,
+        prompt="a lighthouse at dawn",
+        model="flux-pro",
+        num_outputs=2,
+        price=Decimal(2),
+        status="generating",
+        attempts=1,
+        provider_id=response.json()["id"],
+        provider_answer=json.dumps({**response.json(), **changes}),
     )

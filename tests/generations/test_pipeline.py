@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from datetime import timedelta
 
 import pytest
-import requests
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image as PILImage
@@ -19,6 +17,7 @@ from generations.models import Generation, Image
 from generations.pixeldojo import GenerationRequest
 from sandbox.config import FaultRates, KeyPlan
 from tests.conftest import SANDBOX_KEY, wait_for
+from tests.generations.factories import make_kept_answer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,23 +95,7 @@ def test_a_200_without_usable_images_fails_at_once_and_is_never_asked_again(
 
 
 def answered_but_unrecorded(user, sandbox, **changes) -> Generation:
-    """A generation as a worker that died leaves it: a real sandbox answer kept, nothing recorded yet."""
-    response = requests.post(
-        f"{sandbox.base_url}/flux",
-        json={"prompt": "a lighthouse at dawn", "model": "flux-pro", "num_outputs": 2},
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
-        timeout=10,
-    )
-    return Generation.objects.create(
-        user=user,
-        prompt="a lighthouse at dawn",
-        model="flux-pro",
-        num_outputs=2,
-        status="generating",
-        attempts=1,
-        provider_id=response.json()["id"],
-        provider_answer=json.dumps({**response.json(), **changes}),
-    )
+    return make_kept_answer(user, sandbox, key=SANDBOX_KEY, **changes)
 
 
 def test_an_answer_kept_by_a_worker_that_died_is_recorded_by_the_sweeper(alice, sandbox, settings):
