@@ -263,11 +263,13 @@ def error_in_answer(
     """``{"error": …}`` inside a 2xx: the error it names, final (PixelDojo may have charged for the call)."""
     code, detail = parse_error_body(body)
     cls = QuotaExceeded if code in QUOTA_CODES else ERRORS_BY_CODE.get(code or "", UnexpectedResponse)
+    detail = provider_text(detail)
+    said = f" ({cls.code}: “{detail}”)" if detail else f" ({cls.code})"
     message = (
-        f"PixelDojo answered with an error ({cls.code}) instead of images; it may have charged your account. "
+        f"PixelDojo answered with an error{said} instead of images; it may have charged your account. "
         "It was not sent again."
     )
-    return cls(message, detail=provider_text(detail), raw_answer=raw_answer, rate_limit=rate_limit)
+    return cls(message, detail=detail, raw_answer=raw_answer, rate_limit=rate_limit)
 
 
 def parse_result(body: Any, *, request: GenerationRequest | None = None) -> GenerationResult:

@@ -7,6 +7,8 @@ received (``flux_requests``), what was stored, and what was charged.
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 
 import pytest
 from django.urls import reverse
@@ -178,6 +180,8 @@ def test_every_answer_shape_is_called_once_and_charged_exactly(
     assert charged(generation) == sum(stats["credits_charged"].values())  # exactly what the sandbox charged
     if code:
         assert "[REDACTED]" not in generation.error_message and "sandbox-key" not in generation.error_message
+    if shape == "error inside a 200":  # PixelDojo's own words, inside our sentence
+        assert "(server_error: “Generation failed after it started (injected)”)" in generation.error_message
     if code == "quota_exceeded":
         assert provider_pause_active() is not None
 
@@ -211,3 +215,15 @@ def test_the_balance_pixeldojo_reports_is_shown_to_operators(
     client.login(username="olga", password=PASSWORD)
     page = client.get(reverse("operations")).content.decode()
     assert "Balance PixelDojo last reported: 15.5 credits" in page
+
+
+def test_on_a_limiter_never_used_the_first_call_goes_at_once(celery_worker, alice, sandbox, settings):
+    """Redis in CI's second run, the file limiter in the first: a window never used is empty, not full."""
+    settings.PIXELDOJO_RATE_LIMIT_RPM = 1  # an unknown window taken as full would make the call wait 60 s
+    settings.PIXELDOJO_RATE_LIMIT_NAME = f"first-start-{uuid.uuid4().hex}"  # nothing of it in Redis or a file
+    started = time.monotonic()
+    generation = submit(alice)
+    wait_for(settled(generation), timeout=30)
+
+    assert generation.status == "done" and time.monotonic() - started < 15
+    assert sandbox.stats()["flux_requests"] == 1
