@@ -5,6 +5,10 @@ Rules, in order:
 * only ``http``/``https`` URLs, and never plain HTTP when the PixelDojo API itself is configured on HTTPS;
 * the API's own host and port (``PIXELDOJO_BASE_URL``; the sandbox lives on loopback), or a host listed in
   ``PIXELDOJO_IMAGE_HOSTS`` whose every address is public;
+* the host is looked up once and the connection goes to an address from that answer, so a hostile DNS
+  cannot answer the check with a public address and the connection with a private one (DNS rebinding);
+  ``Host``, TLS SNI and the certificate check still use the name;
+* no proxy from the environment is used (it would look the name up again);
 * redirects are refused, not followed;
 * the body is streamed, refused past ``max_bytes``, and must arrive completely within the read budget:
   a server that trickles bytes forever is cut off at the deadline, not only when it stalls;
@@ -17,14 +21,18 @@ Rules, in order:
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import time
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import LocationParseError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import LocationParseError, NewConnectionError, ProtocolError, ReadTimeoutError
 from urllib3.util import parse_url
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -89,26 +97,47 @@ def _is_global_address(text: str) -> bool:
     return address.is_global
 
 
-def _is_public_host(host: str) -> bool:
-    """True when ``host`` resolves, and every address it resolves to is public."""
+@dataclass(frozen=True)
+class ImageTarget:
+    """A checked URL's server: its name (for ``Host``, SNI and the certificate) and the addresses checked."""
+
+    host: str
+    netloc: str
+    addresses: tuple[str, ...]
+
+
+def _resolve(host: str, port: int) -> tuple[str, ...]:
+    """Every address ``host`` resolves to, looked up once: the only addresses checked and connected to."""
     try:
-        infos = socket.getaddrinfo(host, None)
-    except (OSError, UnicodeError):
-        return False
-    addresses = {str(info[4][0]) for info in infos}
-    return bool(addresses) and all(_is_global_address(address) for address in addresses)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise DownloadError(
+            f"Could not look up the image server {host}; it may be a passing DNS fault."
+        ) from exc
+    addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise DownloadError(f"Could not look up the image server {host}; it may be a passing DNS fault.")
+    return addresses
 
 
-def check_image_url(url: str) -> None:
-    """Raise ``RefusedURL`` unless ``url`` is http(s) on the API's host and port, or a listed public host."""
+def check_image_url(url: str) -> ImageTarget:
+    """Raise ``RefusedURL`` unless ``url`` is http(s) on the API's host and port, or a listed public host.
+
+    Returns where to connect: the addresses the host resolved to when checked, and nothing else.
+    """
     scheme, host, port = _parse(url)
     base = urlsplit(settings.PIXELDOJO_BASE_URL)
     if base.scheme.lower() == "https" and scheme != "https":
         raise RefusedURL(f"Refused to fetch an image from {host} over plain HTTP: PixelDojo uses HTTPS.")
     if host == (base.hostname or "").lower():
         _check_api_port(host, port, _port(base, scheme))
+        addresses = _resolve(host, port)
     else:
         _check_listed_host(host)
+        addresses = _resolve(host, port)
+        if not all(_is_global_address(address) for address in addresses):
+            raise RefusedURL(f"Refused to fetch an image from {host}: it resolves to a private address.")
+    return ImageTarget(host=host, netloc=urlsplit(url).netloc, addresses=addresses)
 
 
 def _parse(url: str) -> tuple[str, str, int]:
@@ -148,12 +177,10 @@ def _check_api_port(host: str, port: int, expected: int) -> None:
 
 
 def _check_listed_host(host: str) -> None:
-    """Any other host must be listed in PIXELDOJO_IMAGE_HOSTS and resolve to public addresses only."""
+    """Any other host must be listed in PIXELDOJO_IMAGE_HOSTS (its addresses are checked once resolved)."""
     listed = {item.strip().lower() for item in settings.PIXELDOJO_IMAGE_HOSTS}
     if host not in listed:
         raise RefusedURL(f"Refused to fetch an image from {host}: not an allowed PixelDojo image host.")
-    if not _is_public_host(host):
-        raise RefusedURL(f"Refused to fetch an image from {host}: it resolves to a private address.")
 
 
 # --- Fetching -------------------------------------------------------------------------------------------
@@ -250,25 +277,91 @@ def _read_body(response: requests.Response, *, max_bytes: int, deadline: float, 
         chunks.append(chunk)
 
 
+class _PinnedAdapter(HTTPAdapter):
+    """Connects to one checked address, never to a fresh lookup of the name; TLS still names the host.
+
+    With ``server_hostname`` urllib3 sends the name as SNI and the ``ssl`` module verifies the certificate
+    against it (hostname checking stays on), while the socket goes to ``address``.
+    """
+
+    def __init__(self, address: str, host: str) -> None:
+        super().__init__(max_retries=0)
+        self._address = f"[{address}]" if ":" in address else address
+        self._host = host
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        host_params["host"] = self._address
+        if host_params["scheme"] == "https":
+            pool_kwargs["server_hostname"] = self._host
+        return host_params, pool_kwargs
+
+
+def _trusted_cas() -> str | bool:
+    """The CAs requests would trust: ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` if set, else its own."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when no connection was made (nothing was sent), so the next checked address may be tried."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
+
+
 def fetch_image(url: str, *, max_bytes: int, timeout: tuple[float, float] = (5.0, 60.0)) -> bytes:
     """Download ``url`` (streamed, capped at ``max_bytes``); return its bytes (Pillow tells their type later).
 
     ``timeout`` is (connect, read) seconds. No socket read waits longer than ``read``, and the whole body must
     have arrived ``read`` seconds after the request started: a server trickling bytes is cut off then.
+    The checked addresses are tried in turn while none accepts the connection, as a normal connect would.
     """
-    check_image_url(url)
+    target = check_image_url(url)
     deadline = time.monotonic() + timeout[1]
     try:
-        with requests.get(url, stream=True, timeout=timeout, allow_redirects=False, headers=HEADERS) as got:
-            return _receive(got, max_bytes=max_bytes, deadline=deadline, budget=timeout[1])
+        for address in target.addresses[:-1]:
+            try:
+                return _get(url, target, address, max_bytes=max_bytes, timeout=timeout, deadline=deadline)
+            except requests.ConnectionError as exc:
+                if not _never_connected(exc):
+                    raise
+        last = target.addresses[-1]
+        return _get(url, target, last, max_bytes=max_bytes, timeout=timeout, deadline=deadline)
     except requests.ConnectTimeout as exc:
         raise DownloadError(f"Could not connect to the image server within {timeout[0]:g} s.") from exc
     except requests.Timeout as exc:
         raise DownloadError(f"The image server did not answer within {timeout[1]:g} s.") from exc
+    except requests.exceptions.SSLError as exc:
+        raise DownloadError(
+            f"The image server's TLS certificate could not be verified for {target.host}."
+        ) from exc
     except requests.ConnectionError as exc:
         raise DownloadError("Could not reach the image server; it may be down for a moment.") from exc
     except (requests.RequestException, Urllib3Error) as exc:
         raise DownloadError(f"The image download failed ({type(exc).__name__}).") from exc
+
+
+def _get(
+    url: str,
+    target: ImageTarget,
+    address: str,
+    *,
+    max_bytes: int,
+    timeout: tuple[float, float],
+    deadline: float,
+) -> bytes:
+    """One GET of ``url`` over a connection to ``address``, with ``Host`` (and TLS) naming ``target.host``."""
+    headers = {**HEADERS, "Host": target.netloc}
+    with requests.Session() as session:
+        session.trust_env = False  # no proxy (it would resolve the name again), no .netrc credentials
+        adapter = _PinnedAdapter(address, target.host)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        with session.get(
+            url, stream=True, timeout=timeout, allow_redirects=False, headers=headers, verify=_trusted_cas()
+        ) as got:
+            return _receive(got, max_bytes=max_bytes, deadline=deadline, budget=timeout[1])
 
 
 def _receive(response: requests.Response, *, max_bytes: int, deadline: float, budget: float) -> bytes:

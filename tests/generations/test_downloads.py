@@ -9,13 +9,21 @@ from __future__ import annotations
 import gzip
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from generations import services
 from generations.downloads import (
@@ -77,12 +85,14 @@ class _Handler(BaseHTTPRequestHandler):
 class HostileServer:
     """A loopback HTTP server whose paths misbehave on demand; ``requests`` records what was asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Behaviour] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.release = threading.Event()  # ends stalling handlers at teardown
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
+        if tls is not None:  # HTTPS: the handshake happens on accept; a failed one is dropped by socketserver
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05})
 
     @property
@@ -210,6 +220,127 @@ def elsewhere(settings) -> None:
     settings.PIXELDOJO_IMAGE_HOSTS = []
 
 
+PUBLIC = "93.184.215.14"  # public addresses (is_global); the fake internet routes them to local servers
+OTHER_PUBLIC = "93.184.215.15"
+
+
+class FakeInternet:
+    """Replaces the stdlib resolver, ``socket.getaddrinfo``, for the names and addresses a test scripts.
+
+    A scripted name answers its next answer on each lookup (the last one repeats), as a rebinding DNS
+    server would; a routed public address leads to a local port, standing in for that address's server.
+    Everything else is resolved for real.
+    """
+
+    def __init__(self, real: Callable[..., Any]) -> None:
+        self._real = real
+        self._answers: dict[str, list[tuple[str, ...]]] = {}
+        self._routes: dict[str, int] = {}
+        self.lookups: list[str] = []
+
+    def answer(self, name: str, *answers: tuple[str, ...]) -> None:
+        self._answers[name] = list(answers)
+
+    def route(self, address: str, port: int) -> None:
+        self._routes[address] = port
+
+    def getaddrinfo(self, host: Any, port: Any, family: int = 0, type: int = 0, *args: Any) -> list:
+        if host in self._routes:
+            return self._real("127.0.0.1", self._routes[host], socket.AF_INET, type or socket.SOCK_STREAM)
+        if host in self._answers:
+            self.lookups.append(host)
+            script = self._answers[host]
+            addresses = script.pop(0) if len(script) > 1 else script[0]
+            return [info for address in addresses for info in self._real(address, port, 0, type, *args)]
+        return self._real(host, port, family, type, *args)
+
+
+@pytest.fixture
+def internet(monkeypatch) -> FakeInternet:
+    fake = FakeInternet(socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", fake.getaddrinfo)
+    return fake
+
+
+@pytest.fixture
+def servers() -> Iterator[Callable[..., HostileServer]]:
+    """Start as many hostile servers as a test needs; all are stopped after it."""
+    started: list[HostileServer] = []
+
+    def start(tls: ssl.SSLContext | None = None) -> HostileServer:
+        started.append(HostileServer(tls).start())
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def _certificate(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate | None,
+    signer: ec.EllipticCurvePrivateKey,
+) -> x509.Certificate:
+    """A certificate for ``subject``: a CA when ``issuer`` is None, else a server certificate it signs."""
+    now = datetime.now(UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer.subject if issuer else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if issuer is None:
+        usage = dict.fromkeys(
+            ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment"), False
+        )
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                **usage,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    else:
+        builder = (
+            builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()), critical=False
+            )
+        )
+    return builder.sign(signer, hashes.SHA256())
+
+
+def tls_server_context(folder: Path, name: str, sni: list[str]) -> tuple[Path, ssl.SSLContext]:
+    """A CA bundle to trust, and a server TLS context with a certificate for ``name``; SNI goes to ``sni``."""
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("Test image CA", ca_key, None, ca_key)
+    server = _certificate(name, server_key, ca, ca_key)
+    bundle, chain, key = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    bundle.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    chain.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(chain, key)
+    context.sni_callback = lambda _socket, server_name, _context: sni.append(server_name)
+    return bundle, context
+
+
 def sandbox_image_url(sandbox) -> str:
     response = requests.post(
         f"{sandbox.base_url}/flux",
@@ -323,12 +454,123 @@ def test_api_host_on_another_port_is_refused(hostile):
         other.stop()
 
 
+# --- The address that was checked is the address connected to (no DNS rebinding) ------------------------
+
+
+@pytest.fixture
+def image_host(elsewhere, settings) -> str:
+    settings.PIXELDOJO_IMAGE_HOSTS = ["images.example"]
+    return "images.example"
+
+
+def test_listed_host_is_fetched_from_the_checked_address_when_a_second_lookup_would_answer_loopback(
+    image_host, internet, servers
+):
+    checked, rebound = servers(), servers()
+    checked.serve("/a.png", reply(PNG))
+    rebound.serve("/a.png", reply(b"instance metadata"))
+    internet.answer(image_host, (PUBLIC,), ("127.0.0.1",))  # public when checked, loopback when asked again
+    internet.route(PUBLIC, checked.port)
+
+    assert fetch_image(f"http://{image_host}:{rebound.port}/a.png", max_bytes=CAP) == PNG
+
+    assert internet.lookups == [image_host]  # looked up once, for the check
+    assert checked.paths() == ["/a.png"] and rebound.requests == []
+    assert checked.requests[0][1]["Host"] == f"{image_host}:{rebound.port}"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [("127.0.0.1",), (PUBLIC, "127.0.0.1"), (PUBLIC, "169.254.169.254"), ("::ffff:127.0.0.1",)],
+    ids=["loopback", "public-and-loopback", "public-and-metadata", "mapped-loopback"],
+)
+def test_a_name_resolving_to_any_private_address_is_refused_before_any_request(
+    image_host, internet, servers, answer
+):
+    server = servers()
+    server.serve("/a.png", reply(PNG))
+    internet.answer(image_host, answer)
+    internet.route(PUBLIC, server.port)
+
+    with pytest.raises(RefusedURL, match=f"{image_host}: it resolves to a private address") as caught:
+        fetch_image(f"http://{image_host}:{server.port}/a.png", max_bytes=CAP)
+    assert caught.value.retryable is False
+    assert server.requests == []
+
+
+def test_a_checked_address_refusing_connections_gives_way_to_the_next_checked_one(
+    image_host, internet, servers
+):
+    server = servers()
+    server.serve("/a.png", reply(PNG))
+    internet.answer(image_host, (OTHER_PUBLIC, PUBLIC), ("127.0.0.1",))
+    internet.route(OTHER_PUBLIC, free_port())  # nothing listens there
+    internet.route(PUBLIC, server.port)
+
+    assert fetch_image(f"http://{image_host}/a.png", max_bytes=CAP, timeout=QUICK) == PNG
+    assert internet.lookups == [image_host] and server.paths() == ["/a.png"]
+
+
+def test_an_unresolvable_listed_host_is_a_retryable_failure(image_host, internet, servers):
+    internet.answer(image_host, ("no-such-host.invalid",))
+
+    with pytest.raises(DownloadError, match=f"Could not look up the image server {image_host}") as caught:
+        fetch_image(f"http://{image_host}/a.png", max_bytes=CAP)
+    assert caught.value.retryable is True
+
+
+def test_the_api_host_is_looked_up_once_and_fetched_from_that_answer(settings, internet, servers):
+    checked, rebound = servers(), servers()
+    checked.serve("/generated/a.png", reply(PNG))
+    rebound.serve("/generated/a.png", reply(b"instance metadata"))
+    settings.PIXELDOJO_BASE_URL = f"http://pixeldojo.test:{checked.port}/api/v1"
+    settings.PIXELDOJO_IMAGE_HOSTS = []
+    internet.answer("pixeldojo.test", ("127.0.0.1",), (PUBLIC,))  # the API's host may be loopback (sandbox)
+    internet.route(PUBLIC, rebound.port)
+
+    assert fetch_image(f"http://pixeldojo.test:{checked.port}/generated/a.png", max_bytes=CAP) == PNG
+    assert internet.lookups == ["pixeldojo.test"] and rebound.requests == []
+
+
+def test_https_goes_to_the_checked_address_with_sni_host_and_certificate_checked_for_the_name(
+    image_host, internet, servers, tmp_path, monkeypatch
+):
+    sni: list[str] = []
+    bundle, tls = tls_server_context(tmp_path, image_host, sni)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    checked, rebound = servers(tls), servers()
+    checked.serve("/a.png", reply(PNG))
+    internet.answer(image_host, (PUBLIC,), ("127.0.0.1",))
+    internet.route(PUBLIC, checked.port)
+
+    # The certificate names only images.example (not the address connected to): it verifies only by name.
+    assert fetch_image(f"https://{image_host}:{rebound.port}/a.png", max_bytes=CAP) == PNG
+    assert sni == [image_host]
+    assert checked.requests[0][1]["Host"] == f"{image_host}:{rebound.port}"
+    assert internet.lookups == [image_host] and rebound.requests == []
+
+
+def test_https_certificate_for_another_name_is_refused_before_any_request(
+    image_host, internet, servers, tmp_path, monkeypatch
+):
+    bundle, tls = tls_server_context(tmp_path, "other.example", [])
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    checked = servers(tls)
+    checked.serve("/a.png", reply(PNG))
+    internet.answer(image_host, (PUBLIC,))
+    internet.route(PUBLIC, checked.port)
+
+    with pytest.raises(DownloadError, match=f"TLS certificate could not be verified for {image_host}"):
+        fetch_image(f"https://{image_host}/a.png", max_bytes=CAP, timeout=QUICK)
+    assert checked.requests == []
+
+
 def test_plain_http_is_refused_when_pixeldojo_is_https(settings):
-    settings.PIXELDOJO_BASE_URL = "https://pixeldojo.example/api/v1"
+    settings.PIXELDOJO_BASE_URL = "https://localhost/api/v1"  # a name that resolves anywhere
     settings.PIXELDOJO_IMAGE_HOSTS = ["8.8.8.8"]
 
-    check_image_url("https://pixeldojo.example/generated/a.png")
-    for url in ("http://pixeldojo.example/generated/a.png", "http://8.8.8.8/a.png"):
+    check_image_url("https://localhost/generated/a.png")
+    for url in ("http://localhost/generated/a.png", "http://8.8.8.8/a.png"):
         with pytest.raises(RefusedURL, match="over plain HTTP: PixelDojo uses HTTPS"):
             check_image_url(url)
 
