@@ -315,6 +315,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "PixelGallery <pixelgallery@localhost>")
+# Team invitations one person may send in an hour (each may e-mail someone), counted in the database.
+TEAM_INVITATIONS_PER_HOUR = env_int("TEAM_INVITATIONS_PER_HOUR", 20)
 
 # --- Logs: one JSON object per line on stderr (LOG_FORMAT=plain for people; the default with DEBUG), with the
 # request id, redacted (pixelgallery/logging.py). Celery workers and beat use this configuration too.

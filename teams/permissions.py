@@ -57,16 +57,31 @@ def role_in(user, team_id: int | None) -> str | None:
     return membership.role if membership else None
 
 
+def role_allows(role: str | None, action: Action) -> bool:
+    """May a member with ``role`` (``None``: not a member) do ``action`` in their team?"""
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[MINIMUM_ROLE[action]]
+
+
+def grantable_roles(role: str | None) -> list[Role]:
+    """The roles a member with ``role`` may give (invite with, or change a member to), highest first."""
+    roles = [Role.OWNER] if role_allows(role, Action.MANAGE_TEAM) else []
+    if role_allows(role, Action.MANAGE_MEMBERS):
+        roles += [Role.ADMIN, Role.MEMBER, Role.VIEWER]
+    return roles
+
+
 def can(user, action: Action, *, team_id: int | None, author_id: int | None = None) -> bool:
     """May ``user`` do ``action`` in this team (``None``: personal space) on work by ``author_id``?"""
     if not getattr(user, "is_authenticated", False):
         return False
     if team_id is None:  # personal work: the author may do everything with it, nobody else anything.
         return author_id is None or author_id == user.id
-    role = role_in(user, team_id)
-    if role is None:
-        return False
-    return ROLE_RANK[role] >= ROLE_RANK[MINIMUM_ROLE[action]]
+    return role_allows(role_in(user, team_id), action)
+
+
+def can_grant(user, role: str, *, team_id: int) -> bool:
+    """May ``user`` give ``role`` in this team now (invite someone with it, or change a member to it)?"""
+    return role in grantable_roles(role_in(user, team_id))
 
 
 def can_delete(user, *, team_id: int | None, author_id: int) -> bool:

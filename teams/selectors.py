@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
 from teams.models import ROLE_RANK, Invitation, Membership, Role, Team
-from teams.permissions import Action, can, memberships_of
+from teams.permissions import Action, can, can_grant, grantable_roles, memberships_of, role_in
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,7 @@ def get_team_member(*, team: Team, username: str) -> Membership:
 
 def roles_grantable_by(*, user, team_id: int) -> list[Role]:
     """The roles ``user`` may give (invite with, or change a member to) in this team, highest first."""
-    roles = [Role.OWNER] if can(user, Action.MANAGE_TEAM, team_id=team_id) else []
-    if can(user, Action.MANAGE_MEMBERS, team_id=team_id):
-        roles += [Role.ADMIN, Role.MEMBER, Role.VIEWER]
-    return roles
+    return grantable_roles(role_in(user, team_id))
 
 
 def team_members(*, team: Team) -> QuerySet[Membership]:
@@ -94,6 +91,26 @@ def pending_invitations(*, team: Team) -> QuerySet[Invitation]:
     return team.invitations.filter(
         accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
     ).select_related("invited_by")
+
+
+def invitations_for_user(*, user) -> list[Invitation]:
+    """Pending invitations naming ``user`` (username or e-mail) to teams they are not in, that they could
+    accept now: the inviter may still give the role. Newest first."""
+    names = Q(invitee=user.get_username()) & ~Q(invitee__contains="@")  # with an "@" it names an e-mail
+    email = (user.email or "").strip().lower()
+    if email:
+        names |= Q(invitee__iexact=email)
+    pending = (
+        Invitation.objects.filter(names, accepted_at__isnull=True, revoked_at__isnull=True)
+        .filter(expires_at__gt=timezone.now())
+        .exclude(team_id__in=list(memberships_of(user)))
+        .select_related("team", "invited_by")
+    )
+    return [
+        invitation
+        for invitation in pending
+        if can_grant(invitation.invited_by, invitation.role, team_id=invitation.team_id)
+    ]
 
 
 def get_invitation(*, token: str) -> Invitation:

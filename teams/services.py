@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
@@ -18,16 +19,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from teams.models import Invitation, Membership, Role, Team
-from teams.permissions import Action, can, forget_memberships
-from teams.selectors import roles_grantable_by
+from teams.permissions import Action, can, can_grant, forget_memberships, grantable_roles
 
 logger = logging.getLogger(__name__)
 
 INVITATION_TTL = timedelta(days=7)
+INVITATION_RATE_WINDOW = timedelta(hours=1)  # TEAM_INVITATIONS_PER_HOUR per inviter within it
 
 
 class TeamRuleError(Exception):
     """The change breaks a team rule; the message says why, for the person who asked."""
+
+
+class InvitationLimitError(TeamRuleError):
+    """The inviter already sent as many invitations as allowed in the last hour."""
 
 
 def _require(user, action: Action, *, team_id: int) -> None:
@@ -63,24 +68,27 @@ def team_rename(*, actor, team: Team, name: str) -> Team:
 
 
 def invitation_create(*, team: Team, inviter, invitee: str, role: str) -> Invitation:
-    """A pending invitation for a username or an e-mail address, valid for ``INVITATION_TTL``."""
+    """A pending invitation for a username or an e-mail address, valid for ``INVITATION_TTL``.
+
+    Whether a user by that name exists changes nothing here (a row is stored for any name, so the inviter
+    learns nothing about other people). Each inviter may create at most ``settings.TEAM_INVITATIONS_PER_HOUR``
+    invitations an hour, counted in the database; more raise ``InvitationLimitError``.
+    """
     forget_memberships(inviter)  # decide on fresh roles
     _require(inviter, Action.MANAGE_MEMBERS, team_id=team.id)
-    if role not in roles_grantable_by(user=inviter, team_id=team.id):
+    if not can_grant(inviter, role, team_id=team.id):
         raise TeamRuleError("Only an owner can invite someone as an owner.")
     invitee = invitee.strip()
     is_email = "@" in invitee
-    if is_email:
+    if is_email:  # members' addresses are not shown to the team, so no "already a member" for them here.
         invitee = invitee.lower()
-        members = team.memberships.filter(user__email__iexact=invitee)
-    else:
-        if not get_user_model().objects.filter(username=invitee).exists():
-            raise TeamRuleError(f"There is no user called “{invitee}”. Check the spelling or use an e-mail.")
-        members = team.memberships.filter(user__username=invitee)
     now = timezone.now()
     with transaction.atomic():
+        # One inviter's invitations are counted one request at a time (the lock is taken before the team's).
+        get_user_model().objects.select_for_update().filter(pk=inviter.pk).values_list("pk").first()
+        _check_invitation_rate(inviter=inviter, now=now)
         _lock_team(team.id)
-        if members.exists():
+        if not is_email and team.memberships.filter(user__username=invitee).exists():
             raise TeamRuleError(f"{invitee} is already a member of {team.name}.")
         pending = team.invitations.filter(
             accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
@@ -94,15 +102,37 @@ def invitation_create(*, team: Team, inviter, invitee: str, role: str) -> Invita
     return invitation
 
 
-def invitation_email(*, invitation: Invitation, join_url: str) -> str | None:
-    """E-mail the join link; the address it went to, or ``None`` (no address known, or sending failed)."""
+def _check_invitation_rate(*, inviter, now) -> None:
+    """Refuse when ``inviter`` created ``TEAM_INVITATIONS_PER_HOUR`` invitations (any team, any state) in the
+    last hour; the message says when the next one is allowed."""
+    limit = max(settings.TEAM_INVITATIONS_PER_HOUR, 0)
+    recent = Invitation.objects.filter(invited_by=inviter, created_at__gt=now - INVITATION_RATE_WINDOW)
+    count = recent.count()
+    if count < limit:
+        return
+    if limit == 0:
+        raise InvitationLimitError("Sending invitations is switched off on this site.")
+    # The next one is allowed once enough of the recent ones are more than an hour old.
+    freed_at = recent.order_by("created_at").values_list("created_at", flat=True)[count - limit]
+    again = timezone.localtime(freed_at + INVITATION_RATE_WINDOW)
+    logger.warning("user %s reached the invitation limit (%s an hour)", inviter.pk, limit)
+    raise InvitationLimitError(
+        f"You have sent {limit} invitations in the last hour, the most allowed. "
+        f"You can invite again at {again:%H:%M}."
+    )
+
+
+def invitation_email(*, invitation: Invitation, join_url: str) -> bool:
+    """E-mail the join link to the address named, or to the invited user's address if they have one.
+
+    True if the mail was handed to the mail backend. Never tell the inviter where it went (or whether it went,
+    for an invitation by username): that would reveal who has an account and their address.
+    """
     if "@" in invitation.invitee:
         address = invitation.invitee
     else:
         users = get_user_model().objects.filter(username=invitation.invitee)
         address = users.values_list("email", flat=True).first() or ""
-    if not address:
-        return None
     inviter = invitation.invited_by.get_username()
     team = " ".join(invitation.team.name.split())
     expires = timezone.localtime(invitation.expires_at)
@@ -112,12 +142,14 @@ def invitation_email(*, invitation: Invitation, join_url: str) -> str | None:
         f"Open this link to accept (it works once, until {expires:%d %b %Y %H:%M %Z}):\n{join_url}\n\n"
         "If you did not expect this invitation, ignore this e-mail.\n"
     )
+    if not address:
+        return False
     try:
         send_mail(f"{inviter} invited you to {team} on PixelGallery", body, None, [address])
     except OSError:  # SMTP and network errors: the link is still shown to the inviter to pass on.
         logger.exception("could not e-mail invitation %s", invitation.pk)
-        return None
-    return address
+        return False
+    return True
 
 
 def invitation_is_for(invitation: Invitation, user) -> bool:
@@ -138,6 +170,12 @@ def invitation_refusal(*, invitation: Invitation, user) -> str | None:
     if invitation.expires_at <= timezone.now():
         expired = timezone.localtime(invitation.expires_at)
         return f"This invitation expired on {expired:%d %b %Y at %H:%M}. Ask the team for a new one."
+    forget_memberships(invitation.invited_by)  # decide on the inviter's roles now
+    if not can_grant(invitation.invited_by, invitation.role, team_id=invitation.team_id):
+        return (
+            "This invitation is no longer valid: the person who sent it may no longer invite people as "
+            f"{Role(invitation.role).label.lower()}. Ask the team for a new one."
+        )
     if not invitation_is_for(invitation, user):
         return (
             "This invitation is for someone else. Log in as the person it was sent to, "
@@ -177,6 +215,25 @@ def invitation_revoke(*, actor, invitation: Invitation) -> None:
         raise TeamRuleError("This invitation was already used or withdrawn.")
 
 
+def _revoke_ungrantable_invitations(*, membership: Membership, role: str | None) -> None:
+    """Withdraw the pending invitations this member sent that ``role`` (their role now; ``None``: they left)
+    may not give: an invitation never carries more than its sender may still grant."""
+    revoked = (
+        Invitation.objects.filter(
+            team_id=membership.team_id,
+            invited_by_id=membership.user_id,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+        )
+        .exclude(role__in=grantable_roles(role))
+        .update(revoked_at=timezone.now())
+    )
+    if revoked:
+        logger.info(
+            "withdrew %s invitations by user %s in team %s", revoked, membership.user_id, membership.team_id
+        )
+
+
 def membership_set_role(*, actor, membership: Membership, role: str) -> Membership:
     """Give a member another role: admins manage admins, members and viewers; only owners touch owners."""
     if role not in Role.values:
@@ -194,6 +251,7 @@ def membership_set_role(*, actor, membership: Membership, role: str) -> Membersh
             _keep_an_owner(team_id=target.team_id, losing=target)
         target.role = role
         target.save(update_fields=["role"])
+        _revoke_ungrantable_invitations(membership=target, role=role)
     forget_memberships(actor)
     return target
 
@@ -213,5 +271,6 @@ def membership_remove(*, actor, membership: Membership) -> None:
         if target.role == Role.OWNER:
             _keep_an_owner(team_id=target.team_id, losing=target)
         target.delete()
+        _revoke_ungrantable_invitations(membership=target, role=None)
     forget_memberships(actor)
     logger.info("user %s left team %s (removed by user %s)", target.user_id, target.team_id, actor.pk)

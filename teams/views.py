@@ -22,7 +22,7 @@ def _join_url(request: HttpRequest, invitation) -> str:
     return request.build_absolute_uri(reverse("teams:join", args=[invitation.token]))
 
 
-def _team_page(request: HttpRequest, membership: Membership, **forms) -> HttpResponse:
+def _team_page(request: HttpRequest, membership: Membership, *, status: int = 200, **forms) -> HttpResponse:
     """The team page as this member sees it; management controls only for those who may use them."""
     team, user = membership.team, request.user
     roles = selectors.roles_grantable_by(user=user, team_id=team.id)
@@ -41,7 +41,7 @@ def _team_page(request: HttpRequest, membership: Membership, **forms) -> HttpRes
         "invite_form": forms.get("invite_form") or (InviteForm(roles=roles) if manages else None),
         "rename_form": forms.get("rename_form") or TeamForm(initial={"name": team.name}),
     }
-    return render(request, "teams/detail.html", context)
+    return render(request, "teams/detail.html", context, status=status)
 
 
 def _back_to_team(membership: Membership) -> HttpResponse:
@@ -57,8 +57,12 @@ def team_list(request: HttpRequest) -> HttpResponse:
         set_active_team(request, team)  # new work goes to the team just made
         messages.success(request, f"Team “{team.name}” created and selected. Invite people to join it below.")
         return redirect("teams:detail", code=team.code)
-    rows = selectors.teams_for_user(user=request.user)
-    return render(request, "teams/list.html", {"rows": rows, "form": form})
+    context = {
+        "rows": selectors.teams_for_user(user=request.user),
+        "invitations": selectors.invitations_for_user(user=request.user),
+        "form": form,
+    }
+    return render(request, "teams/list.html", context)
 
 
 @login_required
@@ -89,19 +93,23 @@ def invite(request: HttpRequest, code) -> HttpResponse:
     if not can(request.user, Action.MANAGE_MEMBERS, team_id=team.id):
         raise PermissionDenied("Only the team's admins and owners can invite.")
     form = InviteForm(request.POST, roles=selectors.roles_grantable_by(user=request.user, team_id=team.id))
-    if form.is_valid():
-        try:
-            invitation = services.invitation_create(team=team, inviter=request.user, **form.cleaned_data)
-        except services.TeamRuleError as refusal:
-            form.add_error("invitee", str(refusal))
-        else:
-            sent_to = services.invitation_email(
-                invitation=invitation, join_url=_join_url(request, invitation)
-            )
-            mailed = f"E-mailed it to {sent_to}" if sent_to else "No e-mail was sent"
-            messages.success(request, f"Invited {invitation.invitee}. {mailed}; the link is listed below.")
-            return _back_to_team(membership)
-    return _team_page(request, membership, invite_form=form)
+    if not form.is_valid():
+        return _team_page(request, membership, invite_form=form)
+    try:
+        invitation = services.invitation_create(team=team, inviter=request.user, **form.cleaned_data)
+    except services.TeamRuleError as refusal:
+        form.add_error("invitee", str(refusal))
+        status = 429 if isinstance(refusal, services.InvitationLimitError) else 200
+        return _team_page(request, membership, invite_form=form, status=status)
+    mailed = services.invitation_email(invitation=invitation, join_url=_join_url(request, invitation))
+    # The same words whether or not a user by that name exists (and never their address).
+    name = invitation.invitee
+    if "@" in name:
+        told = f"E-mailed it to {name}" if mailed else f"Could not e-mail it to {name}"
+    else:
+        told = f"If {name} has an account, they find it under Teams (and by e-mail if they gave an address)"
+    messages.success(request, f"Invited {name}. {told}; the link is listed below.")
+    return _back_to_team(membership)
 
 
 def _managed_member(request: HttpRequest, code, form_class, refusal: str):
