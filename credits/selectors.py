@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Max, Sum
@@ -57,9 +57,25 @@ def window_days(value: object) -> int:
     return days if days in WINDOWS else WINDOWS[0]
 
 
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
 def day_start(day: date) -> datetime:
-    """Midnight at the start of ``day`` in the current time zone (the roll-up's days are local days)."""
-    return timezone.make_aware(datetime.combine(day, time.min))
+    """Midnight at the start of ``day`` in the current time zone (the roll-up's days are local days), in UTC.
+
+    Clamped to the times a database can hold (``0001-01-01`` east of UTC would be in year 0), which keeps a
+    range's meaning: no row is older than ``EARLIEST`` or newer than ``LATEST``.
+    """
+    try:
+        return timezone.make_aware(datetime.combine(day, time.min)).astimezone(UTC)
+    except OverflowError:
+        return EARLIEST if day.year == date.min.year else LATEST
+
+
+def day_end(day: date) -> datetime:
+    """The midnight after ``day`` (the excluded end of a range including it), clamped as ``day_start``."""
+    return LATEST if day == date.max else day_start(day + timedelta(days=1))
 
 
 @dataclass(frozen=True)

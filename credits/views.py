@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
 from functools import wraps
 
 from django.contrib import messages
@@ -213,7 +212,7 @@ def team_export(request: HttpRequest, team: Team) -> HttpResponse:
         return render(request, "credits/export_error.html", {"team": team, "form": form}, status=400)
     start, end = form.cleaned_data["from"], form.cleaned_data["to"]
     rows = selectors.ledger_export_rows(
-        team_id=team.id, start=selectors.day_start(start), end=selectors.day_start(end + timedelta(days=1))
+        team_id=team.id, start=selectors.day_start(start), end=selectors.day_end(end)
     )
     response = StreamingHttpResponse(_csv_chunks(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="credits-{start}-to-{end}.csv"'

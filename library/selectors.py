@@ -6,11 +6,12 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from credits.selectors import day_end, day_start
 from generations.models import Image
 from library.filters import LibraryFilters
 from library.models import Collection, Favourite
@@ -19,6 +20,8 @@ from teams.models import Team
 from teams.permissions import memberships_of, visible_q
 
 PAGE_SIZE = 48
+MAX_CURSOR_LENGTH = 200  # ours are under 100 characters; a longer one is junk
+_MAX_ID = 2**63 - 1  # a bigint primary key
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,23 @@ def encode_cursor(image: Image) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[bool, datetime, int] | None:
-    """The position after which the next page starts; ``None`` for a malformed cursor (first page)."""
+    """The position after which the next page starts; ``None`` for a malformed cursor (first page).
+
+    Malformed: not our base64 JSON, a naive or unrepresentable (in UTC) time, an id no row can have.
+    """
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         favourite, created, image_id = json.loads(base64.urlsafe_b64decode(padded))
-        return bool(favourite), datetime.fromisoformat(created), int(image_id)
-    except (ValueError, TypeError):
+        moment = datetime.fromisoformat(created)
+        if timezone.is_naive(moment):
+            return None
+        image_id = int(image_id)
+        if not 0 <= image_id <= _MAX_ID:
+            return None
+        return bool(favourite), moment.astimezone(UTC), image_id
+    except (ValueError, TypeError, OverflowError):
         return None
 
 
@@ -93,9 +107,9 @@ def library_queryset(*, user, team: Team | None, mine: bool, filters: LibraryFil
     if filters.author:
         images = images.filter(user__username__iexact=filters.author)
     if filters.date_from:  # half-open datetime ranges (not __date) keep the (team, created_at) index usable
-        images = images.filter(created_at__gte=_start_of(filters.date_from))
+        images = images.filter(created_at__gte=day_start(filters.date_from))
     if filters.date_to:
-        images = images.filter(created_at__lt=_start_of(filters.date_to + timedelta(days=1)))
+        images = images.filter(created_at__lt=day_end(filters.date_to))
     if filters.status:
         images = images.filter(status=filters.status)
     if filters.collection:
@@ -126,11 +140,6 @@ def library_page(
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     return LibraryPage(images=rows, next_cursor=encode_cursor(rows[-1]) if has_more and rows else None)
-
-
-def _start_of(day: date) -> datetime:
-    """Midnight of ``day`` in the site's time zone."""
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:

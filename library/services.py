@@ -55,20 +55,29 @@ def collection_delete(*, user, collection: Collection) -> None:
 
 
 def collection_add(*, user, collection: Collection, images: Iterable[Image]) -> int:
-    """Add images that belong where the collection does; returns how many were new."""
+    """Add images that belong where the collection does, all or none; returns how many were new.
+
+    Every image is checked before anything is written: one that belongs elsewhere refuses the whole batch.
+    """
     _check_curate(user, collection)
     images = list(images)
-    added = 0
-    for image in images:
-        if image.team_id != collection.team_id or (collection.team_id is None and image.user_id != user.id):
-            raise ValidationError(f"“{collection.name}” can only hold images of the same team.")
-        _, created = CollectionItem.objects.get_or_create(
-            collection=collection, image=image, defaults={"added_by": user}
+    if any(
+        image.team_id != collection.team_id or (collection.team_id is None and image.user_id != user.id)
+        for image in images
+    ):
+        raise ValidationError(
+            f"“{collection.name}” can only hold images of the same team, so nothing was added."
         )
-        added += created
-    if collection.cover_id is None and added:
-        collection.cover = images[0]
-        collection.save(update_fields=["cover"])
+    added = 0
+    with transaction.atomic():
+        for image in images:
+            _, created = CollectionItem.objects.get_or_create(
+                collection=collection, image=image, defaults={"added_by": user}
+            )
+            added += created
+        if collection.cover_id is None and added:
+            collection.cover = images[0]
+            collection.save(update_fields=["cover"])
     return added
 
 

@@ -17,6 +17,7 @@ from credits.selectors import credits_for_image
 from library import selectors, services
 from library.filters import LibraryFilterForm
 from library.forms import BulkForm, CollectionForm, TagsForm
+from pixelgallery.redirects import safe_next
 from teams.active import active_team
 from teams.permissions import Action, can, can_delete
 
@@ -96,7 +97,7 @@ def image_favourite(request: HttpRequest, code) -> HttpResponse:
     )
     if _wants_json(request):
         return JsonResponse({"favourite": state})
-    return redirect(request.POST.get("next") or reverse("image_detail", args=[image.code]))
+    return redirect(safe_next(request, reverse("image_detail", args=[image.code])))
 
 
 @login_required
@@ -157,7 +158,7 @@ def _collection_or_404(request: HttpRequest, code: str):
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponse:
     form = BulkForm(request.POST)
-    back = request.POST.get("next") or reverse("my_images")
+    back = safe_next(request, reverse("my_images"))
     if not form.is_valid():
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))

@@ -8,9 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from pixelgallery.redirects import safe_next
 from teams import selectors, services
 from teams.active import SESSION_KEY, set_active_team
 from teams.forms import InvitationForm, InviteForm, MemberForm, RoleForm, TeamForm
@@ -226,14 +226,6 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "teams/join.html", context, status=200 if request.method == "GET" else 409)
 
 
-def _safe_next(request: HttpRequest) -> str:
-    target = request.POST.get("next", "")
-    allowed = url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return target if allowed else "/"
-
-
 @login_required
 @require_POST
 def switch(request: HttpRequest) -> HttpResponse:
@@ -247,4 +239,4 @@ def switch(request: HttpRequest) -> HttpResponse:
             messages.error(request, "You are not a member of that team.")
         else:
             set_active_team(request, membership.team)
-    return HttpResponseRedirect(_safe_next(request))
+    return HttpResponseRedirect(safe_next(request, "/"))

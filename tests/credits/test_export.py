@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
@@ -116,3 +116,16 @@ def test_bad_dates_answer_400_with_the_reason_beside_the_field(alice, team, para
     html = response.content.decode()
     assert 'data-testid="export-error"' in html and message in html
     assert 'class="field has-error"' in html
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("2026-01-01", "9999-12-31"), ("0001-01-01", "9999-12-31"), ("0001-01-01", "0001-01-01")],
+)
+def test_dates_at_the_ends_of_the_calendar_export_what_lies_between(alice, team, start, end):
+    charge(alice, team=team, n=1, prompt="inside", day=date(2026, 3, 4))
+    response = client_in(alice, team).get(EXPORT, {"from": start, "to": end})
+    assert response.status_code == 200
+    rows = rows_of(response)
+    assert len(rows) == (1 if end == "0001-01-01" else 2)  # the header, and the charge when it is inside
+    assert f'filename="credits-{start}-to-{end}.csv"' in response["Content-Disposition"]

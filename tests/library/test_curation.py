@@ -85,6 +85,30 @@ def test_images_of_another_team_cannot_join_a_collection(client, alice, bob):
     assert not board.images.exists()
 
 
+def test_a_bulk_add_with_one_image_of_another_team_adds_nothing(client, alice):
+    team, other = make_team(alice), make_team(alice, name="Other")
+    board = Collection.objects.create(name="Board", team=team, created_by=alice)
+    foreign = make_image(alice, team=other, prompt="foreign", days_ago=1)
+    own = make_image(alice, team=team, prompt="own")  # newest: the first one a loop would reach
+    log_in(client, alice, team)
+    bulk = {"action": "collect", "collection": str(board.code), "images": [str(foreign.code), str(own.code)]}
+    response = client.post(reverse("library_bulk"), bulk, follow=True)
+    assert "can only hold images of the same team, so nothing was added." in response.content.decode()
+    board.refresh_from_db()
+    assert not board.images.exists() and board.cover is None
+
+
+def test_a_personal_board_refuses_a_batch_with_a_team_image_as_a_whole(alice):
+    team = make_team(alice)
+    board = Collection.objects.create(name="Mine", team=None, created_by=alice)
+    personal, of_team = make_image(alice, prompt="personal"), make_image(alice, team=team, prompt="team")
+    with pytest.raises(ValidationError, match="nothing was added"):
+        services.collection_add(user=alice, collection=board, images=[personal, of_team])
+    board.refresh_from_db()
+    assert not board.images.exists() and board.cover is None
+    assert services.collection_add(user=alice, collection=board, images=[personal]) == 1
+
+
 def test_viewer_cannot_curate(client, alice, bob):
     team = make_team(alice, viewer=bob)
     image = make_image(alice, team=team)
