@@ -23,6 +23,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-dev-key-set-DJANGO_SECRET_KEY-in-production")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ("localhost", "127.0.0.1", "[::1]"))
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "pixelgallery.views.csrf_failure"  # a page in the site's layout
 
 # --- HTTPS and browser hardening: on whenever DEBUG is off, unless DJANGO_SECURE=0 (bin/test and bin/run set
 # it: the test servers and runserver speak plain HTTP). `manage.py check --deploy` reports nothing when on.
