@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from pixelgallery.urls import handler500, urlpatterns as site_urlpatterns
+from pixelgallery.urls import handler500
+from pixelgallery.urls import urlpatterns as site_urlpatterns
 
 __all__ = ["handler500", "urlpatterns"]
 

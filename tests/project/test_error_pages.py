@@ -12,7 +12,6 @@ from django.urls import reverse
 from pixelgallery.views import server_error
 from teams.active import SESSION_KEY
 from teams.models import Membership, Team
-from tests.conftest import PASSWORD
 
 HEADER = '<header class="topbar">'
 NAV = '<nav class="nav">'  # only for a logged-in visitor
