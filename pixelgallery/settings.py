@@ -362,7 +362,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Probes and metrics (pixelgallery/health.py, pixelgallery/metrics.py).
 READYZ_TIMEOUT_SECONDS = env_float("READYZ_TIMEOUT_SECONDS", 3.0)
-METRICS_TOKEN = env_str("METRICS_TOKEN")  # when set, /metrics wants "Authorization: Bearer <token>"
+# /metrics wants "Authorization: Bearer <token>"; without a token it is served only with DEBUG on
+# (`check --deploy` reports pixelgallery.E002).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # Every periodic schedule lives here.
 CELERY_BEAT_SCHEDULE = {

@@ -18,7 +18,7 @@ from axes.models import AccessAttempt
 from django.test import override_settings
 from django.urls import reverse
 
-from pixelgallery.checks import secret_key_check
+from pixelgallery.checks import metrics_token_check, secret_key_check
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +27,7 @@ PRODUCTION = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
     "DJANGO_DEBUG": "0",
     "DJANGO_ALLOWED_HOSTS": "example.com",
+    "METRICS_TOKEN": secrets.token_urlsafe(32),
 }
 
 
@@ -62,6 +63,24 @@ def test_check_deploy_fails_on_the_development_secret_key():
     result = manage("check", "--deploy", env=env)
     assert result.returncode != 0
     assert "pixelgallery.E001" in result.stderr
+
+
+def test_check_deploy_fails_without_a_metrics_token():
+    """Else /metrics would refuse every scraper: compose's migrate step stops the deployment instead."""
+    env = clean_env(**{**PRODUCTION, "METRICS_TOKEN": ""})
+    result = manage("check", "--deploy", "--fail-level", "ERROR", env=env)
+    assert result.returncode != 0
+    assert "pixelgallery.E002" in result.stderr and "METRICS_TOKEN" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("token", "debug", "failing"),
+    [("", False, True), ("scrape-token", False, False), ("", True, False)],
+)
+def test_metrics_token_check(token, debug, failing):
+    with override_settings(METRICS_TOKEN=token, DEBUG=debug):
+        errors = metrics_token_check()
+    assert [error.id for error in errors] == (["pixelgallery.E002"] if failing else [])
 
 
 @pytest.mark.parametrize(
