@@ -27,3 +27,22 @@ def secret_key_check(app_configs=None, **kwargs) -> list[Error]:
             )
         ]
     return []
+
+
+@register(deploy=True)
+def metrics_token_check(app_configs=None, **kwargs) -> list[Error]:
+    """With DEBUG off, /metrics is served only with METRICS_TOKEN: without one, the deployment stops here."""
+    if settings.DEBUG or settings.METRICS_TOKEN:
+        return []
+    return [
+        Error(
+            "METRICS_TOKEN is unset: /metrics (request counts, queue lengths, credits spent) would "
+            "refuse every scraper.",
+            hint=(
+                "Set METRICS_TOKEN to a random value, e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))', and have the scraper send "
+                "'Authorization: Bearer <token>'."
+            ),
+            id="pixelgallery.E002",
+        )
+    ]

@@ -22,6 +22,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
+
 REDACTED = "[REDACTED]"
 REQUEST_ID_HEADER = "pixelgallery_request_id"  # Celery message header carrying the request id
 
@@ -154,6 +156,18 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def quiet_permission_denied(record: logging.LogRecord) -> None:
+    """Django's "Forbidden (Permission denied)" record: a warning with the reason, not a traceback.
+
+    A refusal is the code working as meant; its reason (``PermissionDenied``'s message, shown on the 403 page
+    too) says all there is to say.
+    """
+    exc = record.exc_info[1] if record.exc_info else None
+    if record.name == "django.request" and isinstance(exc, PermissionDenied):
+        record.reason = str(exc)
+        record.exc_info = record.exc_text = None
+
+
 def install_record_factory() -> None:
     """Enrich and redact every record as it is created, whatever handler (Sentry, pytest, …) receives it."""
     previous = logging.getLogRecordFactory()
@@ -162,6 +176,7 @@ def install_record_factory() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
+        quiet_permission_denied(record)
         add_context(record)
         redact_record(record)
         return record

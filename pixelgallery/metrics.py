@@ -11,7 +11,8 @@ Two kinds of numbers:
   ``register_scrape_collector`` from their ``AppConfig.ready()``: generations and images by status (one
   ``GROUP BY`` each) and stored bytes (``generations/metrics.py``), credits spent (``credits/metrics.py``).
 
-Set ``METRICS_TOKEN`` to require ``Authorization: Bearer <token>`` from the scraper.
+The scraper sends ``Authorization: Bearer <METRICS_TOKEN>``. Without a token /metrics is open only with DEBUG
+on (development); otherwise it refuses every request (and ``check --deploy`` reports pixelgallery.E002).
 """
 
 from __future__ import annotations
@@ -208,14 +209,19 @@ def scrape() -> bytes:
 
 
 def authorized(request: HttpRequest) -> bool:
+    """The request carries the metrics token; without a token configured, only a DEBUG site is open."""
     token = settings.METRICS_TOKEN
     if not token:
-        return True
+        return settings.DEBUG
     offered = request.headers.get("Authorization", "")
     return hmac.compare_digest(offered.encode(), f"Bearer {token}".encode())
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not settings.METRICS_TOKEN and not settings.DEBUG:
+        return HttpResponse(
+            "Metrics are off: set METRICS_TOKEN to serve them.\n", status=403, content_type="text/plain"
+        )
     if not authorized(request):
         response = HttpResponse("A metrics token is required.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'

@@ -23,6 +23,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-dev-key-set-DJANGO_SECRET_KEY-in-production")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ("localhost", "127.0.0.1", "[::1]"))
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "pixelgallery.views.csrf_failure"  # a page in the site's layout
 
 # --- HTTPS and browser hardening: on whenever DEBUG is off, unless DJANGO_SECURE=0 (bin/test and bin/run set
 # it: the test servers and runserver speak plain HTTP). `manage.py check --deploy` reports nothing when on.
@@ -129,8 +130,8 @@ LOGIN_REDIRECT_URL = "gallery"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
-# address, that pair is refused (HTTP 429, a page saying so) for AXES_COOLOFF_MINUTES; other users and
-# addresses are unaffected. A successful login clears the count.
+# client address, that pair is refused (HTTP 429, a page saying so) for AXES_COOLOFF_MINUTES (never for good);
+# other users and addresses are unaffected. A successful login clears the count.
 AUTHENTICATION_BACKENDS = [
     "pixelgallery.auth.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -138,10 +139,27 @@ AUTHENTICATION_BACKENDS = [
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_float("AXES_COOLOFF_MINUTES", 15))
+if not timedelta(0) < AXES_COOLOFF_TIME:  # axes reads no cool-off as "locked until an administrator unlocks"
+    raise ValueError("AXES_COOLOFF_MINUTES must be more than 0: a lockout always ends")
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "pixelgallery.auth.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
+# The client address: REMOTE_ADDR, unless the app is reached only through TRUSTED_PROXY_COUNT proxies that
+# each append the address they saw to X-Forwarded-For (nginx $proxy_add_x_forwarded_for, Caddy, Traefik).
+# Then it is the entry that many places from the right (what the outermost trusted proxy saw); entries
+# further left are whatever the client sent and are ignored. Behind a proxy without this, every client shares
+# the proxy's address. (django-ipware counts the hops listed in the header, the last proxy not being one of
+# them, hence the - 1; not strict, so client-sent entries on the left never void the chain.)
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ValueError(f"TRUSTED_PROXY_COUNT must be 0 or more, got {TRUSTED_PROXY_COUNT}")
+AXES_IPWARE_PROXY_ORDER = "left-most"
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1 if TRUSTED_PROXY_COUNT else None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUSTED_PROXY_COUNT else ("REMOTE_ADDR",)
+)
+IPWARE_STRICT = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -346,7 +364,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Probes and metrics (pixelgallery/health.py, pixelgallery/metrics.py).
 READYZ_TIMEOUT_SECONDS = env_float("READYZ_TIMEOUT_SECONDS", 3.0)
-METRICS_TOKEN = env_str("METRICS_TOKEN")  # when set, /metrics wants "Authorization: Bearer <token>"
+# /metrics wants "Authorization: Bearer <token>"; without a token it is served only with DEBUG on
+# (`check --deploy` reports pixelgallery.E002).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # Every periodic schedule lives here.
 CELERY_BEAT_SCHEDULE = {

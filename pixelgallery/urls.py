@@ -11,3 +11,6 @@ urlpatterns = [
     path("teams/", include("teams.urls")),
     path("credits/", include("credits.urls")),
 ]
+
+# 403 and 404: Django's own views render templates/403.html and templates/404.html.
+handler500 = "pixelgallery.views.server_error"

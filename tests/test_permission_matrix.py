@@ -283,6 +283,13 @@ def test_answer_and_no_leak(world, name, persona):
         assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), response
     else:
         assert response.status_code == expected, (name, persona, response.status_code)
+    if expected in (403, 404):  # the site's page, with the refusal's reason: never Django's bare one
+        page = body(response).decode()
+        assert '<header class="topbar">' in page, (name, persona)
+        assert f'data-testid="error-{expected}"' in page, (name, persona)
+        if expected == 403:
+            reason = page.split('data-testid="error-reason">', 1)[1].split("</p>", 1)[0]
+            assert reason.strip() and "does not have permission" not in reason, (name, persona, reason)
 
     if persona in OUTSIDERS:
         content = body(response)

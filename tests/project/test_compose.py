@@ -348,22 +348,25 @@ def test_static_files_collect_at_build_time_without_database_or_secret(tmp_path)
     assert not Path(build_env["DATABASE_URL"].removeprefix("sqlite:///")).exists()  # no database touched
 
 
-def test_migrate_step_refuses_to_start_the_stack_without_a_real_secret_key():
+def test_migrate_step_refuses_to_start_the_stack_without_a_real_secret_key_or_a_metrics_token():
     """compose's one-shot migrate runs `check --deploy` first; web and workers wait for it to succeed."""
     services = resolved_compose()["services"]
     check = services["migrate"]["command"][-1].split("&&")[0].split()
     assert check[:2] == ["python", "manage.py"]
     environment = {name: str(value or "") for name, value in services["migrate"]["environment"].items()}
 
-    def run(secret_key: str) -> subprocess.CompletedProcess:
-        env = {**clean_env(), **environment, "DJANGO_SECRET_KEY": secret_key}
+    def run(secret_key: str, metrics_token: str) -> subprocess.CompletedProcess:
+        env = {**clean_env(), **environment, "DJANGO_SECRET_KEY": secret_key, "METRICS_TOKEN": metrics_token}
         return subprocess.run(
             [sys.executable, *check[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
         )
 
-    refused = run("")
+    refused = run("", secrets.token_urlsafe(32))
     assert refused.returncode != 0 and "pixelgallery.E001" in refused.stderr, refused.stderr
-    accepted = run(secrets.token_urlsafe(64))
+    no_metrics_token = run(secrets.token_urlsafe(64), "")
+    assert no_metrics_token.returncode != 0, no_metrics_token.stderr
+    assert "pixelgallery.E002" in no_metrics_token.stderr
+    accepted = run(secrets.token_urlsafe(64), secrets.token_urlsafe(32))
     assert accepted.returncode == 0, accepted.stderr
 
 

@@ -32,8 +32,18 @@ FAMILIES = {
 }
 
 
+METRICS_TOKEN = "scrape-token-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def metrics_token(settings):
+    """As in production (DEBUG off): /metrics is served only to a scraper with the token."""
+    settings.METRICS_TOKEN = METRICS_TOKEN
+
+
 def scrape(client, **headers) -> dict[str, dict[tuple, float]]:
-    """``{family: {(sample name, sorted labels): value}}`` from one scrape."""
+    """``{family: {(sample name, sorted labels): value}}`` from one scrape (with the token by default)."""
+    headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {METRICS_TOKEN}")
     response = client.get("/metrics", **headers)
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain")
@@ -93,12 +103,22 @@ def test_http_requests_are_counted_by_method_and_status(client):
     assert latency[("pixelgallery_http_request_duration_seconds_count", (("method", "GET"),))] >= 4
 
 
-def test_a_metrics_token_is_required_when_configured(client, settings, db):
-    settings.METRICS_TOKEN = "scrape-token-0123456789"
+def test_a_metrics_token_is_required(client, db):
     denied = client.get("/metrics")
     assert denied.status_code == 401 and denied["WWW-Authenticate"].startswith("Bearer")
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong-token").status_code == 401
-    assert "pixelgallery_generations" in scrape(client, HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_TOKEN}")
+    assert "pixelgallery_generations" in scrape(client, HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+
+
+def test_without_a_token_metrics_are_refused_unless_debug_is_on(client, settings, db):
+    settings.METRICS_TOKEN = ""
+    assert settings.DEBUG is False
+    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer "}, {"HTTP_AUTHORIZATION": "Bearer anything"}):
+        refused = client.get("/metrics", **headers)
+        assert refused.status_code == 403, headers
+        assert b"set METRICS_TOKEN" in refused.content and b"pixelgallery_" not in refused.content
+    settings.DEBUG = True  # development: open without a token
+    assert "pixelgallery_generations" in scrape(client, HTTP_AUTHORIZATION="")
 
 
 @pytest.mark.django_db

@@ -50,6 +50,7 @@ pytestmark = pytest.mark.e2e
 REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")  # the stack claims a database
 USERNAME = "e2e-admin"
 PASSWORD = secrets.token_urlsafe(16)
+METRICS_TOKEN = secrets.token_urlsafe(24)  # check --deploy wants one; /metrics answers only with it
 BUCKET = "pixelgallery-e2e"
 OUTPUTS = 2
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -168,6 +169,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_SECURE": "0",  # plain HTTP here; production terminates TLS in front of gunicorn
+            "METRICS_TOKEN": METRICS_TOKEN,
             "DATABASE_URL": database_url,
             "CELERY_BROKER_URL": redis_database.url,
             "PIXELDOJO_RATE_LIMIT_NAME": rate_limit_name,
@@ -464,7 +466,9 @@ def test_probes_metrics_and_static_files_answer(stack):
         "broker",
         "storage",
     }
-    metrics = requests.get(f"{stack.web_url}/metrics", timeout=10)
+    metrics = requests.get(
+        f"{stack.web_url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
+    )
     assert metrics.status_code == 200 and "pixelgallery_http_requests" in metrics.text
 
     login = requests.get(f"{stack.web_url}/accounts/login/", timeout=10)

@@ -9,14 +9,16 @@ import runpy
 import secrets
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from unittest import mock
 
 import pytest
+from axes.models import AccessAttempt
 from django.test import override_settings
 from django.urls import reverse
 
-from pixelgallery.checks import secret_key_check
+from pixelgallery.checks import metrics_token_check, secret_key_check
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,12 +27,13 @@ PRODUCTION = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
     "DJANGO_DEBUG": "0",
     "DJANGO_ALLOWED_HOSTS": "example.com",
+    "METRICS_TOKEN": secrets.token_urlsafe(32),
 }
 
 
 def clean_env(**env: str) -> dict[str, str]:
     """This process's environment without Django, AWS or logging settings, plus ``env``."""
-    prefixes = ("DJANGO_", "AWS_", "CSP_", "LOG_", "AXES_", "METRICS_")
+    prefixes = ("DJANGO_", "AWS_", "CSP_", "LOG_", "AXES_", "METRICS_", "TRUSTED_PROXY_")
     return {**{k: v for k, v in os.environ.items() if not k.startswith(prefixes)}, **env}
 
 
@@ -60,6 +63,24 @@ def test_check_deploy_fails_on_the_development_secret_key():
     result = manage("check", "--deploy", env=env)
     assert result.returncode != 0
     assert "pixelgallery.E001" in result.stderr
+
+
+def test_check_deploy_fails_without_a_metrics_token():
+    """Else /metrics would refuse every scraper: compose's migrate step stops the deployment instead."""
+    env = clean_env(**{**PRODUCTION, "METRICS_TOKEN": ""})
+    result = manage("check", "--deploy", "--fail-level", "ERROR", env=env)
+    assert result.returncode != 0
+    assert "pixelgallery.E002" in result.stderr and "METRICS_TOKEN" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("token", "debug", "failing"),
+    [("", False, True), ("scrape-token", False, False), ("", True, False)],
+)
+def test_metrics_token_check(token, debug, failing):
+    with override_settings(METRICS_TOKEN=token, DEBUG=debug):
+        errors = metrics_token_check()
+    assert [error.id for error in errors] == (["pixelgallery.E002"] if failing else [])
 
 
 @pytest.mark.parametrize(
@@ -215,3 +236,71 @@ def test_logins_made_in_code_are_not_throttled(client, alice):
     """The test client's login() has no HTTP request: the throttle leaves it to the password check."""
     assert client.login(username="alice", password=PASSWORD)
     assert not client.login(username="alice", password="wrong password")
+
+
+def log_in_through_proxy(client, username: str, password: str, forwarded_for: str):
+    """A login as the TLS proxy hands it on: its own address as REMOTE_ADDR, the client's appended to XFF."""
+    return client.post(
+        reverse("login"),
+        {"username": username, "password": password},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+CLIENT_ADDRESS_SETTINGS = ("AXES_IPWARE_PROXY_COUNT", "AXES_IPWARE_META_PRECEDENCE_ORDER", "IPWARE_STRICT")
+
+
+@pytest.mark.django_db
+def test_behind_a_trusted_proxy_a_lockout_holds_one_client_address_and_not_everyone_behind_the_proxy(
+    client, alice
+):
+    proxied = settings_with(TRUSTED_PROXY_COUNT="1")
+    with override_settings(**{name: proxied[name] for name in CLIENT_ADDRESS_SETTINGS}):
+        for _ in range(5):
+            log_in_through_proxy(client, "alice", "wrong password", forwarded_for="203.0.113.7")
+        assert log_in_through_proxy(client, "alice", PASSWORD, forwarded_for="203.0.113.7").status_code == 429
+        # What the attacker writes into X-Forwarded-For stays on the left of what the proxy appends.
+        spoofed = log_in_through_proxy(client, "alice", PASSWORD, forwarded_for="198.51.100.9, 203.0.113.7")
+        assert spoofed.status_code == 429
+        # alice, from her own address, through the same proxy: not locked out by someone else's guesses.
+        own_address = log_in_through_proxy(client, "alice", PASSWORD, forwarded_for="198.51.100.9")
+        assert own_address.status_code == 302
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.7"}
+
+
+@pytest.mark.django_db
+def test_without_a_trusted_proxy_a_forwarded_for_header_is_ignored(client, alice):
+    assert settings_with()["AXES_IPWARE_META_PRECEDENCE_ORDER"] == ("REMOTE_ADDR",)
+    for number in range(5):  # a new made-up X-Forwarded-For with every guess
+        client.post(
+            reverse("login"),
+            {"username": "alice", "password": "wrong password"},
+            REMOTE_ADDR="203.0.113.7",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{number}",
+        )
+    assert log_in(client, "alice", PASSWORD, address="203.0.113.7").status_code == 429
+    assert log_in(client, "alice", PASSWORD, address="198.51.100.9").status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_lockout_ends_after_the_cool_off(client, alice):
+    for _ in range(5):
+        log_in(client, "alice", "wrong password")
+    assert log_in(client, "alice", PASSWORD).status_code == 429
+    # The cool-off passes (the attempts' recorded time moves back beyond it).
+    past = AccessAttempt.objects.get().attempt_time - timedelta(minutes=15, seconds=1)
+    AccessAttempt.objects.update(attempt_time=past)
+    assert log_in(client, "alice", PASSWORD).status_code == 302
+
+
+def test_a_lockout_is_never_permanent_and_the_proxy_count_is_checked():
+    assert settings_with()["AXES_COOLOFF_TIME"] == timedelta(minutes=15)
+    assert settings_with(AXES_COOLOFF_MINUTES="2")["AXES_COOLOFF_TIME"] == timedelta(minutes=2)
+    with pytest.raises(ValueError, match="AXES_COOLOFF_MINUTES must be more than 0"):
+        settings_with(AXES_COOLOFF_MINUTES="0")
+    with pytest.raises(ValueError, match="TRUSTED_PROXY_COUNT must be 0 or more"):
+        settings_with(TRUSTED_PROXY_COUNT="-1")
+    two = settings_with(TRUSTED_PROXY_COUNT="2")
+    assert two["AXES_IPWARE_PROXY_COUNT"] == 1  # "client, first proxy" in the header the second one sends
+    assert settings_with()["AXES_IPWARE_PROXY_COUNT"] is None
