@@ -323,3 +323,43 @@ def test_team_counts_and_prompts_never_reach_other_libraries(world):
         ):
             content = client.get(url, follow=True).content
             assert SECRET_PROMPT.encode() not in content and b"Secret board" not in content
+
+
+EVIL_NEXTS = ("https://evil.example/", "//evil.example/", "javascript:alert(1)")
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_no_next_sends_anyone_off_site(world, persona):
+    """Every action that reads ``next`` (favourite, bulk, team switch) stays on this site, whoever asks."""
+    client = client_for(world, persona)
+    posts = [
+        (reverse("image_favourite", args=[world.image.code]), {"favourite": "1"}),
+        (reverse("library_bulk"), {"action": "zip", "images": [str(world.image.code)]}),
+        (reverse("teams:switch"), {"team": str(world.team.code)}),
+    ]
+    for url, data in posts:
+        for evil in EVIL_NEXTS:
+            response = client.post(url, {**data, "next": evil})
+            assert response.status_code < 500, (url, evil)
+            location = response.headers.get("Location", "")
+            assert "evil.example" not in location and not location.startswith("javascript"), (url, evil)
+
+
+def test_a_batch_with_the_teams_image_never_lands_on_a_personal_board(world):
+    """All or nothing: a member's personal board refuses [the team's image, their own image] as a whole."""
+    member = world.users["member"]
+    own = Generation.objects.create(user=member, prompt="my own harbour", model="flux-pro", status="done")
+    own_image = Image.objects.create(
+        generation=own, user=member, index=0, provider_url="http://127.0.0.1:9/b.png", status="stored"
+    )
+    board = Collection.objects.create(name="Mine", created_by=member)
+    client = client_for(world, "member")
+    client.post(
+        reverse("library_bulk"),
+        {
+            "action": "collect",
+            "collection": str(board.code),
+            "images": [str(world.image.code), str(own_image.code)],
+        },
+    )
+    assert not CollectionItem.objects.filter(collection=board).exists()
