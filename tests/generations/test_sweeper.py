@@ -44,9 +44,13 @@ def test_pending_image_is_requeued_and_stored(celery_worker, alice, settings):
     age(Image, image.id, settings.SWEEP_STALE_SECONDS + 1)  # ...as if that message had been lost
 
     assert services.sweep_stale_work()["images_requeued"] == 1
-    wait_for(lambda: Image.objects.get(id=image.id).status == Image.Status.STORED, timeout=20)
-    generation.refresh_from_db()
-    assert generation.status == Generation.Status.DONE
+
+    def settled():
+        """the image is stored again and its generation settled as done (a statement after the image's)"""
+        generation.refresh_from_db()
+        return Image.objects.get(id=image.id).status == Image.Status.STORED and generation.status == "done"
+
+    wait_for(settled, timeout=20)
 
 
 def test_fresh_work_is_left_alone(alice, sandbox):
