@@ -11,11 +11,22 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from generations.pixeldojo import GenerationRequest, provider_text
+from generations.pixeldojo import MEGAPIXEL_LABELS, MODEL_LABELS, GenerationRequest, provider_text
 
 # A generation stores its GenerationRequest field for field; these text fields are blank when unset (None).
 REQUEST_FIELDS = tuple(field.name for field in dataclasses.fields(GenerationRequest))
 BLANK_WHEN_UNSET = frozenset({"aspect_ratio", "lora_weights", "megapixels"})
+# What people read beside each PixelDojo parameter on the detail pages, in the order shown.
+PARAMETER_LABELS: dict[str, str] = {
+    "model": "Model",
+    "aspect_ratio": "Aspect ratio",
+    "num_outputs": "Images",
+    "seed": "Seed",
+    "megapixels": "Megapixels",
+    "go_fast": "Go fast",
+    "lora_weights": "LoRA weights",
+    "lora_scale": "LoRA scale",
+}
 
 # Work PixelDojo has not answered yet: asked for (queued, or being called) and no answer recorded. Budgets
 # count its images as reserved, the worker may claim it, the sweeper re-queues it when stale. Plain values:
@@ -144,6 +155,23 @@ class Generation(models.Model):
     def parameters(self) -> dict[str, object]:
         """The parameters as sent to PixelDojo (unset ones omitted), for the detail pages."""
         return self.to_request().to_payload()
+
+    def parameter_rows(self) -> list[tuple[str, str]]:
+        """The set parameters as (label, value) for people: labels, not API names; the prompt left out."""
+        sent = self.parameters()
+        rows: list[tuple[str, str]] = []
+        for name, label in PARAMETER_LABELS.items():
+            if name not in sent:
+                continue
+            value = sent[name]
+            if name == "model":
+                value = MODEL_LABELS.get(str(value), value)
+            elif name == "megapixels":
+                value = MEGAPIXEL_LABELS.get(str(value), value)
+            elif isinstance(value, bool):
+                value = "Yes" if value else "No"
+            rows.append((label, str(value)))
+        return rows
 
 
 class Image(models.Model):
