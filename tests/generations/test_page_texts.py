@@ -92,7 +92,7 @@ def test_cards_carry_the_whole_prompt_for_hover_and_the_detail_page_shows_it(ali
 def test_prompt_box_has_maxlength_and_a_counter(alice_client):
     text = page_text(alice_client.get(reverse("generate")))
     assert 'maxlength="2000"' in text
-    assert '<span data-count>0</span> / 2,000 characters</p>' in text
+    assert "<span data-count>0</span> / 2,000 characters</p>" in text
     assert "js/prompt-counter.js" in text
 
 
@@ -102,7 +102,7 @@ def test_an_over_long_prompt_is_refused_in_the_page_not_cut(alice_client):
     text = page_text(response)
     assert "Ensure this value has at most 2000 characters (it has 5000)." in text
     assert 'class="help prompt-counter over"' in text
-    assert '<span data-count>5,000</span> / 2,000 characters' in text
+    assert "<span data-count>5,000</span> / 2,000 characters" in text
     assert not Generation.objects.exists()
 
 
