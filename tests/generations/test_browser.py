@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from generations.models import Generation, Image
 from tests.conftest import PASSWORD
+from tests.library.factories import make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -67,3 +69,32 @@ def test_form_errors_appear_beside_the_field(page, live_server, alice):
     page.click("button:has-text('Generate')")
     expect(page.locator("[data-field=lora_weights] .error")).to_contain_text("flux-dev-single-lora")
     assert not Generation.objects.exists()
+
+
+def test_a_long_prompt_never_widens_a_page_and_the_counter_counts(page, live_server, alice):
+    image = make_image(alice, prompt="x" * 2000, with_files=True)
+    log_in(page, live_server, "alice")
+    page.fill("#id_prompt", "a fox in the snow")
+    expect(page.get_by_test_id("prompt-counter")).to_have_text("17 / 2,000 characters")
+    page.fill("#id_prompt", "y" * 1234)
+    expect(page.get_by_test_id("prompt-counter")).to_have_text("1,234 / 2,000 characters")
+    urls = [
+        reverse("gallery"),
+        reverse("my_images"),
+        reverse("generation_detail", args=[image.generation.code]),
+        reverse("image_detail", args=[image.code]),
+    ]
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        for url in urls:
+            page.goto(f"{live_server.url}{url}")
+            # The main content, not the whole document: the header's nav overflows at 390 px on its own
+            # (a separate finding of issue 12).
+            overflow = page.evaluate("[document.querySelector('main').scrollWidth, window.innerWidth]")
+            assert overflow[0] <= overflow[1], (width, url, overflow)
+    # The detail page shows the whole prompt; the card clamps it and keeps it whole for hover.
+    expect(page.get_by_test_id("prompt")).to_have_text("x" * 2000)
+    page.goto(f"{live_server.url}/")
+    card_prompt = page.get_by_test_id("card-prompt")
+    expect(card_prompt).to_have_attribute("title", "x" * 2000)
+    assert card_prompt.evaluate("p => p.scrollHeight > p.clientHeight")  # clamped
