@@ -108,13 +108,13 @@ def test_detail_shows_every_parameter(alice_client, alice):
     )
     html = alice_client.get(reverse("generation_detail", args=[generation.code])).content.decode()
     for value in [
-        "flux-dev-single-lora",
+        "FLUX Dev + LoRA — your own LoRA weights",
         "99",
         "https://example.com/l.safetensors",
         "0.8",
-        "0.25",
+        "0.25 MP (draft)",
         "3:2",
-        "True",
+        "<dt>Go fast</dt><dd>Yes</dd>",
     ]:
         assert value in html
 
