@@ -10,9 +10,12 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
+from django.utils.formats import localize
 from django.views.decorators.http import require_GET, require_http_methods
 
+from credits.selectors import credits_spent_by_user
 from generations import selectors, services
 from generations.forms import GenerationForm
 from generations.models import Image
@@ -73,9 +76,14 @@ def generation_detail(request: HttpRequest, code) -> HttpResponse:
 @login_required
 @require_GET
 def generation_status(request: HttpRequest, code) -> JsonResponse:
-    """Live status for polling: state, message and the re-rendered gallery card."""
+    """Live status for polling: state, message, the re-rendered gallery card and the header's credits spent.
+
+    ``credits_spent_text`` is the header badge's text, formatted as ``base.html`` writes it, so the page can
+    keep the badge in step as images finish without a reload.
+    """
     generation = selectors.get_generation_for_user(user=request.user, code=code)
     card = render_to_string("generations/_card.html", {"generation": generation}, request=request)
+    spent = credits_spent_by_user(user_id=request.user.id)
     return JsonResponse(
         {
             "code": str(generation.code),
@@ -84,6 +92,8 @@ def generation_status(request: HttpRequest, code) -> JsonResponse:
             "message": generation.error_message,
             "images": [{"code": str(i.code), "status": i.status} for i in generation.images.all()],
             "card_html": card,
+            "credits_spent": localize(spent),
+            "credits_spent_text": f"{localize(spent)} credit{pluralize(spent)} spent",
         }
     )
 

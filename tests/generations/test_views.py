@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -134,6 +136,38 @@ def test_status_endpoint_reports_state_and_card(alice_client, stored):
     assert data["status"] == "done" and data["active"] is False
     assert data["images"] == [{"code": str(image.code), "status": "stored"}]
     assert f'id="gen-{generation.code}"' in data["card_html"]
+
+
+def test_status_endpoint_reports_credits_spent_as_the_header_writes_it(alice_client, alice, stored):
+    generation, image = stored
+    url = reverse("generation_status", args=[generation.code])
+    data = alice_client.get(url).json()
+    assert (data["credits_spent"], data["credits_spent_text"]) == ("0", "0 credits spent")
+    ledger_charge_images(generation=generation, images=[image], credits=1)
+    assert alice_client.get(url).json()["credits_spent_text"] == "1 credit spent"
+    other = make_stored_image(generation, index=1)
+    ledger_charge_images(generation=generation, images=[other], credits=Decimal("0.5"))
+    data = alice_client.get(url).json()
+    assert (data["credits_spent"], data["credits_spent_text"]) == ("1.5", "1.5 credits spent")
+    header = alice_client.get(reverse("gallery")).content.decode()
+    assert data["credits_spent_text"] in header  # the very text the badge shows after a reload
+
+
+def test_status_endpoint_query_count_does_not_grow_with_images_or_charges(alice_client, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    generation = make_generation(alice, num_outputs=4)
+    url = reverse("generation_status", args=[generation.code])
+    images = [make_stored_image(generation, index=0)]
+    ledger_charge_images(generation=generation, images=images, credits=1)
+    with CaptureQueriesContext(connection) as few:
+        alice_client.get(url)
+    more = [make_stored_image(generation, index=i) for i in range(1, 4)]
+    ledger_charge_images(generation=generation, images=more, credits=3)
+    with CaptureQueriesContext(connection) as many:
+        assert alice_client.get(url).json()["credits_spent_text"] == "4 credits spent"
+    assert len(many.captured_queries) == len(few.captured_queries)
 
 
 @pytest.mark.parametrize(

@@ -30,3 +30,10 @@ def test_the_demo_user_is_created_then_reset(monkeypatch):
     assert user.is_staff and user.is_superuser
     assert user.check_password("second-password-2")
     assert get_user_model().objects.count() == 1
+
+
+def test_login_only_prints_just_the_login(monkeypatch):
+    monkeypatch.setenv("DEMO_USERNAME", "visitor")
+    monkeypatch.setenv("DEMO_PASSWORD", "only-this-3")
+    assert ensure(login_only=True) == "visitor / only-this-3\n"
+    assert get_user_model().objects.get(username="visitor").check_password("only-this-3")
