@@ -8,7 +8,11 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page links; send them to the static (cached) file.
-    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.ico"), permanent=True)),
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=lazy(static, str)("favicon.ico"), permanent=True),
+        name="favicon",
+    ),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("generations.urls")),

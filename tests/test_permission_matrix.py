@@ -137,6 +137,7 @@ def team_only(status: int, **overrides: int | str) -> dict[str, int | str]:
 
 
 EXPECTED: dict[str, Case] = {
+    "favicon": Case("GET", everyone(301)),  # to the static icon, for anyone
     # Accounts (django.contrib.auth)
     "login": Case("GET", everyone(200)),
     "logout": Case("POST", everyone(302)),
