@@ -344,13 +344,13 @@ def _decode_png_rows(header: bytes, palette_chunks: bytes, filtered: bytes, coun
     png = b"".join(
         (
             PNG_SIGNATURE,
-            _png_chunk(b"IHDR", strip_header),
+            png_chunk(b"IHDR", strip_header),
             palette_chunks,
             struct.pack(">I", len(pixels)),
             b"IDAT",
             pixels,
             struct.pack(">I", zlib.crc32(pixels, zlib.crc32(b"IDAT"))),
-            _png_chunk(b"IEND", b""),
+            png_chunk(b"IEND", b""),
         )
     )
     strip = PILImage.open(io.BytesIO(png), formats=["PNG"])  # not closed: closing would drop the pixels
@@ -358,6 +358,7 @@ def _decode_png_rows(header: bytes, palette_chunks: bytes, filtered: bytes, coun
     return strip
 
 
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
+def png_chunk(tag: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, tag, data and CRC."""
     crc = zlib.crc32(data, zlib.crc32(tag))
     return b"".join((struct.pack(">I", len(data)), tag, data, struct.pack(">I", crc)))

@@ -18,13 +18,15 @@ from PIL import ImageChops, ImageFile, ImageStat
 
 from bench.image_memory import flat_png
 from generations import imaging
-from generations.imaging import MAX_PIXELS, MAX_SIDE, InvalidImage, make_thumbnail, verify_image
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+from generations.imaging import (
+    MAX_PIXELS,
+    MAX_SIDE,
+    PNG_SIGNATURE,
+    InvalidImage,
+    make_thumbnail,
+    png_chunk,
+    verify_image,
+)
 
 
 @functools.cache
@@ -36,7 +38,7 @@ def solid_png(width: int, height: int) -> bytes:
     data = b"".join(compressor.compress(row * 512) for _ in range(blocks))
     data += compressor.compress(row * rest) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
+    return PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
 
 
 def encoded(fmt: str, size: tuple[int, int] = (96, 64), mode: str = "RGB") -> bytes:
@@ -225,9 +227,7 @@ def _png_filtered_every_way(picture: PILImage.Image) -> bytes:
         previous = row
     header = struct.pack(">IIBBBBB", width, picture.height, 8, 6, 0, 0, 0)
     pixels = zlib.compress(b"".join(rows))
-    return (
-        PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", pixels) + _png_chunk(b"IEND", b"")
-    )
+    return PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", pixels) + png_chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P", "RGBA-every-filter"])
@@ -271,7 +271,7 @@ def _rgba_png_with_rows(width: int, declared_height: int, rows: int) -> bytes:
     """An RGBA PNG whose header promises ``declared_height`` rows but whose pixel data holds ``rows``."""
     data = zlib.compress((b"\x00" + b"\x10\x20\x30\xff" * width) * rows)
     header = struct.pack(">IIBBBBB", width, declared_height, 8, 6, 0, 0, 0)
-    return PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
+    return PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
 
 
 def test_large_png_whose_pixel_data_ends_early_is_refused():
@@ -287,10 +287,10 @@ def test_png_with_an_unknown_row_filter_is_refused_in_strips():
     rows[(1 + width * 4) * 1500] = 9  # filter types are 0 to 4
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
     data = b"".join(
-        (PNG_SIGNATURE, _png_chunk(b"IHDR", header), _png_chunk(b"IDAT", zlib.compress(bytes(rows))))
+        (PNG_SIGNATURE, png_chunk(b"IHDR", header), png_chunk(b"IDAT", zlib.compress(bytes(rows))))
     )
     with pytest.raises(InvalidImage, match=DAMAGED.format("PNG")):
-        verify_image(data + _png_chunk(b"IEND", b""))
+        verify_image(data + png_chunk(b"IEND", b""))
 
 
 # --- What cannot be decoded in bounded memory is refused -------------------------------------------------
@@ -325,10 +325,10 @@ def test_large_progressive_jpeg_is_refused_before_it_is_decoded():
 
 def test_large_sixteen_bit_png_is_refused_before_it_is_decoded():
     header = struct.pack(">IIBBBBB", 5200, 5200, 16, 6, 0, 0, 0)  # 16-bit RGBA: decoded whole only
-    data = PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+    data = PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
 
     with pytest.raises(InvalidImage, match=r"\(5200x5200: a PNG of this kind \(interlaced, or 16"):
-        verify_image(data + _png_chunk(b"IEND", b""))
+        verify_image(data + png_chunk(b"IEND", b""))
 
 
 def test_verifying_an_8000_pixel_square_png_grows_a_process_by_at_most_150_mb(tmp_path):
