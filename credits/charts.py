@@ -44,11 +44,6 @@ class Bar:
     def iso(self) -> str:
         return self.day.isoformat()
 
-    @property
-    def long_label(self) -> str:
-        """The day in the site's one date format (``28 Nov 2026``)."""
-        return day_text(self.day)
-
 
 @dataclass(frozen=True)
 class YTick:
