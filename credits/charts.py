@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
 from credits.amounts import ZERO, credits_label, format_credits, tidy
+from pixelgallery.moments import day_html, day_text
 
 WIDTH = 720
 HEIGHT = 240
@@ -40,10 +44,6 @@ class Bar:
     def iso(self) -> str:
         return self.day.isoformat()
 
-    @property
-    def long_label(self) -> str:
-        return f"{self.day:%a} {self.day.day} {self.day:%b %Y}"
-
 
 @dataclass(frozen=True)
 class YTick:
@@ -61,7 +61,8 @@ class XLabel:
 @dataclass(frozen=True)
 class BarChart:
     title: str
-    description: str
+    description: str  # plain text (the SVG's <desc>)
+    caption: SafeString  # the same sentence with its days in <time> elements (the figure's caption)
     width: int
     height: int
     left: float
@@ -165,7 +166,7 @@ def bar_chart(
                 y=y,
                 width=bar_width,
                 height=bar_height,
-                title=f"{day.isoformat()}: {credits_label(value)}",
+                title=f"{day_text(day)}: {credits_label(value)}",
                 zero=value == 0,
                 negative=value < 0,
             )
@@ -184,16 +185,19 @@ def bar_chart(
     total = tidy(sum(values, ZERO))
     peak_day, peak = max(series, key=lambda pair: (pair[1], pair[0]), default=(None, ZERO))
     if series:
-        description = (
-            f"Credits spent per day from {series[0][0].isoformat()} to {series[-1][0].isoformat()}: "
-            f"{credits_label(total)} in total"
-            + (f", at most {credits_label(peak)} on {peak_day.isoformat()}." if peak > 0 else ".")
-        )
+        sentence = "Credits spent per day from {first} to {last}: {total} in total"
+        sentence += ", at most {peak} on {peak_day}." if peak > 0 else "."
+        amounts = {"total": credits_label(total), "peak": credits_label(peak)}
+        days = {"first": series[0][0], "last": series[-1][0], "peak_day": peak_day}
+        description = sentence.format(**amounts, **{name: day_text(day) for name, day in days.items()})
+        caption = format_html(sentence, **amounts, **{name: day_html(day) for name, day in days.items()})
     else:
         description = "No days to show."
+        caption = SafeString(description)
     return BarChart(
         title=title,
         description=description,
+        caption=caption,
         width=width,
         height=height,
         left=left,

@@ -97,6 +97,8 @@ TEMPLATES = [
                 "pixelgallery.context_processors.header",
                 "teams.context_processors.teams",
             ],
+            # {{ value|moment }}: the one way every template shows a date or time (no {% load %} needed).
+            "builtins": ["pixelgallery.templatetags.moments"],
         },
     },
 ]

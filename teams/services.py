@@ -18,6 +18,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from pixelgallery.moments import absolute_text, exact_text
 from teams.models import Invitation, Membership, Role, Team
 from teams.permissions import Action, can, can_grant, forget_memberships, grantable_roles
 
@@ -114,11 +115,10 @@ def _check_invitation_rate(*, inviter, now) -> None:
         raise InvitationLimitError("Sending invitations is switched off on this site.")
     # The next one is allowed once enough of the recent ones are more than an hour old.
     freed_at = recent.order_by("created_at").values_list("created_at", flat=True)[count - limit]
-    again = timezone.localtime(freed_at + INVITATION_RATE_WINDOW)
     logger.warning("user %s reached the invitation limit (%s an hour)", inviter.pk, limit)
     raise InvitationLimitError(
         f"You have sent {limit} invitations in the last hour, the most allowed. "
-        f"You can invite again at {again:%H:%M}."
+        f"You can invite again at {absolute_text(freed_at + INVITATION_RATE_WINDOW)}."
     )
 
 
@@ -135,11 +135,11 @@ def invitation_email(*, invitation: Invitation, join_url: str) -> bool:
         address = users.values_list("email", flat=True).first() or ""
     inviter = invitation.invited_by.get_username()
     team = " ".join(invitation.team.name.split())
-    expires = timezone.localtime(invitation.expires_at)
+    expires = exact_text(invitation.expires_at)  # the site's one format, with the time zone
     body = (
         f"{inviter} invited you to join the team “{team}” on PixelGallery "
         f"as {Role(invitation.role).label.lower()}.\n\n"
-        f"Open this link to accept (it works once, until {expires:%d %b %Y %H:%M %Z}):\n{join_url}\n\n"
+        f"Open this link to accept (it works once, until {expires}):\n{join_url}\n\n"
         "If you did not expect this invitation, ignore this e-mail.\n"
     )
     if not address:

@@ -35,6 +35,7 @@ from generations.pixeldojo import (
 from generations.ratelimit import ProviderLimit, RateLimiter, acquire, limiter_from_settings
 from generations.services.pause import provider_pause_active, provider_pause_start
 from pixelgallery.logging import redact
+from pixelgallery.moments import absolute_text
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ def _fail_after_max_attempts(generation: Generation) -> None:
 def _paused_message(pause) -> str:
     return (
         f"Not sent: PixelDojo reported the account's quota exhausted at "
-        f"{timezone.localtime(pause.paused_at):%H:%M}. No credits were charged."
+        f"{absolute_text(pause.paused_at)}. No credits were charged."
     )
 
 

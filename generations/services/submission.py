@@ -6,7 +6,6 @@ import logging
 from functools import partial
 
 from django.db import transaction
-from django.utils import timezone
 
 from credits.services import BudgetExceeded, budget_check_submission
 from generations import tasks
@@ -14,6 +13,7 @@ from generations.models import Generation
 from generations.pixeldojo import GenerationRequest, model_cost
 from generations.selectors import credits_reserved
 from generations.services.pause import provider_pause_active
+from pixelgallery.moments import absolute_text
 from teams.models import Team
 from teams.permissions import Action, can
 
@@ -33,11 +33,10 @@ def generation_submit(*, user, params: GenerationRequest, team: Team | None = No
         )
     pause = provider_pause_active()
     if pause is not None:
-        resume = timezone.localtime(pause.paused_until)
         raise SubmissionRefused(
             f"Generation is paused: PixelDojo reported the account's quota exhausted at "
-            f"{timezone.localtime(pause.paused_at):%H:%M}. It resumes at {resume:%H:%M} or when an operator "
-            f"resumes it. Nothing was queued or charged."
+            f"{absolute_text(pause.paused_at)}. It resumes at {absolute_text(pause.paused_until)} or when "
+            f"an operator resumes it. Nothing was queued or charged."
         )
     generation = Generation(user=user, team=team, **Generation.fields_for(params))
     generation.price = generation.num_outputs * model_cost(generation.model)  # reserved until answered

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from credits.models import Budget
 from credits.services import budget_set
 from generations.models import Generation
+from pixelgallery.moments import day_text
 from tests.conftest import PASSWORD
 from tests.credits.helpers import charge, days_ago
 from tests.library.factories import make_team
@@ -70,8 +71,8 @@ def test_charts_render_and_an_admin_sets_a_budget(page, live_server, console_err
         "spend-chart",
         days=30,
         tooltips={
-            today.isoformat(): f"{today}: 3 credits",
-            days_ago(5).isoformat(): f"{days_ago(5)}: 2 credits",
+            today.isoformat(): f"{day_text(today)}: 3 credits",
+            days_ago(5).isoformat(): f"{day_text(days_ago(5))}: 2 credits",
         },
     )
 
@@ -83,8 +84,8 @@ def test_charts_render_and_an_admin_sets_a_budget(page, live_server, console_err
         "team-chart",
         days=30,
         tooltips={
-            today.isoformat(): f"{today}: 3 credits",
-            days_ago(2).isoformat(): f"{days_ago(2)}: 4 credits",
+            today.isoformat(): f"{day_text(today)}: 3 credits",
+            days_ago(2).isoformat(): f"{day_text(days_ago(2))}: 4 credits",
         },
     )
     expect(page.get_by_test_id("top-prompts").locator("tbody tr")).to_have_count(2)
@@ -92,7 +93,10 @@ def test_charts_render_and_an_admin_sets_a_budget(page, live_server, console_err
     page.get_by_test_id("window-90").click()
     expect(page).to_have_url(f"{live_server.url}/credits/team/?days=90")
     expect_chart(
-        page, "team-chart", days=90, tooltips={days_ago(45).isoformat(): f"{days_ago(45)}: 6 credits"}
+        page,
+        "team-chart",
+        days=90,
+        tooltips={days_ago(45).isoformat(): f"{day_text(days_ago(45))}: 6 credits"},
     )
     expect(page.get_by_test_id("top-prompts").locator("tbody tr").first).to_contain_text("older fox")
 

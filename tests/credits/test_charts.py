@@ -30,8 +30,8 @@ def test_bars_scale_to_the_plot_and_carry_their_tooltip():
     )
     assert chart.days == 30
     tallest = next(bar for bar in chart.bars if bar.value == 42)
-    assert tallest.title == "2026-11-03: 42 credits"
-    assert next(bar for bar in chart.bars if bar.value == 1).title == "2026-11-04: 1 credit"
+    assert tallest.title == "3 Nov 2026: 42 credits"
+    assert next(bar for bar in chart.bars if bar.value == 1).title == "4 Nov 2026: 1 credit"
     # 42 of an axis going to 60: 70 % of the plot height, standing on the baseline.
     plot = chart.bottom - chart.top
     assert abs(tallest.height - 0.7 * plot) < 0.01
@@ -40,7 +40,7 @@ def test_bars_scale_to_the_plot_and_carry_their_tooltip():
     assert all(chart.left <= bar.x and bar.x + bar.width <= chart.right for bar in chart.bars)
     assert chart.bars[0].zero and chart.bars[0].height > 0  # empty days keep a thin bar and tooltip
     assert chart.x_labels[-1].label == "30 Nov"  # the last day is always labelled
-    assert "42 credits on 2026-11-03" in chart.description and "43 credits in total" in chart.description
+    assert "42 credits on 3 Nov 2026" in chart.description and "43 credits in total" in chart.description
 
 
 def test_a_net_refund_day_goes_below_the_baseline():

@@ -12,7 +12,6 @@ from html import unescape
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from credits.amounts import plain
 from credits.models import BudgetAlert, LedgerEntry, ProviderBalance
@@ -161,8 +160,7 @@ def test_the_balance_pixeldojo_reports_is_shown_with_the_time_it_came(alice, bob
 
     balance = ProviderBalance.objects.latest()
     assert balance.credits == D("118.5") and ProviderBalance.objects.count() == 2
-    reported = f"{timezone.localtime(balance.reported_at):%H:%M}"
-    expected = f"PixelDojo balance: 118.5 credits (reported {reported})."
+    expected = "PixelDojo balance: 118.5 credits (reported just now)."  # under a minute ago
     assert balance_shown(client_in(bob), "credits:mine") == expected
     assert balance_shown(client_in(alice, team), "credits:team") == expected
 
@@ -183,9 +181,8 @@ def test_the_credits_pixeldojo_reports_are_charged_even_when_our_table_differs(c
     assert charges(generation) == [D("2.5"), D("2.5")]
     balance = ProviderBalance.objects.latest()
     assert balance.credits == Decimal(str(answer["credits_remaining"]))
-    reported = f"{timezone.localtime(balance.reported_at):%H:%M}"
     shown = f"{plain(balance.credits)} credit{'' if balance.credits == 1 else 's'}"
-    expected = f"PixelDojo balance: {shown} (reported {reported})."
+    expected = f"PixelDojo balance: {shown} (reported just now)."
     assert balance_shown(client_in(alice), "credits:mine") == expected
 
 

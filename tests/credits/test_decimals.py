@@ -186,9 +186,9 @@ def test_charts_place_fractional_days_exactly():
     assert [tick.label for tick in chart.y_ticks] == ["0", "1", "2"]
     quarter, one_and_a_half, zero = chart.bars
     assert (quarter.value, one_and_a_half.value, zero.value) == (D("0.25"), D("1.5"), D("0"))
-    assert str(quarter.value) == "0.25" and one_and_a_half.title == "2026-11-02: 1.5 credits"
+    assert str(quarter.value) == "0.25" and one_and_a_half.title == "2 Nov 2026: 1.5 credits"
     assert one_and_a_half.height == pytest.approx(6 * quarter.height, abs=0.02)
-    assert chart.total == D("1.75") and "1.75 credits in total, at most 1.5 credits on 2026-11-02" in (
+    assert chart.total == D("1.75") and "1.75 credits in total, at most 1.5 credits on 2 Nov 2026" in (
         chart.description
     )
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from credits.models import LedgerEntry
 from generations import services
 from generations.models import Generation
+from pixelgallery.moments import absolute_text
 from sandbox.config import FaultRates, KeyPlan
 from tests.generations.factories import make_generation
 
@@ -76,10 +77,12 @@ def test_quota_exceeded_fails_and_pauses_submissions(alice, sandbox):
     assert services.generation_run(generation_id=waiting.id) is None
     waiting.refresh_from_db()
     assert waiting.status == Generation.Status.FAILED and "Not sent" in waiting.error_message
+    assert f"exhausted at {absolute_text(pause.paused_at)}." in waiting.error_message  # the site's one format
     assert sandbox.stats()["flux_requests"] == 1
 
-    with pytest.raises(services.SubmissionRefused, match="paused"):
+    with pytest.raises(services.SubmissionRefused, match="paused") as refused:
         services.generation_submit(user=alice, params=generation.to_request())
+    assert f"It resumes at {absolute_text(pause.paused_until)} or" in str(refused.value)
 
 
 def test_pause_ends_by_itself_after_the_set_time(alice, sandbox, settings):
