@@ -20,35 +20,52 @@ from generations import selectors, services
 from generations.forms import GenerationForm
 from generations.models import Image
 from teams.active import active_team
+from teams.permissions import Action, role_refusal
 
 GALLERY_PAGE_SIZE = 24
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def gallery(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.generations_for_user(user=request.user), GALLERY_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    return render(request, "generations/gallery.html", {"page": page, "form": GenerationForm()})
+    """The prompt form and recent generations; the form posts back here, so an error keeps this page."""
+    return _generate_page(request)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def generate(request: HttpRequest) -> HttpResponse:
-    form = GenerationForm(request.POST or None, initial=_remix_initial(request))
+    """The same page, where remix links (``?remix=<image>&seed=same|new``) prefill the form."""
+    return _generate_page(request)
+
+
+def _generate_page(request: HttpRequest) -> HttpResponse:
+    """The gallery page at this address: a valid submission is queued (back to the gallery); a refused or
+    invalid one comes back here with its errors and values. Those who may not generate in the active team
+    are told why instead of being offered the form."""
     team = active_team(request)
+    initial = _remix_initial(request) if request.method == "GET" else None
+    form = GenerationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             generation = services.generation_submit(user=request.user, params=form.to_request(), team=team)
-        except services.SubmissionRefused as refusal:
-            form.add_error(None, str(refusal))
+        except services.SubmissionRefused as refused:
+            form.add_error(None, str(refused))
         else:
             messages.success(
                 request, f"Queued: “{generation.prompt[:60]}”. Images appear below as they arrive."
             )
             return redirect("gallery")
-    return render(request, "generations/generate.html", {"form": form, "team": team})
+    page = Paginator(selectors.generations_for_user(user=request.user), GALLERY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "form": form,
+        "team": team,
+        "generate_refusal": role_refusal(request.user, Action.GENERATE, team=team),
+    }
+    return render(request, "generations/gallery.html", context)
 
 
 def _remix_initial(request: HttpRequest) -> dict:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from credits.selectors import day_end, day_start
 from generations.models import Image
 from library.filters import LibraryFilters
-from library.models import Collection, Favourite
+from library.models import Collection, CollectionItem, Favourite
 from library.search import search_prompts
 from teams.models import Team
 from teams.permissions import memberships_of, visible_q
@@ -154,6 +154,18 @@ def collections_for(*, user) -> QuerySet[Collection]:
     return Collection.objects.filter(
         Q(team__isnull=True, created_by=user) | Q(team_id__in=list(memberships_of(user)))
     ).select_related("team", "cover")
+
+
+def collections_for_image(*, user, image: Image) -> list[Collection]:
+    """The boards the user sees that may hold ``image`` (its team's, or their own personal ones for a
+    personal image), by name, each with ``holds_image``; one query."""
+    holds = CollectionItem.objects.filter(collection_id=OuterRef("pk"), image_id=image.id)
+    return list(
+        collections_for(user=user)
+        .filter(team_id=image.team_id)
+        .annotate(holds_image=Exists(holds))
+        .order_by("name", "id")
+    )
 
 
 def get_image_for_user(*, user, code) -> Image:

@@ -19,31 +19,40 @@ from library.filters import LibraryFilterForm
 from library.forms import BulkForm, CollectionForm, TagsForm
 from pixelgallery.redirects import safe_next
 from teams.active import active_team
-from teams.permissions import Action, can, can_delete
+from teams.permissions import Action, can, can_delete, role_refusal
 
 
 def _library(request: HttpRequest, *, mine: bool, team, title: str, collection=None) -> HttpResponse:
+    """A library listing; bulk actions offered only to those who may use them, each tile saying whether
+    this user may delete it (``deletable``) so the page can refuse a mixed selection before it is sent."""
     form = LibraryFilterForm(request.GET)
     form.is_valid()
     filters = form.to_filters()
+    filtering = filters.active  # what the visitor chose; a collection page narrows by itself
     if collection is not None:
         filters = replace(filters, collection=str(collection.code))
     page = selectors.library_page(
         user=request.user, team=team, mine=mine, filters=filters, cursor=request.GET.get("cursor", "")
     )
+    user, team_id = request.user, team.id if team else None
+    for image in page.images:
+        image.deletable = can_delete(user, team_id=image.team_id, author_id=image.user_id)
     query = request.GET.copy()
     query.pop("cursor", None)
     context = {
         "title": title,
         "form": form,
         "filters": filters,
+        "filtering": filtering,
         "page": page,
         "query": query.urlencode(),
         "mine": mine,
         "team": team,
         "collection": collection,
-        "collections": list(selectors.collections_for(user=request.user)),
-        "can_curate": can(request.user, Action.CURATE, team_id=team.id if team else None),
+        "collections": list(selectors.collections_for(user=user)),
+        "can_curate": can(user, Action.CURATE, team_id=team_id),
+        "offer_delete": any(image.deletable for image in page.images),  # their own, or anyone's as admin
+        "delete_all": mine or can(user, Action.DELETE_ANY, team_id=team_id),
     }
     template = "library/_tiles.html" if request.GET.get("fragment") else "library/library.html"
     return render(request, template, context)
@@ -68,18 +77,20 @@ def team_library(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def image_detail(request: HttpRequest, code) -> HttpResponse:
+    """One image; its controls only for those who may use them (remixing generates in the active team)."""
     image = selectors.get_image_for_user(user=request.user, code=code)
+    boards = selectors.collections_for_image(user=request.user, image=image)
     context = {
         "image": image,
         "generation": image.generation,
         "credits": credits_for_image(image_id=image.id),
         "tags": [item.tag.name for item in image.image_tags.select_related("tag")],
         "tags_form": TagsForm(initial={"tags": ""}),
-        "collections": [
-            c for c in selectors.collections_for(user=request.user) if c.team_id == image.team_id
-        ],
+        "in_collections": [board for board in boards if board.holds_image],
+        "other_collections": [board for board in boards if not board.holds_image],
         "can_curate": can(request.user, Action.CURATE, team_id=image.team_id, author_id=image.user_id),
         "can_delete": can_delete(request.user, team_id=image.team_id, author_id=image.user_id),
+        "remix_refusal": role_refusal(request.user, Action.GENERATE, team=active_team(request)),
     }
     return render(request, "library/image_detail.html", context)
 
@@ -187,6 +198,8 @@ def bulk(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Deleted {deleted} image{'s' if deleted != 1 else ''}.")
     except ValidationError as exc:
         messages.error(request, _message(exc))
+    except PermissionDenied as refused:  # told in the library page the bar is on; nothing was changed
+        messages.error(request, f"{refused} Nothing was changed.")
     return redirect(back)
 
 
@@ -219,7 +232,8 @@ def collection_detail(request: HttpRequest, code) -> HttpResponse:
 @login_required
 @require_POST
 def collection_edit(request: HttpRequest, code) -> HttpResponse:
-    """Rename, delete, remove an image, or set the cover — one POST endpoint per board."""
+    """Rename, delete, remove an image, or set the cover — one POST endpoint per board; back to ``next``
+    (e.g. the image page an image was removed from) or to the board."""
     collection = _collection_or_404(request, code)
     operation = request.POST.get("operation")
     try:
@@ -234,12 +248,15 @@ def collection_edit(request: HttpRequest, code) -> HttpResponse:
             services.collection_delete(user=request.user, collection=collection)
             messages.success(request, f"Collection “{collection.name}” deleted (its images are kept).")
             return redirect("collections")
-        elif operation in ("remove", "cover"):
+        elif operation == "remove":
             image = selectors.get_image_for_user(user=request.user, code=request.POST.get("image"))
-            action = services.collection_remove if operation == "remove" else services.collection_set_cover
-            action(user=request.user, collection=collection, image=image)
+            services.collection_remove(user=request.user, collection=collection, image=image)
+            messages.success(request, f"Removed from “{collection.name}”.")
+        elif operation == "cover":
+            image = selectors.get_image_for_user(user=request.user, code=request.POST.get("image"))
+            services.collection_set_cover(user=request.user, collection=collection, image=image)
         else:
             raise ValidationError("Unknown operation.")
     except ValidationError as exc:
         messages.error(request, _message(exc))
-    return redirect("collection_detail", code=collection.code)
+    return redirect(safe_next(request, reverse("collection_detail", args=[collection.code])))

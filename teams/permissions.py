@@ -94,6 +94,29 @@ def can_delete(user, *, team_id: int | None, author_id: int) -> bool:
     return author_id == user.id or ROLE_RANK[role] >= ROLE_RANK[Role.ADMIN]
 
 
+def role_refusal(user, action: Action, *, team) -> str | None:
+    """Why ``user`` may not do ``action`` in ``team`` (``None``: personal space), as a page says it; ``None``
+    when they may. For team-wide actions (generate, curate, manage), not per-image deletion (``can_delete``).
+    """
+    if team is None or can(user, action, team_id=team.id):
+        return None
+    role = role_in(user, team.id)
+    if role is None:
+        return f"You are not a member of {team.name}."
+    label = Role(role).label.lower()
+    you_are = f"You are {'an' if label[0] in 'aeiou' else 'a'} {label} in {team.name}"
+    if action is Action.GENERATE:
+        return (
+            f"{you_are}: viewers cannot generate there. Ask an admin of {team.name} to make you a member, "
+            "or switch to Personal to generate on your own."
+        )
+    if action is Action.CURATE:
+        return f"{you_are}: viewers browse its collections and tags; members and admins change them."
+    if MINIMUM_ROLE[action] == Role.OWNER:
+        return f"{you_are}: only its owners can do that."
+    return f"{you_are}: only its admins and owners can do that."
+
+
 def visible_q(user, *, user_field: str = "user", team_field: str = "team") -> Q:
     """A filter for rows the user may see: their personal work plus everything in their teams."""
     if not getattr(user, "is_authenticated", False):

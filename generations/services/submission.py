@@ -15,7 +15,7 @@ from generations.selectors import credits_reserved
 from generations.services.pause import provider_pause_active
 from pixelgallery.moments import absolute_text
 from teams.models import Team
-from teams.permissions import Action, can
+from teams.permissions import Action, role_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +27,9 @@ class SubmissionRefused(Exception):
 def generation_submit(*, user, params: GenerationRequest, team: Team | None = None) -> Generation:
     """Record a queued generation of ``params`` (in ``team``, or personal) and enqueue the PixelDojo call
     after commit. Its price (images times the model's cost) counts against budgets until it is answered."""
-    if team is not None and not can(user, Action.GENERATE, team_id=team.id):
-        raise SubmissionRefused(
-            f"Viewers cannot generate in {team.name}. Switch to Personal, or ask an admin."
-        )
+    reason = role_refusal(user, Action.GENERATE, team=team)
+    if reason is not None:
+        raise SubmissionRefused(reason)
     pause = provider_pause_active()
     if pause is not None:
         raise SubmissionRefused(

@@ -1,4 +1,4 @@
-// Library enhancements: bulk selection, confirmations, favourite toggles, copy prompt, infinite scroll.
+// Library enhancements: bulk selection (Delete only for deletable images), confirmations, favourite toggles, copy prompt, infinite scroll.
 (function () {
   "use strict";
 
@@ -8,9 +8,17 @@
   }
 
   function updateCount() {
-    const count = document.querySelectorAll("input[name=images]:checked").length;
+    const checked = document.querySelectorAll("input[name=images]:checked");
     const label = document.querySelector(".selected-count");
-    if (label) label.textContent = count + " selected";
+    if (label) label.textContent = checked.length + " selected";
+    // Delete only what this user may delete: a selection with someone else's image cannot be sent.
+    const remove = document.querySelector("[data-bulk-delete]");
+    if (remove) {
+      const others = Array.prototype.some.call(checked, function (box) { return !box.hasAttribute("data-deletable"); });
+      remove.disabled = others;
+      const rule = document.getElementById("delete-rule");
+      if (rule) rule.classList.toggle("error", others);
+    }
   }
 
   document.addEventListener("change", function (event) {

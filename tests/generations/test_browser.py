@@ -60,15 +60,22 @@ def test_prompt_to_stored_image_in_the_gallery(page, live_server, celery_worker,
 
 def test_form_errors_appear_beside_the_field(page, live_server, alice):
     log_in(page, live_server, "alice")
+    make_image(alice, prompt="an earlier fox")
+    page.reload()
+    gallery_url = page.url
     page.fill("#id_prompt", "   ")
     page.click("button:has-text('Generate')")
     expect(page.locator("[data-field=prompt] .error")).to_contain_text("required")
+    # The same page comes back: its address, heading and recent generations.
+    assert page.url == gallery_url
+    expect(page.locator("h1")).to_have_text("Generate")
+    expect(page.get_by_test_id("card-prompt")).to_have_text("an earlier fox")
     page.fill("#id_prompt", "a fox")
     page.locator("details.advanced").evaluate("d => d.open = true")
     page.fill("#id_lora_weights", "https://example.com/lora.safetensors")
     page.click("button:has-text('Generate')")
     expect(page.locator("[data-field=lora_weights] .error")).to_contain_text("flux-dev-single-lora")
-    assert not Generation.objects.exists()
+    assert list(Generation.objects.values_list("prompt", flat=True)) == ["an earlier fox"]
 
 
 def test_a_long_prompt_never_widens_a_page_and_the_counter_counts(page, live_server, alice):

@@ -205,3 +205,77 @@ def test_sandbox_banner_is_shown_when_no_api_key(alice_client, settings):
     assert "Sandbox mode" in alice_client.get(reverse("gallery")).content.decode()
     settings.PIXELDOJO_USES_SANDBOX = False
     assert "Sandbox mode" not in alice_client.get(reverse("gallery")).content.decode()
+
+
+def _page_html(response) -> str:
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url", ["/", "/?page=1", "/generate/", "/generate/?remix={image}&seed=same"], ids=str
+)
+def test_a_failed_submission_comes_back_as_the_page_it_was_sent_from(alice_client, stored, url):
+    """Errors, values, the address, the heading and the recent generations: the same page, not another."""
+    generation, image = stored
+    address = url.format(image=image.code)
+    html = alice_client.get(address).content.decode()
+    assert f'<form method="post" action="{address.replace("&", "&amp;")}" class="generate-form"' in html
+    data = {"prompt": "a red fox, again", "model": "flux-pro", "aspect_ratio": "1:1", "num_outputs": "9"}
+    response = alice_client.post(address, data)
+    html = _page_html(response)
+    assert response.request["PATH_INFO"] == address.split("?")[0]
+    assert "<h1>Generate</h1>" in html and "New generation" not in html
+    assert "<h2>Recent generations</h2>" in html and f'id="gen-{generation.code}"' in html
+    assert 'id="num_outputs-error"' in html and "a red fox, again</textarea>" in html
+    assert Generation.objects.count() == 1
+
+
+@pytest.fixture
+def studio(alice, make_user):
+    """alice owns Studio, with an admin, a member and a viewer."""
+    from tests.library.factories import make_team
+
+    people = {"owner": alice, **{role: make_user(role) for role in ("admin", "member", "viewer")}}
+    return make_team(alice, admin=people["admin"], member=people["member"], viewer=people["viewer"]), people
+
+
+def _in_team(client, user, team):
+    from teams.active import SESSION_KEY
+
+    client.force_login(user)
+    session = client.session
+    session[SESSION_KEY] = str(team.code)
+    session.save()
+    return client
+
+
+VIEWER_REASON = (
+    "You are a viewer in Studio: viewers cannot generate there. Ask an admin of Studio to make you a member, "
+    "or switch to Personal to generate on your own."
+)
+
+
+@pytest.mark.parametrize("role", ["owner", "admin", "member", "viewer"])
+def test_the_generate_form_is_offered_only_to_those_who_may_generate_in_the_team(client, studio, role):
+    team, people = studio
+    html = _page_html(_in_team(client, people[role], team).get(reverse("gallery")))
+    offered = role != "viewer"
+    assert ('class="generate-form"' in html) is offered
+    assert (VIEWER_REASON in html) is not offered
+    assert ('data-testid="switch-to-personal"' in html) is not offered
+    assert "<h2>Recent generations</h2>" in html
+
+
+def test_a_viewers_submission_is_still_refused_with_the_reason_in_the_page(client, studio):
+    team, people = studio
+    data = {"prompt": "a red fox", "model": "flux-pro", "aspect_ratio": "1:1", "num_outputs": "1"}
+    html = _page_html(_in_team(client, people["viewer"], team).post(reverse("gallery"), data))
+    assert '<header class="topbar">' in html and "<h1>Generate</h1>" in html
+    assert f'<p data-testid="generate-refusal" role="status">{VIEWER_REASON}</p>' in html
+    assert not Generation.objects.exists()
+    # Switching to Personal (the button offered) brings the form back, and the prompt goes through there.
+    response = client.post(reverse("teams:switch"), {"team": "", "next": reverse("gallery")})
+    assert 'class="generate-form"' in _page_html(client.get(response["Location"]))
+    assert client.post(reverse("gallery"), data).status_code == 302
+    assert Generation.objects.get().team is None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from generations.models import Generation
+from generations.models import Generation, Image
 from library.models import Collection
 from tests.conftest import PASSWORD
-from tests.library.factories import make_image
+from tests.library.factories import make_image, make_team
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -103,3 +103,80 @@ def test_remix_opens_the_form_prefilled_and_generates(page, live_server, alice, 
     expect(page.locator("article.card").first.get_by_test_id("status")).to_have_text("Done", timeout=30_000)
     remix = Generation.objects.get(prompt="a blue whale at sea, watercolour")
     assert (remix.model, remix.aspect_ratio, remix.seed) == ("flux-1.1-pro", "1:1", 42)
+
+
+def switch_to(page, team_name: str) -> None:
+    page.get_by_test_id("team-switcher").select_option(label=team_name)
+    expect(page.get_by_test_id("active-role")).to_be_visible()
+
+
+def main_fits(page) -> None:
+    """No horizontal scroll in the page's content (the header's nav is a separate finding)."""
+    widths = page.evaluate("[document.querySelector('main').scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], (page.url, widths)
+
+
+def test_a_viewer_is_offered_only_what_a_viewer_may_do(page, live_server, alice, bob):
+    team = make_team(alice, name="Studio", viewer=bob)
+    image = make_image(alice, team=team, prompt="a lighthouse in the studio", with_files=True)
+    Collection.objects.create(name="Lights", team=team, created_by=alice).images.add(image)
+    page.set_viewport_size({"width": 390, "height": 900})
+    log_in(page, live_server, "bob")
+    expect(page.locator("#id_prompt")).to_be_visible()  # personal space: bob generates on his own
+    switch_to(page, "Studio")
+
+    refusal = page.get_by_test_id("generate-refusal")
+    expect(refusal).to_have_text(
+        "You are a viewer in Studio: viewers cannot generate there. Ask an admin of Studio to make you a "
+        "member, or switch to Personal to generate on your own."
+    )
+    expect(page.locator("#id_prompt")).to_have_count(0)
+    main_fits(page)
+
+    page.goto(f"{live_server.url}/library/team/")
+    expect(page.get_by_test_id("tile")).to_have_count(1)
+    expect(page.get_by_test_id("bulk-delete")).to_have_count(0)
+    expect(page.get_by_test_id("bulk-collection")).to_have_count(0)
+    expect(page.locator("#bulk-form button[value=zip]")).to_be_visible()  # viewers download
+    main_fits(page)
+
+    page.locator("a.tile-link").first.click()
+    expect(page.get_by_test_id("prompt")).to_have_text("a lighthouse in the studio")
+    expect(page.get_by_test_id("in-collections")).to_have_text("In collections: Lights")
+    for control in ("remix-same", "remix-new", "delete", "tags-input", "add-to-collection"):
+        expect(page.get_by_test_id(control)).to_have_count(0)
+    expect(page.get_by_test_id("remix-refusal")).to_contain_text("No remix: You are a viewer in Studio")
+    main_fits(page)
+    page.get_by_test_id("favourite").click()  # a viewer may favourite
+    expect(page.get_by_test_id("favourite")).to_have_attribute("aria-pressed", "true")
+
+    # By keyboard: back to the gallery, and "Switch to Personal" brings the form back.
+    page.goto(f"{live_server.url}/")
+    page.get_by_test_id("switch-to-personal").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#id_prompt")).to_be_visible()
+    expect(page.get_by_test_id("generate-refusal")).to_have_count(0)
+
+
+def test_a_member_cannot_send_a_delete_that_includes_someone_elses_image(page, live_server, alice, bob):
+    team = make_team(alice, name="Studio", member=bob)
+    make_image(alice, team=team, prompt="alice's lighthouse")
+    mine = make_image(bob, team=team, prompt="bob's harbour")
+    log_in(page, live_server, "bob")
+    switch_to(page, "Studio")
+    page.goto(f"{live_server.url}/library/team/")
+    delete = page.get_by_test_id("bulk-delete")
+    rule = page.get_by_test_id("delete-rule")
+    expect(rule).to_have_text("You may delete only your own images here; an admin of Studio may delete any.")
+
+    page.check("#select-all")
+    expect(delete).to_be_disabled()
+    expect(rule).to_have_class("help error")
+    page.get_by_test_id("tile").filter(has_text="alice's lighthouse").locator("input[name=images]").uncheck()
+    expect(delete).to_be_enabled()
+    expect(rule).to_have_class("help")
+    page.once("dialog", lambda dialog: dialog.accept())
+    delete.click()
+    expect(page.locator(".flash")).to_have_text("Deleted 1 image.")
+    assert not Image.objects.filter(id=mine.id).exists()
+    assert Image.objects.filter(generation__prompt="alice's lighthouse").exists()
