@@ -19,7 +19,9 @@
   }
 
   function build() {
-    dialog = element("dialog", { class: "lightbox", "aria-labelledby": "lightbox-prompt", "data-testid": "lightbox" });
+    dialog = element("dialog", {
+      class: "lightbox", "aria-label": "Image viewer", "aria-describedby": "lightbox-prompt", "data-testid": "lightbox",
+    });
     const stage = element("div", { class: "lightbox-stage" });
     stage.append(
       element("img", { alt: "", "data-testid": "lightbox-image" }),
@@ -47,7 +49,7 @@
       if (event.key === "ArrowRight") { event.preventDefault(); move(1); }
     });
     dialog.addEventListener("click", function (event) {
-      if (event.target === dialog) dialog.close();  // a click on the backdrop
+      if (event.target === dialog || event.target === stage) dialog.close();  // beside the image
     });
     dialog.addEventListener("close", function () {
       dialog.querySelector(".lightbox-stage img").removeAttribute("src");

@@ -8,6 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from generations.models import Generation
 from tests.conftest import PASSWORD
@@ -149,3 +151,11 @@ def test_the_bulk_bar_sends_two_to_four_selected_images_to_the_compare_page(logg
         response = logged_in.post(reverse("library_bulk"), data, follow=True)
         assert "Select 2 to 4 images to compare." in response.content.decode()
     assert Generation.objects.count() == 5  # comparing changes nothing
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.text(max_size=300) | st.lists(st.uuids().map(str), max_size=6).map(",".join))
+def test_no_images_parameter_is_a_server_error(logged_in, alice, value):
+    response = logged_in.get(reverse("library_compare"), {"images": value})
+    assert response.status_code in (200, 400, 404), (value, response.status_code)
+    assert b'<header class="topbar">' in response.content

@@ -136,6 +136,13 @@ def test_gallery_lightbox_walks_every_image_of_every_card(page, live_server, ali
     assert page.evaluate("document.activeElement.closest('article.card')?.dataset.code") == str(
         newest.generation.code
     )
+    # The generation's page is a grid of its own.
+    page.goto(f"{live_server.url}{reverse('generation_detail', args=[newest.generation.code])}")
+    page.get_by_test_id("full-image").click()
+    expect(lightbox.get_by_test_id("lightbox-position")).to_have_text("Image 1 of 1")
+    expect(lightbox.get_by_test_id("lightbox-image")).to_have_attribute(
+        "src", reverse("image_original", args=[newest.code])
+    )
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
