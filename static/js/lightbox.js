@@ -1,8 +1,9 @@
 // Image viewer: a click on a thumbnail inside [data-lightbox-group] opens the image in a modal <dialog>
 // (showModal keeps focus inside and Esc closes it). ← / → (and the on-screen buttons) move through the group's
 // images in page order, read afresh each time so tiles appended by "Load more" or swapped in by live status
-// count; closing returns focus to the link that opened it. Each image's data comes from its data-lightbox-*
-// attributes: no request besides the image itself. Without this script the links go to their pages.
+// count; closing returns focus to the link that opened it (or, if live status re-rendered it meanwhile, to
+// the link now showing that image). Each image's data comes from its data-lightbox-* attributes: no request
+// besides the image itself. Without this script the links go to their pages.
 (function () {
   "use strict";
 
@@ -10,6 +11,7 @@
   let items = [];
   let index = 0;
   let opener = null;
+  let openerSource = "";
 
   function element(tag, attributes, text) {
     const node = document.createElement(tag);
@@ -53,9 +55,17 @@
     });
     dialog.addEventListener("close", function () {
       dialog.querySelector(".lightbox-stage img").removeAttribute("src");
-      if (opener && opener.isConnected) opener.focus();
+      // Live status may have re-rendered the opener's card meanwhile: then its image's new link takes focus.
+      const back = opener && opener.isConnected ? opener : linkShowing(openerSource);
+      if (back) back.focus();
       opener = null;
     });
+  }
+
+  function linkShowing(source) {
+    const match = Array.from(document.querySelectorAll("[data-lightbox-group] img[data-lightbox-src]"))
+      .find(function (picture) { return picture.dataset.lightboxSrc === source; });
+    return match ? match.closest("a") : null;
   }
 
   function groupImages(group) {
@@ -114,6 +124,7 @@
   function open(link, picture) {
     if (!dialog) build();
     opener = link;
+    openerSource = picture.dataset.lightboxSrc;
     items = groupImages(picture.closest("[data-lightbox-group]"));
     show(Math.max(items.indexOf(picture), 0));
     dialog.showModal();

@@ -136,6 +136,16 @@ def test_gallery_lightbox_walks_every_image_of_every_card(page, live_server, ali
     assert page.evaluate("document.activeElement.closest('article.card')?.dataset.code") == str(
         newest.generation.code
     )
+    # Live status replaces a card with a fresh copy while it is open: focus goes to the fresh card's link.
+    cards.first.get_by_test_id("stored-thumbnail").click()
+    cards.first.evaluate("card => card.replaceWith(card.cloneNode(true))")
+    page.keyboard.press("ArrowRight")
+    expect(lightbox.get_by_test_id("lightbox-position")).to_have_text("Image 2 of 2")
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.matches('article.card a.thumbs')")
+    assert page.evaluate("document.activeElement.closest('article.card').dataset.code") == str(
+        newest.generation.code
+    )
     # The generation's page is a grid of its own.
     page.goto(f"{live_server.url}{reverse('generation_detail', args=[newest.generation.code])}")
     page.get_by_test_id("full-image").click()
