@@ -174,12 +174,6 @@ def bulk(request: HttpRequest) -> HttpResponse:
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
         return redirect(back)
-    images = list(
-        selectors.visible_images(user=request.user)
-        .filter(code__in=form.image_codes)
-        .select_related("generation")
-        .order_by("-created_at", "-id")
-    )
     action = form.cleaned_data["action"]
     if action == "compare":
         if not COMPARE_MIN <= len(form.image_codes) <= COMPARE_MAX:
@@ -187,6 +181,12 @@ def bulk(request: HttpRequest) -> HttpResponse:
             return redirect(back)
         codes = ",".join(str(code) for code in form.image_codes)
         return redirect(f"{reverse('library_compare')}?images={codes}")
+    images = list(
+        selectors.visible_images(user=request.user)
+        .filter(code__in=form.image_codes)
+        .select_related("generation")
+        .order_by("-created_at", "-id")
+    )
     try:
         if action == "zip":
             stamp = timezone.now().strftime("%Y%m%d-%H%M")
