@@ -33,8 +33,12 @@ def make_stored(user, prompt: str, *, size: tuple[int, int] = (64, 48), color: s
     return image
 
 
-def focused_tile_code(page) -> str | None:
-    return page.evaluate("document.activeElement.closest('[data-testid=tile]')?.dataset.code ?? null")
+def tile_link(page, image):
+    return page.locator(f"[data-testid=tile][data-code='{image.code}'] a.tile-link")
+
+
+def card_link(page, generation):
+    return page.locator(f"article.card[data-code='{generation.code}'] a.thumbs")
 
 
 def test_library_lightbox_moves_with_arrows_and_gives_focus_back_on_escape(page, live_server, alice):
@@ -87,15 +91,15 @@ def test_library_lightbox_moves_with_arrows_and_gives_focus_back_on_escape(page,
 
     page.keyboard.press("Escape")
     expect(lightbox).to_be_hidden()
-    assert focused_tile_code(page) == str(fox.code)  # back on the tile that opened it
+    expect(tile_link(page, fox)).to_be_focused()  # back on the tile that opened it
 
     # From the keyboard alone: Enter on a focused tile link opens it, the close button closes it.
-    page.locator(f"[data-code='{barn.code}'] a.tile-link").focus()
+    tile_link(page, barn).focus()
     page.keyboard.press("Enter")
     expect(lightbox.get_by_test_id("lightbox-prompt")).to_have_text("a red barn in autumn")
     lightbox.get_by_test_id("lightbox-close").click()
     expect(lightbox).to_be_hidden()
-    assert focused_tile_code(page) == str(barn.code)
+    expect(tile_link(page, barn)).to_be_focused()
     # The link to the image page works from the viewer.
     tiles.nth(1).locator("a.tile-link").click()
     lightbox.get_by_test_id("lightbox-link").click()
@@ -133,19 +137,15 @@ def test_gallery_lightbox_walks_every_image_of_every_card(page, live_server, ali
     expect(lightbox.get_by_test_id("lightbox-prompt")).to_have_text("an older lighthouse")
     page.keyboard.press("Escape")
     expect(lightbox).to_be_hidden()
-    assert page.evaluate("document.activeElement.closest('article.card')?.dataset.code") == str(
-        newest.generation.code
-    )
+    expect(card_link(page, newest.generation)).to_be_focused()
     # Live status replaces a card with a fresh copy while it is open: focus goes to the fresh card's link.
     cards.first.get_by_test_id("stored-thumbnail").click()
     cards.first.evaluate("card => card.replaceWith(card.cloneNode(true))")
     page.keyboard.press("ArrowRight")
     expect(lightbox.get_by_test_id("lightbox-position")).to_have_text("Image 2 of 2")
     page.keyboard.press("Escape")
-    assert page.evaluate("document.activeElement.matches('article.card a.thumbs')")
-    assert page.evaluate("document.activeElement.closest('article.card').dataset.code") == str(
-        newest.generation.code
-    )
+    expect(lightbox).to_be_hidden()
+    expect(card_link(page, newest.generation)).to_be_focused()  # the fresh card's link
     # The generation's page is a grid of its own.
     page.goto(f"{live_server.url}{reverse('generation_detail', args=[newest.generation.code])}")
     page.get_by_test_id("full-image").click()
