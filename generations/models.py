@@ -152,6 +152,11 @@ class Generation(models.Model):
         values.update({name: values[name] or None for name in BLANK_WHEN_UNSET})
         return GenerationRequest(**values)
 
+    @property
+    def model_label(self) -> str:
+        """The model's name for people (its API name when the catalogue does not know it)."""
+        return MODEL_LABELS.get(self.model, self.model)
+
     def parameters(self) -> dict[str, object]:
         """The parameters as sent to PixelDojo (unset ones omitted), for the detail pages."""
         return self.to_request().to_payload()

@@ -30,7 +30,12 @@ class TagsForm(forms.Form):
         return names
 
 
-BULK_ACTIONS = [("collect", "Add to collection"), ("zip", "Download ZIP"), ("delete", "Delete")]
+BULK_ACTIONS = [
+    ("collect", "Add to collection"),
+    ("zip", "Download ZIP"),
+    ("delete", "Delete"),
+    ("compare", "Compare"),
+]
 
 
 class BulkForm(forms.Form):
@@ -55,3 +60,34 @@ class BulkForm(forms.Form):
         if cleaned.get("action") == "collect" and not cleaned.get("collection"):
             self.add_error("collection", "Choose a collection.")
         return cleaned
+
+
+COMPARE_MIN, COMPARE_MAX = 2, 4
+
+
+class CompareForm(forms.Form):
+    """``?images=<code>,<code>[,…]``: 2 to 4 distinct image codes, in the order given."""
+
+    images = forms.CharField(required=False, max_length=4000)
+
+    def clean_images(self) -> list[uuid.UUID]:
+        codes: list[uuid.UUID] = []
+        for part in self.cleaned_data["images"].split(","):
+            text = part.strip()
+            if not text:
+                continue
+            try:
+                code = uuid.UUID(text)
+            except ValueError:
+                raise forms.ValidationError(
+                    "“%(code)s” is not an image of this site: pick the images again in your library.",
+                    params={"code": text[:40]},
+                ) from None
+            if code not in codes:
+                codes.append(code)
+        if not COMPARE_MIN <= len(codes) <= COMPARE_MAX:
+            raise forms.ValidationError(
+                "Select %(low)d to %(high)d different images to compare (%(count)d selected).",
+                params={"low": COMPARE_MIN, "high": COMPARE_MAX, "count": len(codes)},
+            )
+        return codes

@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from credits.selectors import day_end, day_start
-from generations.models import Image
+from generations.models import PARAMETER_LABELS, Image
 from library.filters import LibraryFilters
 from library.models import Collection, CollectionItem, Favourite
 from library.search import search_prompts
@@ -182,3 +182,49 @@ def get_image_for_user(*, user, code) -> Image:
     if image is None:
         raise Http404("No such image.")
     return image
+
+
+@dataclass(frozen=True)
+class ComparedValue:
+    label: str
+    value: str
+    differs: bool  # some other image of the comparison has another value (or none)
+
+
+@dataclass(frozen=True)
+class ComparedImage:
+    image: Image
+    prompt_differs: bool
+    rows: list[ComparedValue]
+
+
+MISSING = "—"  # a parameter the image's generation did not set
+
+
+def images_to_compare(*, user, codes: list[uuid.UUID]) -> list[ComparedImage]:
+    """The images with these codes, in that order, each with the same parameter rows (labels for people)
+    and which of them differ; one query. 404 unless the user may see every one of them."""
+    from django.http import Http404
+
+    found = {
+        image.code: image
+        for image in visible_images(user=user).select_related("generation", "user").filter(code__in=codes)
+    }
+    if len(found) != len(set(codes)):
+        raise Http404("No such image.")
+    images = [found[code] for code in codes]
+    by_image = [dict(image.generation.parameter_rows()) for image in images]
+    for image, rows in zip(images, by_image, strict=True):
+        if image.width and image.height:
+            rows["Size"] = f"{image.width} × {image.height}"  # noqa: RUF001 - the multiplication sign
+    labels = [label for label in (*PARAMETER_LABELS.values(), "Size") if any(label in r for r in by_image)]
+    differing = {label for label in labels if len({rows.get(label, MISSING) for rows in by_image}) > 1}
+    prompt_differs = len({image.generation.prompt for image in images}) > 1
+    return [
+        ComparedImage(
+            image=image,
+            prompt_differs=prompt_differs,
+            rows=[ComparedValue(label, rows.get(label, MISSING), label in differing) for label in labels],
+        )
+        for image, rows in zip(images, by_image, strict=True)
+    ]

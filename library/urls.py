@@ -6,6 +6,7 @@ urlpatterns = [
     path("library/", views.my_images, name="my_images"),
     path("library/team/", views.team_library, name="team_library"),
     path("library/bulk/", views.bulk, name="library_bulk"),
+    path("library/compare/", views.compare, name="library_compare"),
     path("images/<uuid:code>/", views.image_detail, name="image_detail"),
     path("images/<uuid:code>/favourite/", views.image_favourite, name="image_favourite"),
     path("images/<uuid:code>/tags/", views.image_tags, name="image_tags"),

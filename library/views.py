@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from credits.selectors import credits_for_image
 from library import selectors, services
 from library.filters import LibraryFilterForm
-from library.forms import BulkForm, CollectionForm, TagsForm
+from library.forms import COMPARE_MAX, COMPARE_MIN, BulkForm, CollectionForm, CompareForm, TagsForm
 from pixelgallery.redirects import safe_next
 from teams.active import active_team
 from teams.permissions import Action, can, can_delete, role_refusal
@@ -93,6 +93,17 @@ def image_detail(request: HttpRequest, code) -> HttpResponse:
         "remix_refusal": role_refusal(request.user, Action.GENERATE, team=active_team(request)),
     }
     return render(request, "library/image_detail.html", context)
+
+
+@login_required
+@require_GET
+def compare(request: HttpRequest) -> HttpResponse:
+    """2 to 4 images side by side with their parameters (``?images=<code>,<code>…``); a slider for two."""
+    form = CompareForm(request.GET)
+    if not form.is_valid():
+        return render(request, "library/compare.html", {"form": form}, status=400)
+    compared = selectors.images_to_compare(user=request.user, codes=form.cleaned_data["images"])
+    return render(request, "library/compare.html", {"form": form, "compared": compared})
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -174,13 +185,19 @@ def bulk(request: HttpRequest) -> HttpResponse:
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
         return redirect(back)
+    action = form.cleaned_data["action"]
+    if action == "compare":
+        if not COMPARE_MIN <= len(form.image_codes) <= COMPARE_MAX:
+            messages.error(request, f"Select {COMPARE_MIN} to {COMPARE_MAX} images to compare.")
+            return redirect(back)
+        codes = ",".join(str(code) for code in form.image_codes)
+        return redirect(f"{reverse('library_compare')}?images={codes}")
     images = list(
         selectors.visible_images(user=request.user)
         .filter(code__in=form.image_codes)
         .select_related("generation")
         .order_by("-created_at", "-id")
     )
-    action = form.cleaned_data["action"]
     try:
         if action == "zip":
             stamp = timezone.now().strftime("%Y%m%d-%H%M")

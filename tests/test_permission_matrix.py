@@ -43,6 +43,7 @@ class World:
     collection: Collection
     invitation: Invitation
     users: dict[str, object] = field(default_factory=dict)
+    second_image: Image | None = None  # the generation's second output (compare takes two images)
 
 
 @pytest.fixture
@@ -74,6 +75,17 @@ def world(django_user_model) -> World:
     image.file.name = default_storage.save("originals/secret.png", ContentFile(png_bytes()))
     image.thumbnail.name = default_storage.save("thumbnails/secret.webp", ContentFile(b"RIFF-secret-thumb"))
     image.save()
+    second_image = Image.objects.create(
+        generation=generation,
+        user=users["owner"],
+        team=team,
+        index=1,
+        provider_url="http://127.0.0.1:9/b.png",
+        status="stored",
+        width=32,
+        height=24,
+        content_type="image/png",
+    )
     collection = Collection.objects.create(
         name="Secret board", team=team, created_by=users["owner"], cover=image
     )
@@ -89,7 +101,7 @@ def world(django_user_model) -> World:
         invited_by=users["owner"],
         expires_at=generation.created_at.replace(year=generation.created_at.year + 1),
     )
-    return World(team, generation, image, collection, invitation, users)
+    return World(team, generation, image, collection, invitation, users, second_image)
 
 
 def client_for(world: World, persona: str) -> Client:
@@ -164,6 +176,7 @@ EXPECTED: dict[str, Case] = {
     "my_images": Case("GET", logged_in(200)),
     "team_library": Case("GET", {**logged_in(200), "other": 302}),  # no team picked: back to My images
     "library_bulk": Case("POST", logged_in(200), data=(("action", "zip"), ("images", "{image}"))),
+    "library_compare": Case("GET", team_only(200), data=(("images", "{image},{second_image}"),)),
     "image_detail": Case("GET", team_only(200), kwargs="image"),
     "image_favourite": Case("POST", team_only(302), kwargs="image", data=(("favourite", "1"),)),
     "image_tags": Case("POST", team_only(302, viewer=403), kwargs="image", data=(("tags", "x"),)),
@@ -256,6 +269,7 @@ def url_for(world: World, name: str, case: Case) -> str:
 def fill(world: World, value: str) -> str:
     return value.format(
         image=world.image.code,
+        second_image=world.second_image.code,
         collection=world.collection.code,
         team=world.team.code,
         token=world.invitation.token,
@@ -275,7 +289,7 @@ def test_answer_and_no_leak(world, name, persona):
     client = client_for(world, persona)
     url = url_for(world, name, case)
     data = {key: fill(world, value) for key, value in case.data}
-    response = client.get(url) if case.method == "GET" else client.post(url, data)
+    response = client.get(url, data) if case.method == "GET" else client.post(url, data)
 
     expected = case.expected[persona]
     if expected == LOGIN:

@@ -44,7 +44,10 @@ def test_prompt_to_stored_image_in_the_gallery(page, live_server, celery_worker,
     expect(page.get_by_test_id("credits-total")).to_have_text("2 credits spent")
 
     card = page.locator("article.card").first
-    card.locator("a.thumbs").click()
+    card.locator("a.thumbs").click()  # with scripts, the thumbnail opens the viewer over the gallery
+    expect(page.get_by_test_id("lightbox")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.goto(live_server.url + card.locator("a.thumbs").get_attribute("href"))  # where the link leads
     expect(page.locator("h1.prompt-title")).to_have_text("a lighthouse on a cliff at dawn")
     full = page.get_by_test_id("full-image").first
     expect(full).to_be_visible()

@@ -91,7 +91,8 @@ def test_bulk_add_to_a_collection(page, live_server, alice, library):
 def test_remix_opens_the_form_prefilled_and_generates(page, live_server, alice, library, celery_worker):
     log_in(page, live_server, "alice")
     page.goto(f"{live_server.url}/library/?q=whale")
-    page.get_by_test_id("tile").first.locator("a.tile-link").click()
+    page.get_by_test_id("tile").first.locator("a.tile-link").click()  # opens the viewer
+    page.get_by_test_id("lightbox-link").click()  # then the image's page
     expect(page.get_by_test_id("prompt")).to_have_text("a blue whale at sea")
     page.get_by_test_id("remix-same").click()
     expect(page.locator("#id_prompt")).to_have_value("a blue whale at sea")

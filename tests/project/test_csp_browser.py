@@ -38,7 +38,10 @@ def test_main_pages_run_under_the_csp_without_a_single_violation(page, live_serv
     expect(card.get_by_test_id("stored-thumbnail")).to_have_count(1)
     collect()
 
-    card.locator("a.thumbs").click()
+    card.locator("a.thumbs").click()  # the image viewer runs under the policy too
+    picture = page.get_by_test_id("lightbox-image")
+    assert picture.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
+    page.get_by_test_id("lightbox-link").click()
     expect(page.get_by_test_id("full-image").first).to_be_visible()
     collect()
 
