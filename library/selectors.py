@@ -170,3 +170,11 @@ def get_image_for_user(*, user, code) -> Image:
     if image is None:
         raise Http404("No such image.")
     return image
+
+
+def team_holdings(*, team_id: int) -> dict[str, int]:
+    """What deleting the team deletes in the library (``teams.hooks`` summary fields)."""
+    return {
+        "images": Image.objects.filter(team_id=team_id).count(),
+        "collections": Collection.objects.filter(team_id=team_id).count(),
+    }
