@@ -11,6 +11,8 @@ from django.core.files.storage import default_storage
 from credits.models import Budget, DailySpend, LedgerEntry
 from credits.services import budget_set, ledger_charge_images, ledger_top_up
 from generations.models import Generation, Image
+from generations.pixeldojo import GenerationRequest
+from generations.services import SubmissionRefused, generation_submit
 from library.models import Collection, CollectionItem
 from teams import selectors, services
 from teams.hooks import TeamDeletionSummary
@@ -271,3 +273,17 @@ def test_a_team_is_not_deleted_under_work_in_flight(full_team, alice, status):
     assert team.deleted_at is None and Image.objects.filter(team=team).count() == 2
     assert Membership.objects.filter(team=team).count() == 3 and Budget.objects.filter(team=team).count() == 2
     assert selectors.team_deletion_summary(team=team).work_in_flight == 1
+
+
+def test_work_submitted_as_the_team_is_deleted_is_refused_not_queued_in_a_deleted_team(
+    full_team, alice, carol
+):
+    """Carol's request loaded her roles before the deletion committed (a race): the submission locks the
+    team's row as the deletion does, sees it deleted, and queues nothing."""
+    team, _, _ = full_team
+    assert can(fresh(carol), Action.GENERATE, team_id=team.id)  # her request's roles, loaded earlier
+    services.team_delete(actor=alice, team=team, confirm="Doomed")
+    params = GenerationRequest(prompt="too late", model="flux-pro", num_outputs=1)
+    with pytest.raises(SubmissionRefused, match="Doomed was deleted"):
+        generation_submit(user=carol, params=params, team=team)
+    assert not Generation.objects.filter(team=team).exists()
