@@ -281,11 +281,19 @@ def invitation_refusal(*, invitation: Invitation, user) -> str | None:
     return None
 
 
+def _locked_invitation(invitation: Invitation) -> Invitation:
+    """The invitation's row, locked; gone (its team was deleted meanwhile) is a rule, not a crash."""
+    locked = Invitation.objects.select_for_update().select_related("team").filter(pk=invitation.pk).first()
+    if locked is None:
+        raise TeamRuleError("This invitation no longer exists: the team was deleted.")
+    return locked
+
+
 def invitation_accept(*, invitation: Invitation, user) -> Membership:
     """Join the team with the invitation's role; the link is used up."""
     with transaction.atomic():
         _lock_team(invitation.team_id)
-        invitation = Invitation.objects.select_for_update().select_related("team").get(pk=invitation.pk)
+        invitation = _locked_invitation(invitation)
         refusal = invitation_refusal(invitation=invitation, user=user)
         if refusal:
             raise TeamRuleError(refusal)
@@ -302,7 +310,7 @@ def invitation_decline(*, invitation: Invitation, user) -> None:
     """The invitee says no: the invitation leaves their list and the team's pending list, and its link stops
     working (the team may invite them again)."""
     with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().select_related("team").get(pk=invitation.pk)
+        invitation = _locked_invitation(invitation)
         if not invitation_is_for(invitation, user):
             raise TeamRuleError("This invitation is for someone else: only they can decline it.")
         if invitation.declined_at is not None:

@@ -287,3 +287,16 @@ def test_work_submitted_as_the_team_is_deleted_is_refused_not_queued_in_a_delete
     with pytest.raises(SubmissionRefused, match="Doomed was deleted"):
         generation_submit(user=carol, params=params, team=team)
     assert not Generation.objects.filter(team=team).exists()
+
+
+def test_an_invitation_opened_before_its_team_was_deleted_is_refused_not_a_crash(
+    full_team, alice, bob, make_user
+):
+    team, _, _ = full_team
+    dora = make_user("dora")
+    invitation = Invitation.objects.get(team=team, invitee="dora")  # loaded before the deletion
+    services.team_delete(actor=alice, team=team, confirm="Doomed")
+    for act in (services.invitation_accept, services.invitation_decline):
+        with pytest.raises(TeamRuleError, match="the team was deleted"):
+            act(invitation=invitation, user=dora)
+    assert not Membership.objects.filter(user=dora).exists()
