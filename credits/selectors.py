@@ -458,3 +458,11 @@ def ledger_export_rows(*, team_id: int, start: datetime, end: datetime):
         )
         .iterator(chunk_size=5000)
     )
+
+
+def team_ledger_totals(*, team_id: int) -> dict[str, int | Decimal]:
+    """The team's ledger, which its deletion keeps (``teams.hooks`` summary fields): entries of any kind,
+    and the credits spent in them (charges less refunds)."""
+    entries = LedgerEntry.objects.filter(team_id=team_id)
+    spent = entries.filter(kind__in=LedgerEntry.SPEND_KINDS).aggregate(total=Sum("credits"))["total"]
+    return {"ledger_entries": entries.count(), "ledger_credits": tidy(spent or ZERO)}

@@ -313,3 +313,9 @@ def _notify_admins(alert: BudgetAlert) -> int:
     except OSError:
         logger.warning("budget alert e-mail could not be sent for budget %s", budget.id)
         return 0
+
+
+def team_budgets_delete(*, team_id: int, actor) -> int:
+    """The team is being deleted: drop its budgets (and their alerts). Its ledger and roll-ups stay."""
+    deleted, _ = Budget.objects.filter(team_id=team_id).delete()
+    return deleted

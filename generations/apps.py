@@ -14,10 +14,11 @@ class GenerationsConfig(AppConfig):
 
     def ready(self) -> None:
         from credits import hooks
-        from generations import selectors
+        from generations import selectors, services
         from generations.metrics import GenerationsCollector
         from pixelgallery.context_processors import register_header_values
         from pixelgallery.metrics import register_scrape_collector
+        from teams.hooks import register_deletion_participant
 
         # The credits pages show work in flight and quota reports without importing generations.
         hooks.register(
@@ -25,3 +26,9 @@ class GenerationsConfig(AppConfig):
         )
         register_header_values(header_values)
         register_scrape_collector(GenerationsCollector())
+        # A team is not deleted under work in flight; its empty generations go with it.
+        register_deletion_participant(
+            name="generations",
+            summarise=selectors.team_work_in_flight,
+            purge=services.team_generations_delete,
+        )

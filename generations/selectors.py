@@ -126,3 +126,10 @@ def operations_overview() -> dict[str, object]:
             Generation.objects.exclude(answer_anomaly="").select_related("user").order_by("-updated_at")[:20]
         ),
     }
+
+
+def team_work_in_flight(*, team_id: int) -> dict[str, int]:
+    """Generations of the team still queued, running or saving (``teams.hooks`` summary field): a team is
+    not deleted under them, so no paid answer is lost."""
+    active = Generation.objects.filter(team_id=team_id, status__in=Generation.ACTIVE_STATUSES)
+    return {"work_in_flight": active.count()}

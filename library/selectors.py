@@ -228,3 +228,11 @@ def images_to_compare(*, user, codes: list[uuid.UUID]) -> list[ComparedImage]:
         )
         for image, rows in zip(images, by_image, strict=True)
     ]
+
+
+def team_holdings(*, team_id: int) -> dict[str, int]:
+    """What deleting the team deletes in the library (``teams.hooks`` summary fields)."""
+    return {
+        "images": Image.objects.filter(team_id=team_id).count(),
+        "collections": Collection.objects.filter(team_id=team_id).count(),
+    }

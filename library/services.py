@@ -192,3 +192,10 @@ def _archive_name(image: Image) -> str:
     words = "-".join(image.generation.prompt.lower().split()[:6])
     slug = "".join(ch for ch in words if ch.isalnum() or ch == "-")[:60] or "image"
     return f"{slug}-{str(image.code)[:8]}.{image.file_extension}"
+
+
+def team_library_delete(*, team_id: int, actor) -> None:
+    """The team is being deleted by ``actor`` (an owner): its collections, then its images with their
+    files (after the deletion commits)."""
+    Collection.objects.filter(team_id=team_id).delete()
+    images_delete(user=actor, images=Image.objects.filter(team_id=team_id).order_by("id"))

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from credits.selectors import credits_for_image
@@ -19,7 +20,7 @@ from library.filters import LibraryFilterForm
 from library.forms import COMPARE_MAX, COMPARE_MIN, BulkForm, CollectionForm, CompareForm, TagsForm
 from pixelgallery.redirects import safe_next
 from teams.active import active_team
-from teams.permissions import Action, can, can_delete, role_refusal
+from teams.permissions import Action, can, can_delete, memberships_of, role_refusal
 
 
 def _library(request: HttpRequest, *, mine: bool, team, title: str, collection=None) -> HttpResponse:
@@ -64,12 +65,29 @@ def my_images(request: HttpRequest) -> HttpResponse:
     return _library(request, mine=True, team=None, title="My images")
 
 
+def _no_team_message(request: HttpRequest) -> str:
+    """What to do to see a team library: pick a team in the header (if the user has any), or go to Teams."""
+    teams_link = format_html('<a href="{}">Teams</a>', reverse("teams:list"))
+    if memberships_of(request.user):
+        return format_html(
+            "You are working in Personal, so there is no team library to show. Pick one of your teams under "
+            '<a href="#team-switcher-select">Working in</a> at the top of the page, or create or join '
+            "another team on {}.",
+            teams_link,
+        )
+    return format_html(
+        "You are not in a team yet, so there is no team library to show. Create a team or accept an "
+        "invitation on {}.",
+        teams_link,
+    )
+
+
 @login_required
 @require_GET
 def team_library(request: HttpRequest) -> HttpResponse:
     team = active_team(request)
     if team is None:
-        messages.info(request, "Pick a team in the header to see its library.")
+        messages.info(request, _no_team_message(request))
         return redirect("my_images")
     return _library(request, mine=False, team=team, title=f"{team.name} library")
 

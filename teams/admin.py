@@ -19,9 +19,10 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "created_by", "created_at")
+    list_display = ("name", "code", "created_by", "created_at", "deleted_at")
+    list_filter = (("deleted_at", admin.EmptyFieldListFilter),)
     search_fields = ("name", "code", "created_by__username")
-    readonly_fields = ("code", "created_at")
+    readonly_fields = ("code", "created_at", "deleted_at")
     raw_id_fields = ("created_by",)
     inlines = [MembershipInline]
 
@@ -37,10 +38,11 @@ class InvitationAdmin(admin.ModelAdmin):
         "expires_at",
         "accepted_at",
         "revoked_at",
+        "declined_at",
     )
     list_filter = ("role",)
     search_fields = ("invitee", "team__name", "team__code")
-    readonly_fields = ("token", "created_at", "accepted_at", "accepted_by")
+    readonly_fields = ("token", "created_at", "accepted_at", "accepted_by", "declined_at")
     raw_id_fields = ("team", "invited_by")
     date_hierarchy = "created_at"
 

@@ -1,4 +1,5 @@
-"""The page header's team switcher: the active team, the user's teams and their role in the active one."""
+"""The page header's team switcher: the active team, the user's teams (labelled apart) and their role in the
+active one."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from django.http import HttpRequest
 from teams.active import active_team
 from teams.models import Role
 from teams.permissions import memberships_of
+from teams.selectors import team_choices
 
 
 def teams(request: HttpRequest) -> dict[str, object]:
@@ -17,6 +19,6 @@ def teams(request: HttpRequest) -> dict[str, object]:
     memberships = memberships_of(user)
     return {
         "active_team": team,
-        "my_teams": sorted((m.team for m in memberships.values()), key=lambda t: (t.name.lower(), t.pk)),
+        "my_teams": team_choices(user=user),  # TeamChoice rows: team and label
         "active_role": Role(memberships[team.id].role) if team else None,
     }

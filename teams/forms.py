@@ -23,6 +23,22 @@ class TeamForm(forms.Form):
         return name
 
 
+class TeamDeleteForm(forms.Form):
+    """Deleting a team: its name typed out, as shown."""
+
+    confirm = forms.CharField(max_length=200, label="Type the team's name to confirm")
+
+    def __init__(self, *args, team_name: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.team_name = team_name
+
+    def clean_confirm(self) -> str:
+        typed = _single_spaced(self.cleaned_data["confirm"])
+        if typed != self.team_name:
+            raise forms.ValidationError(f"Type {self.team_name} exactly as shown to delete the team.")
+        return typed
+
+
 class InviteForm(forms.Form):
     invitee = forms.CharField(
         max_length=254,

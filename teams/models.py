@@ -22,11 +22,16 @@ ROLE_RANK = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3, Role.OWNER: 4}
 
 
 class Team(models.Model):
+    """A shared space; deleting one keeps its row (the credits ledger refers to it), with ``deleted_at``."""
+
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=80)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its owner deleted it: no members, images or collections left."
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -55,7 +60,7 @@ def _invitation_token() -> str:
 
 
 class Invitation(models.Model):
-    """An invitation by username or e-mail; its link works once, until it expires."""
+    """An invitation by username or e-mail; its link works once, until it expires, is revoked or declined."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
     token = models.CharField(max_length=64, unique=True, default=_invitation_token, editable=False)
@@ -69,6 +74,7 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -36,12 +36,18 @@ _CACHE_ATTR = "_pixelgallery_memberships"
 
 
 def memberships_of(user) -> dict[int, Membership]:
-    """The user's memberships by team id, with teams; loaded once per user object (one query)."""
+    """The user's memberships by team id, with teams; loaded once per user object (one query).
+
+    A deleted team has no members left; its rows are skipped here too, so it never grants a role.
+    """
     if not getattr(user, "is_authenticated", False):
         return {}
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
-        cached = {m.team_id: m for m in Membership.objects.filter(user=user).select_related("team")}
+        memberships = Membership.objects.filter(user=user, team__deleted_at__isnull=True).select_related(
+            "team"
+        )
+        cached = {m.team_id: m for m in memberships}
         setattr(user, _CACHE_ATTR, cached)
     return cached
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
+from teams import hooks
+from teams.hooks import TeamDeletionSummary
 from teams.models import ROLE_RANK, Invitation, Membership, Role, Team
 from teams.permissions import Action, can, can_grant, grantable_roles, memberships_of, role_in
 
@@ -18,6 +21,15 @@ class TeamRow:
     team: Team
     role: Role
     member_count: int
+    label: str  # as the switcher names it
+
+
+@dataclass(frozen=True)
+class TeamChoice:
+    """One of the user's teams as the switcher and team list name it."""
+
+    team: Team
+    label: str  # the name, with its owners when another of the user's teams has the same name
 
 
 @dataclass(frozen=True)
@@ -28,10 +40,42 @@ class MemberRow:
 
 
 def teams_for_user(*, user) -> list[TeamRow]:
-    """The user's teams by name, with their role and member count (two queries)."""
+    """The user's teams as the switcher orders and names them, with their role and member count (two
+    queries, three when names clash)."""
     memberships = memberships_of(user)
     teams = Team.objects.filter(id__in=list(memberships)).annotate(member_count=Count("memberships"))
-    return [TeamRow(team, Role(memberships[team.id].role), team.member_count) for team in teams]
+    counts = {team.id: team.member_count for team in teams}
+    return [
+        TeamRow(
+            choice.team, Role(memberships[choice.team.id].role), counts.get(choice.team.id, 0), choice.label
+        )
+        for choice in team_choices(user=user)
+    ]
+
+
+def team_choices(*, user) -> list[TeamChoice]:
+    """The user's teams by name, labelled so that no two read the same: teams sharing a name (ignoring
+    case; possible when they have different owners) say whose they are, "Design · owned by alice", and
+    a short code if even that clashes. No query beyond the cached memberships unless two names clash."""
+    teams = sorted((m.team for m in memberships_of(user).values()), key=lambda t: (t.name.casefold(), t.pk))
+    by_name: dict[str, list[int]] = {}
+    for team in teams:
+        by_name.setdefault(team.name.casefold(), []).append(team.id)
+    clashing = [team_id for ids in by_name.values() if len(ids) > 1 for team_id in ids]
+    owners: dict[int, list[str]] = {team_id: [] for team_id in clashing}
+    if clashing:
+        rows = Membership.objects.filter(team_id__in=clashing, role=Role.OWNER).order_by("user__username")
+        for team_id, user_id, username in rows.values_list("team_id", "user_id", "user__username"):
+            owners[team_id].append("you" if user_id == user.pk else username)
+    labels = {
+        team.id: f"{team.name} · owned by {', '.join(owners[team.id])}" if team.id in owners else team.name
+        for team in teams
+    }
+    seen = Counter(label.casefold() for label in labels.values())
+    return [
+        TeamChoice(team, f"{label} · {team.code.hex[:6]}" if seen[label.casefold()] > 1 else label)
+        for team, label in ((team, labels[team.id]) for team in teams)
+    ]
 
 
 def find_membership(*, user, code: uuid.UUID | str) -> Membership | None:
@@ -89,7 +133,10 @@ def owner_count(*, team: Team) -> int:
 def pending_invitations(*, team: Team) -> QuerySet[Invitation]:
     """Invitations that can still be accepted, newest first."""
     return team.invitations.filter(
-        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        declined_at__isnull=True,
+        expires_at__gt=timezone.now(),
     ).select_related("invited_by")
 
 
@@ -102,7 +149,7 @@ def invitations_for_user(*, user) -> list[Invitation]:
         names |= Q(invitee__iexact=email)
     pending = (
         Invitation.objects.filter(names, accepted_at__isnull=True, revoked_at__isnull=True)
-        .filter(expires_at__gt=timezone.now())
+        .filter(declined_at__isnull=True, expires_at__gt=timezone.now(), team__deleted_at__isnull=True)
         .exclude(team_id__in=list(memberships_of(user)))
         .select_related("team", "invited_by")
     )
@@ -126,3 +173,13 @@ def get_team_invitation(*, team: Team, token: str) -> Invitation:
     if invitation is None:
         raise Http404("No such invitation.")
     return invitation
+
+
+def team_deletion_summary(*, team: Team) -> TeamDeletionSummary:
+    """What deleting the team would delete and keep, and the work in flight that holds it back."""
+    return hooks.deletion_summary(team_id=team.id)
+
+
+def transfer_candidates(*, team: Team, user) -> list[Membership]:
+    """The members ``user`` could hand the team over to: everyone else, owners first."""
+    return [m for m in team_members(team=team) if m.user_id != user.pk]

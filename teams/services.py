@@ -1,4 +1,4 @@
-"""Writes: creating teams, inviting, joining, changing roles and removing members.
+"""Writes: creating, renaming and deleting teams, inviting, joining, changing roles and removing members.
 
 Every permission decision is made by ``teams.permissions``; lacking the right raises ``PermissionDenied``
 (403), breaking a team rule (the last owner, an existing member, a used link) raises ``TeamRuleError`` whose
@@ -19,6 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from pixelgallery.moments import absolute_text, exact_text
+from teams import hooks
+from teams.hooks import TeamDeletionSummary
 from teams.models import Invitation, Membership, Role, Team
 from teams.permissions import Action, can, can_grant, forget_memberships, grantable_roles
 
@@ -46,14 +48,38 @@ def _lock_team(team_id: int) -> None:
     Team.objects.select_for_update().filter(pk=team_id).values_list("pk").first()
 
 
+def sole_owner_leaving_reason(team: Team) -> str:
+    """What the only owner of ``team`` must do before leaving it."""
+    return (
+        f"You are the only owner of {team.name}, so you cannot leave it yet: first transfer ownership "
+        "to another member, or delete the team."
+    )
+
+
 def _keep_an_owner(*, team_id: int, losing: Membership) -> None:
     if not Membership.objects.filter(team_id=team_id, role=Role.OWNER).exclude(pk=losing.pk).exists():
         raise TeamRuleError("A team needs an owner: make someone else an owner first.")
 
 
+class TeamNameTakenError(TeamRuleError):
+    """The user already has a team by that name (ignoring case)."""
+
+
+def _check_name_free(*, user, name: str, team_id: int | None = None) -> None:
+    """Refuse a name one of ``user``'s other teams has, ignoring case (Unicode-aware, on any database).
+
+    Call inside a transaction: the user's row is locked, so two requests of one user cannot both take it.
+    """
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    names = Team.objects.filter(memberships__user=user, deleted_at__isnull=True).exclude(pk=team_id)
+    if any(other.casefold() == name.casefold() for other in names.values_list("name", flat=True)):
+        raise TeamNameTakenError(f"You already have a team called “{name}”: choose another name.")
+
+
 def team_create(*, user, name: str) -> Team:
-    """A new team with ``user`` as its owner."""
+    """A new team owned by ``user``; its name differs from the user's other teams' (ignoring case)."""
     with transaction.atomic():
+        _check_name_free(user=user, name=name)
         team = Team.objects.create(name=name, created_by=user)
         Membership.objects.create(team=team, user=user, role=Role.OWNER)
     forget_memberships(user)
@@ -62,10 +88,77 @@ def team_create(*, user, name: str) -> Team:
 
 
 def team_rename(*, actor, team: Team, name: str) -> Team:
+    """Owners only; the new name differs from the actor's other teams' (ignoring case)."""
     _require(actor, Action.MANAGE_TEAM, team_id=team.id)
-    team.name = name
-    team.save(update_fields=["name"])
+    with transaction.atomic():
+        _check_name_free(user=actor, name=name, team_id=team.id)
+        team.name = name
+        team.save(update_fields=["name"])
+    forget_memberships(actor)
     return team
+
+
+def team_deletion_refusal(summary: TeamDeletionSummary) -> str | None:
+    """Why the team cannot be deleted now (work PixelDojo may still charge for), or ``None``."""
+    if not summary.work_in_flight:
+        return None
+    n = summary.work_in_flight
+    return (
+        f"{n} generation{'s are' if n != 1 else ' is'} still queued, running or saving in this team. "
+        "Deleting now could lose images that are already paid for: wait until they finish, then delete."
+    )
+
+
+def team_delete(*, actor, team: Team, confirm: str) -> TeamDeletionSummary:
+    """Delete a team (owners only; ``confirm`` must be its name), as its confirmation page says.
+
+    Its images (with their files) and collections are deleted, its budgets dropped, its invitations and
+    memberships removed; the row stays with ``deleted_at`` set because the credits ledger, which is never
+    deleted, refers to it. Refused while generations are in flight. Returns what was done.
+    """
+    forget_memberships(actor)
+    _require(actor, Action.MANAGE_TEAM, team_id=team.id)
+    if " ".join(confirm.split()) != team.name:
+        raise TeamRuleError(f"Type the team's name, {team.name}, exactly as shown to delete it.")
+    with transaction.atomic():
+        _lock_team(team.id)
+        team = Team.objects.get(pk=team.pk)
+        forget_memberships(actor)  # decide on the roles held now that the team is locked
+        _require(actor, Action.MANAGE_TEAM, team_id=team.id)
+        summary = hooks.deletion_summary(team_id=team.id)
+        refusal = team_deletion_refusal(summary)
+        if refusal:
+            raise TeamRuleError(refusal)
+        hooks.deletion_purge(team_id=team.id, actor=actor)
+        Invitation.objects.filter(team=team).delete()
+        Membership.objects.filter(team=team).delete()
+        team.deleted_at = timezone.now()
+        team.save(update_fields=["deleted_at"])
+    forget_memberships(actor)
+    logger.info("team %s deleted by user %s: %s", team.code, actor.pk, summary)
+    return summary
+
+
+def team_transfer_ownership(*, actor, team: Team, membership: Membership) -> Membership:
+    """An owner makes another member owner and becomes admin, in one step; returns the new owner's row."""
+    with transaction.atomic():
+        _lock_team(team.id)
+        forget_memberships(actor)
+        _require(actor, Action.MANAGE_TEAM, team_id=team.id)
+        target = Membership.objects.select_for_update().filter(pk=membership.pk, team=team).first()
+        if target is None:
+            raise TeamRuleError("They are no longer a member of this team.")
+        if target.user_id == actor.pk:
+            raise TeamRuleError("Choose another member to hand the team over to.")
+        mine = Membership.objects.select_for_update().get(team=team, user=actor)
+        target.role = Role.OWNER
+        target.save(update_fields=["role"])
+        mine.role = Role.ADMIN
+        mine.save(update_fields=["role"])
+        _revoke_ungrantable_invitations(membership=mine, role=Role.ADMIN)
+    forget_memberships(actor)
+    logger.info("user %s handed team %s over to user %s", actor.pk, team.code, target.user_id)
+    return target
 
 
 def invitation_create(*, team: Team, inviter, invitee: str, role: str) -> Invitation:
@@ -92,7 +185,7 @@ def invitation_create(*, team: Team, inviter, invitee: str, role: str) -> Invita
         if not is_email and team.memberships.filter(user__username=invitee).exists():
             raise TeamRuleError(f"{invitee} is already a member of {team.name}.")
         pending = team.invitations.filter(
-            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+            accepted_at__isnull=True, revoked_at__isnull=True, declined_at__isnull=True, expires_at__gt=now
         )
         if pending.filter(**{"invitee__iexact" if is_email else "invitee": invitee}).exists():
             raise TeamRuleError(f"{invitee} already has a pending invitation; revoke it to send a new one.")
@@ -163,6 +256,8 @@ def invitation_refusal(*, invitation: Invitation, user) -> str | None:
     """Why ``user`` cannot accept this invitation now, or ``None`` if they can."""
     if invitation.revoked_at is not None:
         return "This invitation was withdrawn. Ask the team for a new one."
+    if invitation.declined_at is not None:
+        return "This invitation was declined. Ask the team for a new one."
     if invitation.accepted_at is not None:
         if invitation.accepted_by_id == user.pk:
             return "You have already accepted this invitation."
@@ -186,11 +281,19 @@ def invitation_refusal(*, invitation: Invitation, user) -> str | None:
     return None
 
 
+def _locked_invitation(invitation: Invitation) -> Invitation:
+    """The invitation's row, locked; gone (its team was deleted meanwhile) is a rule, not a crash."""
+    locked = Invitation.objects.select_for_update().select_related("team").filter(pk=invitation.pk).first()
+    if locked is None:
+        raise TeamRuleError("This invitation no longer exists: the team was deleted.")
+    return locked
+
+
 def invitation_accept(*, invitation: Invitation, user) -> Membership:
     """Join the team with the invitation's role; the link is used up."""
     with transaction.atomic():
         _lock_team(invitation.team_id)
-        invitation = Invitation.objects.select_for_update().select_related("team").get(pk=invitation.pk)
+        invitation = _locked_invitation(invitation)
         refusal = invitation_refusal(invitation=invitation, user=user)
         if refusal:
             raise TeamRuleError(refusal)
@@ -203,16 +306,32 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
     return membership
 
 
+def invitation_decline(*, invitation: Invitation, user) -> None:
+    """The invitee says no: the invitation leaves their list and the team's pending list, and its link stops
+    working (the team may invite them again)."""
+    with transaction.atomic():
+        invitation = _locked_invitation(invitation)
+        if not invitation_is_for(invitation, user):
+            raise TeamRuleError("This invitation is for someone else: only they can decline it.")
+        if invitation.declined_at is not None:
+            return  # declining twice is a no-op
+        if invitation.accepted_at is not None or invitation.revoked_at is not None:
+            raise TeamRuleError("This invitation is no longer pending: there is nothing to decline.")
+        invitation.declined_at = timezone.now()
+        invitation.save(update_fields=["declined_at"])
+    logger.info("invitation %s declined by user %s", invitation.pk, user.pk)
+
+
 def invitation_revoke(*, actor, invitation: Invitation) -> None:
     forget_memberships(actor)
     _require(actor, Action.MANAGE_MEMBERS, team_id=invitation.team_id)
     if invitation.role == Role.OWNER and not can(actor, Action.MANAGE_TEAM, team_id=invitation.team_id):
         raise TeamRuleError("Only an owner can withdraw an invitation to become an owner.")
     revoked = Invitation.objects.filter(
-        pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
+        pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True, declined_at__isnull=True
     ).update(revoked_at=timezone.now())
     if not revoked:
-        raise TeamRuleError("This invitation was already used or withdrawn.")
+        raise TeamRuleError("This invitation was already used, declined or withdrawn.")
 
 
 def _revoke_ungrantable_invitations(*, membership: Membership, role: str | None) -> None:
@@ -224,6 +343,7 @@ def _revoke_ungrantable_invitations(*, membership: Membership, role: str | None)
             invited_by_id=membership.user_id,
             accepted_at__isnull=True,
             revoked_at__isnull=True,
+            declined_at__isnull=True,
         )
         .exclude(role__in=grantable_roles(role))
         .update(revoked_at=timezone.now())
@@ -269,6 +389,12 @@ def membership_remove(*, actor, membership: Membership) -> None:
             if target.role == Role.OWNER and not can(actor, Action.MANAGE_TEAM, team_id=target.team_id):
                 raise TeamRuleError("Only an owner can remove an owner.")
         if target.role == Role.OWNER:
+            if target.user_id == actor.pk and not (
+                Membership.objects.filter(team_id=target.team_id, role=Role.OWNER)
+                .exclude(pk=target.pk)
+                .exists()
+            ):
+                raise TeamRuleError(sole_owner_leaving_reason(target.team))
             _keep_an_owner(team_id=target.team_id, losing=target)
         target.delete()
         _revoke_ungrantable_invitations(membership=target, role=None)

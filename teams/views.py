@@ -1,4 +1,5 @@
-"""Team pages: my teams, one team's members and invitations, joining by link, and the team switcher."""
+"""Team pages: my teams, one team's members and invitations, joining by link (or declining), handing a team
+over, deleting it, and the team switcher."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pixelgallery.redirects import safe_next
 from teams import selectors, services
 from teams.active import SESSION_KEY, set_active_team
-from teams.forms import InvitationForm, InviteForm, MemberForm, RoleForm, TeamForm
+from teams.forms import InvitationForm, InviteForm, MemberForm, RoleForm, TeamDeleteForm, TeamForm
 from teams.models import Membership, Role
 from teams.permissions import Action, can, memberships_of
 
@@ -30,13 +31,17 @@ def _team_page(request: HttpRequest, membership: Membership, *, status: int = 20
     invitations = list(selectors.pending_invitations(team=team)) if manages else []
     for invitation in invitations:
         invitation.link = _join_url(request, invitation)
+    manages_team = can(user, Action.MANAGE_TEAM, team_id=team.id)
+    is_last_owner = membership.role == Role.OWNER and selectors.owner_count(team=team) == 1
     context = {
         "team": team,
         "membership": membership,
         "rows": selectors.member_rows(team=team, viewer=user),
         "can_manage_members": manages,
-        "can_manage_team": can(user, Action.MANAGE_TEAM, team_id=team.id),
-        "is_last_owner": membership.role == Role.OWNER and selectors.owner_count(team=team) == 1,
+        "can_manage_team": manages_team,
+        "is_last_owner": is_last_owner,
+        "leave_refusal": services.sole_owner_leaving_reason(team) if is_last_owner else "",
+        "transfer_candidates": selectors.transfer_candidates(team=team, user=user) if manages_team else [],
         "invitations": invitations,
         "invite_form": forms.get("invite_form") or (InviteForm(roles=roles) if manages else None),
         "rename_form": forms.get("rename_form") or TeamForm(initial={"name": team.name}),
@@ -53,10 +58,16 @@ def _back_to_team(membership: Membership) -> HttpResponse:
 def team_list(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        team = services.team_create(user=request.user, name=form.cleaned_data["name"])
-        set_active_team(request, team)  # new work goes to the team just made
-        messages.success(request, f"Team “{team.name}” created and selected. Invite people to join it below.")
-        return redirect("teams:detail", code=team.code)
+        try:
+            team = services.team_create(user=request.user, name=form.cleaned_data["name"])
+        except services.TeamNameTakenError as refusal:
+            form.add_error("name", str(refusal))
+        else:
+            set_active_team(request, team)  # new work goes to the team just made
+            messages.success(
+                request, f"Team “{team.name}” created and selected. Invite people to join it below."
+            )
+            return redirect("teams:detail", code=team.code)
     context = {
         "rows": selectors.teams_for_user(user=request.user),
         "invitations": selectors.invitations_for_user(user=request.user),
@@ -80,7 +91,11 @@ def team_rename(request: HttpRequest, code) -> HttpResponse:
     form = TeamForm(request.POST)
     if not form.is_valid():
         return _team_page(request, membership, rename_form=form)
-    services.team_rename(actor=request.user, team=membership.team, name=form.cleaned_data["name"])
+    try:
+        services.team_rename(actor=request.user, team=membership.team, name=form.cleaned_data["name"])
+    except services.TeamNameTakenError as refusal:
+        form.add_error("name", str(refusal))
+        return _team_page(request, membership, rename_form=form)
     messages.success(request, f"Renamed to “{membership.team.name}”.")
     return _back_to_team(membership)
 
@@ -179,10 +194,62 @@ def leave(request: HttpRequest, code) -> HttpResponse:
     membership = selectors.get_membership_for_user(user=request.user, code=code)
     try:
         services.membership_remove(actor=request.user, membership=membership)
+    except services.TeamRuleError as refusal:  # the only owner: the page says what to do instead
+        messages.error(request, str(refusal))
+        return _team_page(request, membership, status=409)
+    return _left(request, membership)
+
+
+@login_required
+@require_POST
+def transfer(request: HttpRequest, code) -> HttpResponse:
+    """An owner hands the team over: the member chosen becomes owner, the owner becomes admin."""
+    membership = selectors.get_membership_for_user(user=request.user, code=code)
+    if not can(request.user, Action.MANAGE_TEAM, team_id=membership.team_id):
+        raise PermissionDenied("Only the team's owners can hand it over.")
+    form = MemberForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose the member to hand the team over to.")
+        return _back_to_team(membership)
+    target = selectors.get_team_member(team=membership.team, username=form.cleaned_data["member"])
+    try:
+        services.team_transfer_ownership(actor=request.user, team=membership.team, membership=target)
     except services.TeamRuleError as refusal:
         messages.error(request, str(refusal))
-        return _back_to_team(membership)
-    return _left(request, membership)
+    else:
+        name = target.user.get_username()
+        messages.success(request, f"{name} is now an owner of {membership.team.name}, and you are an admin.")
+    return _back_to_team(membership)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_delete(request: HttpRequest, code) -> HttpResponse:
+    """The confirmation page (what is deleted, what is kept), then the deletion once the name is typed."""
+    membership = selectors.get_membership_for_user(user=request.user, code=code)
+    team = membership.team
+    if not can(request.user, Action.MANAGE_TEAM, team_id=team.id):
+        raise PermissionDenied("Only the team's owners can delete it.")
+    form = TeamDeleteForm(request.POST or None, team_name=team.name)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.team_delete(actor=request.user, team=team, confirm=form.cleaned_data["confirm"])
+        except services.TeamRuleError as error:  # work started meanwhile: said again below
+            form.add_error(None, str(error))
+        else:
+            if request.session.get(SESSION_KEY) == str(team.code):
+                set_active_team(request, None)
+            messages.success(
+                request, f"Deleted {team.name}. Its credits ledger is kept in every member's credit history."
+            )
+            return redirect("teams:list")
+    summary = selectors.team_deletion_summary(team=team)
+    refusal = services.team_deletion_refusal(summary)
+    if refusal and refusal in form.non_field_errors():
+        form.errors.pop("__all__")  # the page says it once, above the form
+    context = {"team": team, "form": form, "summary": summary, "refusal": refusal}
+    status = 409 if request.method == "POST" and refusal else 200
+    return render(request, "teams/delete.html", context, status=status)
 
 
 @login_required
@@ -215,7 +282,11 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
             refusal = str(error)
         else:
             role = Role(invitation.role).label.lower()
-            messages.success(request, f"Welcome to {invitation.team.name}! You joined as {role}.")
+            set_active_team(request, invitation.team)  # its library and new work are the team's at once
+            messages.success(
+                request,
+                f"Welcome to {invitation.team.name}! You joined as {role} and are now working in the team.",
+            )
             return redirect("teams:detail", code=invitation.team.code)
     context = {
         "invitation": invitation,
@@ -224,6 +295,25 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
         "member_of_team": invitation.team_id in memberships_of(request.user),
     }
     return render(request, "teams/join.html", context, status=200 if request.method == "GET" else 409)
+
+
+@login_required
+@require_POST
+def decline(request: HttpRequest, token: str) -> HttpResponse:
+    """The invitee turns the invitation down: it leaves their list and the team's pending invitations."""
+    invitation = selectors.get_invitation(token=token)
+    try:
+        services.invitation_decline(invitation=invitation, user=request.user)
+    except services.TeamRuleError as refusal:
+        context = {
+            "invitation": invitation,
+            "refusal": str(refusal),
+            "is_for_me": services.invitation_is_for(invitation, request.user),
+            "member_of_team": invitation.team_id in memberships_of(request.user),
+        }
+        return render(request, "teams/join.html", context, status=409)
+    messages.info(request, f"You declined the invitation to {invitation.team.name}.")
+    return redirect("teams:list")
 
 
 @login_required

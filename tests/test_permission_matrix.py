@@ -193,6 +193,7 @@ EXPECTED: dict[str, Case] = {
     "teams:list": Case("GET", logged_in(200)),
     "teams:switch": Case("POST", logged_in(302), data=(("team", "{team}"),)),
     "teams:join": Case("POST", logged_in(409), kwargs="token"),  # only "newcomer" may accept
+    "teams:decline": Case("POST", logged_in(409), kwargs="token"),  # only "newcomer" may decline
     "teams:detail": Case("GET", team_only(200), kwargs="team"),
     "teams:rename": Case("POST", team_only(403, owner=302), kwargs="team", data=(("name", "Renamed"),)),
     "teams:invite": Case(
@@ -213,7 +214,9 @@ EXPECTED: dict[str, Case] = {
     "teams:member_remove": Case(
         "POST", team_only(403, admin=302, owner=302), kwargs="team", data=(("member", "viewer"),)
     ),
-    "teams:leave": Case("POST", team_only(302), kwargs="team"),
+    "teams:leave": Case("POST", team_only(302, owner=409), kwargs="team"),  # the only owner: told why
+    "teams:transfer": Case("POST", team_only(403, owner=302), kwargs="team", data=(("member", "admin"),)),
+    "teams:delete": Case("GET", team_only(403, owner=200), kwargs="team"),  # the confirmation page
     # Credits: your own page for everyone; the active team's dashboard for its admins and owners ("other"
     # has no team picked: back to /credits/; "outsider" sees their own team's, never this one's).
     "credits:mine": Case("GET", logged_in(200)),

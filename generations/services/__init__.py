@@ -15,6 +15,7 @@ from generations.services.persistence import (
 )
 from generations.services.submission import SubmissionRefused, generation_submit
 from generations.services.sweeping import sweep_stale_work
+from generations.services.teams import team_generations_delete
 
 __all__ = [
     "SubmissionRefused",
@@ -31,4 +32,5 @@ __all__ = [
     "provider_pause_start",
     "retry_delay",
     "sweep_stale_work",
+    "team_generations_delete",
 ]

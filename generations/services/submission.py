@@ -41,6 +41,13 @@ def generation_submit(*, user, params: GenerationRequest, team: Team | None = No
     generation.price = generation.num_outputs * model_cost(generation.model)  # reserved until answered
     with transaction.atomic():
         if team is not None:
+            # The team's row, locked as its deletion locks it: work is never queued in a deleted team (the
+            # deletion, for its part, waits for work queued before it).
+            if Team.objects.select_for_update().filter(pk=team.id, deleted_at__isnull=True).first() is None:
+                raise SubmissionRefused(
+                    f"{team.name} was deleted. Switch to Personal or another team; nothing was queued "
+                    "or charged."
+                )
             try:
                 budget_check_submission(
                     team=team,

@@ -47,13 +47,19 @@ def test_alice_invites_bob_who_joins_and_switches_to_the_team(browser, page, liv
         expect(bob_page.get_by_test_id("join-team")).to_have_text("Night shift")
         expect(bob_page.get_by_test_id("join-role")).to_have_text("member")
         bob_page.click("button:has-text('Accept and join')")
-        expect(bob_page.locator(".flash")).to_contain_text("Welcome to Night shift! You joined as member.")
+        expect(bob_page.locator(".flash")).to_contain_text(
+            "Welcome to Night shift! You joined as member and are now working in the team."
+        )
         expect(bob_page.locator("tr[data-member=bob] [data-testid=role]")).to_have_text("Member")
         expect(bob_page.get_by_test_id("invite-panel")).to_have_count(0)  # members get no controls
 
         switcher = bob_page.get_by_test_id("team-switcher")
-        expect(switcher.locator("option:checked")).to_have_text("Personal")
+        expect(switcher.locator("option:checked")).to_have_text("Night shift")  # joining switched to it
+        expect(bob_page.get_by_test_id("active-role")).to_have_text("Member")
         expect(bob_page.locator("[data-switch-button]")).to_be_hidden()  # JavaScript submits on change
+        switcher.select_option(label="Personal")
+        expect(switcher.locator("option:checked")).to_have_text("Personal")
+        expect(bob_page.get_by_test_id("active-role")).to_have_count(0)
         switcher.select_option(label="Night shift")
         expect(bob_page.get_by_test_id("active-role")).to_have_text("Member")
         expect(switcher.locator("option:checked")).to_have_text("Night shift")

@@ -117,7 +117,7 @@ def test_the_header_context_takes_one_query_however_many_teams(alice, make_user,
     alice = type(alice).objects.get(pk=alice.pk)  # a fresh user object: nothing cached yet
     with django_assert_num_queries(1):
         context = header_context(alice, active=str(teams[3].code))
-        assert [team.name for team in context["my_teams"]] == [f"Team {n:02}" for n in range(8)]
+        assert [choice.label for choice in context["my_teams"]] == [f"Team {n:02}" for n in range(8)]
         assert (context["active_team"], context["active_role"]) == (teams[3], Role.MEMBER)
 
 

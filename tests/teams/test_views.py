@@ -124,7 +124,10 @@ def test_the_last_owner_is_told_to_hand_over_before_leaving(client, people, team
     client.force_login(people["alice"])
     response = client.get(url("teams:detail", team))
     assert response.context["is_last_owner"]
-    assert reverse("teams:leave", args=[team.code]) not in response.content.decode()
+    html = response.content.decode()
+    assert reverse("teams:leave", args=[team.code]) not in html
+    assert 'disabled aria-describedby="leave-reason">Leave Studio</button>' in html
+    assert "first transfer ownership to another member, or delete the team" in html
 
 
 def test_team_page_queries_do_not_grow_with_members(client, people, team, make_user):
@@ -315,11 +318,14 @@ def test_a_viewer_leaves_and_her_active_team_is_reset(client, people, team):
     assert client.get(url("teams:detail", team)).status_code == 404
 
 
-def test_the_last_owner_cannot_leave(client, people, team):
+def test_the_last_owner_cannot_leave_and_is_told_why_in_the_page(client, people, team):
     client.force_login(people["alice"])
     response = client.post(url("teams:leave", team))
-    assert response["Location"] == url("teams:detail", team)
-    assert role_of("alice", team) == Role.OWNER and "needs an owner" in flashes(response)[0]
+    assert response.status_code == 409 and role_of("alice", team) == Role.OWNER
+    html = response.content.decode()
+    reason = "You are the only owner of Studio, so you cannot leave it yet: first transfer ownership"
+    assert '<header class="topbar">' in html and f'class="flash error" role="status">{reason}' in html
+    assert 'data-testid="transfer-panel"' in html and 'data-testid="delete-panel"' in html
 
 
 # --- joining by link ---
@@ -346,7 +352,8 @@ def test_the_invited_user_sees_team_and_role_and_accepts_with_a_post(client, peo
     assert response.status_code == 302 and response["Location"] == url("teams:detail", team)
     assert role_of("eve", team) == Role.MEMBER
     assert Invitation.objects.get().accepted_by == people["eve"]
-    assert "Welcome to Studio! You joined as member." in flashes(response)
+    assert "Welcome to Studio! You joined as member and are now working in the team." in flashes(response)
+    assert client.session[SESSION_KEY] == str(team.code)  # joining switches to the team
 
 
 def test_someone_else_is_refused_and_learns_nothing_about_the_team(client, people, invitation, team):
