@@ -141,7 +141,8 @@ def test_a_viewer_is_offered_only_what_a_viewer_may_do(page, live_server, alice,
     expect(page.locator("#bulk-form button[value=zip]")).to_be_visible()  # viewers download
     main_fits(page)
 
-    page.locator("a.tile-link").first.click()
+    # A click opens the viewer; its link is what leads to the image page.
+    page.goto(live_server.url + page.locator("a.tile-link").first.get_attribute("href"))
     expect(page.get_by_test_id("prompt")).to_have_text("a lighthouse in the studio")
     expect(page.get_by_test_id("in-collections")).to_have_text("In collections: Lights")
     for control in ("remix-same", "remix-new", "delete", "tags-input", "add-to-collection"):
