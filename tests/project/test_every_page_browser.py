@@ -144,11 +144,20 @@ def layout_problems(page, where: str) -> list[str]:
 
 @pytest.fixture
 def site(world: World) -> World:  # noqa: F811 - the matrix's fixture, by name
-    """The permission matrix's world, with a real thumbnail; the owner is also staff (the operations page)."""
+    """The permission matrix's world, with a real thumbnail and a failed generation; the owner is also staff
+    (for the operations page)."""
     image = world.image
     default_storage.delete(image.thumbnail.name)
     image.thumbnail.name = default_storage.save("thumbnails/a.webp", ContentFile(make_thumbnail(png_bytes())))
     image.save()
+    Generation.objects.create(
+        user=world.users["owner"],
+        team=world.team,
+        prompt="a failed harbour",
+        model="flux-pro",
+        status="failed",
+        error_message="PixelDojo refused the prompt.",
+    )
     owner = world.users["owner"]
     owner.is_staff = True
     owner.save()
@@ -203,7 +212,16 @@ def focus_path(page, steps: int) -> list[str]:
     return path
 
 
-def test_the_keyboard_opens_the_phone_menu_reaches_every_link_and_submits_a_prompt(
+def tab_to(page, reached: str, what: str) -> None:
+    """Press Tab until the JavaScript condition ``reached`` holds (at most 40 times)."""
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate(reached):
+            return
+    pytest.fail(f"Tab never reached {what}")
+
+
+def test_the_keyboard_opens_the_phone_menu_reaches_every_link_submits_a_prompt_and_switches_team(
     browser, live_server, site, celery_worker
 ):
     context = log_in_browser(browser, live_server, site, "owner")
@@ -236,22 +254,27 @@ def test_the_keyboard_opens_the_phone_menu_reaches_every_link_and_submits_a_prom
         assert overflow(page) is None
 
         # The prompt form, by keyboard only: Tab to the prompt, type, Tab on to Generate, press Enter.
-        for _ in range(30):
-            page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement.id") == "id_prompt":
-                break
-        else:
-            pytest.fail("Tab never reached the prompt box")
+        tab_to(page, "document.activeElement.id === 'id_prompt'", "the prompt box")
         page.keyboard.type("a lighthouse typed by keyboard")
-        for _ in range(30):
-            page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement.textContent.trim()") == "Generate":
-                break
-        else:
-            pytest.fail("Tab never reached the Generate button")
+        tab_to(page, "document.activeElement.textContent.trim() === 'Generate'", "the Generate button")
         page.keyboard.press("Enter")
         card = page.locator("article.card").filter(has_text="a lighthouse typed by keyboard")
         expect(card.get_by_test_id("status")).to_have_text("Done", timeout=30_000)
         assert Generation.objects.filter(prompt="a lighthouse typed by keyboard").count() == 1
+
+        # The team switcher: arrow keys only choose (no page load per step); the Switch button then switches.
+        page.goto(live_server.url + "/")
+        focus_path(page, 3)
+        page.keyboard.press("Enter")
+        tab_to(page, "document.activeElement.id === 'team-switcher-select'", "the team switcher")
+        page.keyboard.press("ArrowUp")
+        switch = page.locator("[data-switch-button]")
+        expect(switch).to_be_visible()
+        expect(page.get_by_test_id("active-role")).to_have_text("Owner")  # still in the team: nothing sent
+        page.keyboard.press("Tab")
+        assert switch.evaluate("el => el === document.activeElement")
+        page.keyboard.press("Enter")
+        expect(page.get_by_test_id("active-role")).to_have_count(0)
+        expect(page.get_by_test_id("team-switcher").locator("option:checked")).to_have_text("Personal")
     finally:
         context.close()
