@@ -175,7 +175,7 @@ def test_every_page_fits_a_phone_and_passes_axe_in_light_and_dark(browser, live_
     else:
         assert {"gallery", "my_images", "teams:detail", "credits:mine", "collection_detail"} <= names, names
     if persona == "owner":
-        assert {"credits:team", "operations"} <= names, names
+        assert {"credits:team", "operations", "library_compare", "teams:delete"} <= names, names
 
     context = log_in_browser(browser, live_server, site, persona)
     page = context.new_page()
