@@ -16,3 +16,10 @@ CHROMIUM_ARGS = [
 def chromium_path() -> str | None:
     """The system Chromium, or ``None`` when it is not installed."""
     return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def open_menu(page) -> None:
+    """At phone width the header's navigation sits behind its Menu button: open it."""
+    toggle = page.locator("[data-menu-toggle]")
+    if toggle.count() and toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()

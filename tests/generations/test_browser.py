@@ -98,9 +98,7 @@ def test_a_long_prompt_never_widens_a_page_and_the_counter_counts(page, live_ser
         page.set_viewport_size({"width": width, "height": 900})
         for url in urls:
             page.goto(f"{live_server.url}{url}")
-            # The main content, not the whole document: the header's nav overflows at 390 px on its own
-            # (a separate finding of issue 12).
-            overflow = page.evaluate("[document.querySelector('main').scrollWidth, window.innerWidth]")
+            overflow = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert overflow[0] <= overflow[1], (width, url, overflow)
     # The detail page shows the whole prompt; the card clamps it and keeps it whole for hover.
     expect(page.get_by_test_id("prompt")).to_have_text("x" * 2000)

@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 
 from generations.imaging import make_thumbnail
 from generations.models import Generation
+from tests.browser import open_menu
 from tests.library.factories import png_bytes
 from tests.test_permission_matrix import (  # noqa: F401 - `world` is a fixture used by name
     EXPECTED,
@@ -116,13 +117,6 @@ def blocking_violations(page) -> list[str]:
             summary = " ".join(node.get("failureSummary", "").split())
             lines.append(f"{violation['id']} ({violation['impact']}) at {node['target']}: {summary}")
     return lines
-
-
-def open_menu(page) -> None:
-    """At phone width the header's navigation sits behind its Menu button: open it (for axe to see it)."""
-    toggle = page.locator("[data-menu-toggle]")
-    if toggle.count() and toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
-        toggle.click()
 
 
 def legible_chart_labels(page) -> list[str]:
