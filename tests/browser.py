@@ -23,3 +23,16 @@ def open_menu(page) -> None:
     toggle = page.locator("[data-menu-toggle]")
     if toggle.count() and toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
         toggle.click()
+
+
+def log_in(page, live_server, username: str, *, next_path: str = "/") -> None:
+    """Log ``username`` in through the login form (the test password) and land on ``next_path``."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    page.goto(f"{live_server.url}/accounts/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{live_server.url}{next_path}")

@@ -7,19 +7,10 @@ from playwright.sync_api import expect
 
 from generations.models import Generation, Image
 from library.models import Collection
-from tests.browser import open_menu
-from tests.conftest import PASSWORD
+from tests.browser import log_in, open_menu
 from tests.library.factories import make_image, make_team
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("h2", has_text="Recent generations")).to_be_visible()
 
 
 @pytest.fixture

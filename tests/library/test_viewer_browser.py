@@ -9,18 +9,10 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from library.selectors import PAGE_SIZE
-from tests.conftest import PASSWORD
+from tests.browser import log_in
 from tests.library.factories import make_image, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("h2", has_text="Recent generations")).to_be_visible()
 
 
 def make_stored(user, prompt: str, *, size: tuple[int, int] = (64, 48), color: str = "red", **kwargs):

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from teams.models import Invitation, Membership
-from tests.conftest import PASSWORD
+from tests.browser import log_in
 from tests.teams import fast_passwords
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,16 +17,8 @@ def _fast_passwords(settings):
     fast_passwords(settings)
 
 
-def log_in(page, live_server, username: str, *, next_path: str = "/teams/") -> None:
-    page.goto(f"{live_server.url}{next_path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{live_server.url}{next_path}")
-
-
 def test_alice_invites_bob_who_joins_and_switches_to_the_team(browser, page, live_server, alice, bob):
-    log_in(page, live_server, "alice")
+    log_in(page, live_server, "alice", next_path="/teams/")
     page.fill("#id_name", "Night shift")
     page.click("button:has-text('Create team')")
     expect(page.get_by_test_id("team-name")).to_have_text("Night shift")

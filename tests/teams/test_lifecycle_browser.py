@@ -12,8 +12,7 @@ from credits.services import ledger_charge_images
 from generations.models import Image
 from teams import services
 from teams.models import Role, Team
-from tests.browser import open_menu
-from tests.conftest import PASSWORD
+from tests.browser import log_in, open_menu
 from tests.library.factories import make_image
 from tests.teams import fast_passwords, make_team
 
@@ -23,14 +22,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     fast_passwords(settings)
-
-
-def log_in(page, live_server, username: str, *, next_path: str = "/teams/") -> None:
-    page.goto(f"{live_server.url}{reverse('login')}?next={next_path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{live_server.url}{next_path}")
 
 
 def main_fits(page) -> None:
@@ -43,7 +34,7 @@ def test_accepting_from_the_teams_page_switches_the_header_to_the_team(page, liv
     team = make_team(alice, name="Night shift")
     services.invitation_create(team=team, inviter=alice, invitee="bob", role=Role.MEMBER)
     page.set_viewport_size({"width": 390, "height": 800})
-    log_in(page, live_server, "bob")
+    log_in(page, live_server, "bob", next_path="/teams/")
     expect(page.locator("nav a", has_text="Team library")).to_have_count(0)
     row = page.get_by_test_id("my-invitations").locator("tr[data-invitation-team='Night shift']")
     expect(row.get_by_role("button", name="Decline the invitation to Night shift")).to_be_visible()
@@ -60,7 +51,7 @@ def test_accepting_from_the_teams_page_switches_the_header_to_the_team(page, liv
 def test_declining_from_the_teams_page_removes_the_invitation(page, live_server, alice, bob):
     team = make_team(alice, name="Night shift")
     services.invitation_create(team=team, inviter=alice, invitee="bob", role=Role.VIEWER)
-    log_in(page, live_server, "bob")
+    log_in(page, live_server, "bob", next_path="/teams/")
     page.get_by_role("button", name="Decline the invitation to Night shift").click()
     expect(page.locator(".flash.info")).to_have_text("You declined the invitation to Night shift.")
     expect(page.get_by_test_id("my-invitations")).to_have_count(0)
