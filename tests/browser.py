@@ -36,3 +36,9 @@ def log_in(page, live_server, username: str, *, next_path: str = "/") -> None:
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{live_server.url}{next_path}")
+
+
+def assert_page_fits(page) -> None:
+    """No horizontal scroll on the page, header included."""
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], (page.url, widths)

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from generations.models import Generation, Image
 from library.models import Collection
-from tests.browser import log_in, open_menu
+from tests.browser import assert_page_fits, log_in, open_menu
 from tests.library.factories import make_image, make_team
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -104,12 +104,6 @@ def switch_to(page, team_name: str) -> None:
     expect(page.get_by_test_id("active-role")).to_be_attached()  # the page reloads with the menu folded
 
 
-def main_fits(page) -> None:
-    """No horizontal scroll on the page, header included."""
-    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], (page.url, widths)
-
-
 def test_a_viewer_is_offered_only_what_a_viewer_may_do(page, live_server, alice, bob):
     team = make_team(alice, name="Studio", viewer=bob)
     image = make_image(alice, team=team, prompt="a lighthouse in the studio", with_files=True)
@@ -125,14 +119,14 @@ def test_a_viewer_is_offered_only_what_a_viewer_may_do(page, live_server, alice,
         "member, or switch to Personal to generate on your own."
     )
     expect(page.locator("#id_prompt")).to_have_count(0)
-    main_fits(page)
+    assert_page_fits(page)
 
     page.goto(f"{live_server.url}/library/team/")
     expect(page.get_by_test_id("tile")).to_have_count(1)
     expect(page.get_by_test_id("bulk-delete")).to_have_count(0)
     expect(page.get_by_test_id("bulk-collection")).to_have_count(0)
     expect(page.locator("#bulk-form button[value=zip]")).to_be_visible()  # viewers download
-    main_fits(page)
+    assert_page_fits(page)
 
     # A click opens the viewer; its link is what leads to the image page.
     page.goto(live_server.url + page.locator("a.tile-link").first.get_attribute("href"))
@@ -141,7 +135,7 @@ def test_a_viewer_is_offered_only_what_a_viewer_may_do(page, live_server, alice,
     for control in ("remix-same", "remix-new", "delete", "tags-input", "add-to-collection"):
         expect(page.get_by_test_id(control)).to_have_count(0)
     expect(page.get_by_test_id("remix-refusal")).to_contain_text("No remix: You are a viewer in Studio")
-    main_fits(page)
+    assert_page_fits(page)
     page.get_by_test_id("favourite").click()  # a viewer may favourite
     expect(page.get_by_test_id("favourite")).to_have_attribute("aria-pressed", "true")
 

@@ -12,7 +12,7 @@ from credits.services import ledger_charge_images
 from generations.models import Image
 from teams import services
 from teams.models import Role, Team
-from tests.browser import log_in, open_menu
+from tests.browser import assert_page_fits, log_in, open_menu
 from tests.library.factories import make_image
 from tests.teams import fast_passwords, make_team
 
@@ -24,12 +24,6 @@ def _fast_passwords(settings):
     fast_passwords(settings)
 
 
-def main_fits(page) -> None:
-    """No horizontal scroll on the page, header included."""
-    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
-
-
 def test_accepting_from_the_teams_page_switches_the_header_to_the_team(page, live_server, alice, bob):
     team = make_team(alice, name="Night shift")
     services.invitation_create(team=team, inviter=alice, invitee="bob", role=Role.MEMBER)
@@ -38,7 +32,7 @@ def test_accepting_from_the_teams_page_switches_the_header_to_the_team(page, liv
     expect(page.locator("nav a", has_text="Team library")).to_have_count(0)
     row = page.get_by_test_id("my-invitations").locator("tr[data-invitation-team='Night shift']")
     expect(row.get_by_role("button", name="Decline the invitation to Night shift")).to_be_visible()
-    main_fits(page)
+    assert_page_fits(page)
     row.get_by_role("button", name="Accept the invitation to Night shift").focus()
     page.keyboard.press("Enter")  # by keyboard
     expect(page.locator(".flash")).to_contain_text("You joined as member and are now working in the team.")
@@ -66,7 +60,7 @@ def test_the_owner_deletes_a_team_after_reading_what_goes_and_typing_its_name(pa
     expect(page.get_by_test_id("leave-reason")).to_contain_text("You are the only owner of Doomed")
     expect(page.get_by_role("button", name="Leave Doomed")).to_be_disabled()
     expect(page.get_by_test_id("transfer-panel")).to_contain_text("Make owner and become admin")
-    main_fits(page)
+    assert_page_fits(page)
     page.get_by_test_id("delete-link").click()
 
     expect(page.get_by_test_id("delete-summary")).to_have_text(
@@ -76,7 +70,7 @@ def test_the_owner_deletes_a_team_after_reading_what_goes_and_typing_its_name(pa
     expect(page.get_by_test_id("delete-ledger")).to_contain_text(
         "The credits ledger (1 entry, 2 credits spent)"
     )
-    main_fits(page)
+    assert_page_fits(page)
     page.fill("#id_confirm", "doomed")
     page.get_by_role("button", name="Delete Doomed").click()
     expect(page.locator("#confirm-error")).to_have_text("Type Doomed exactly as shown to delete the team.")
