@@ -108,7 +108,7 @@ def world(make_user):
     alice.save()
     team = make_team(alice, member=bob)
     recent = make_image(alice, team=team, prompt="a harbour at dusk", with_files=True)
-    make_image(alice, team=team, prompt="a lighthouse", days_ago=1.2, with_files=True)
+    older = make_image(alice, team=team, prompt="a lighthouse", days_ago=1.2, with_files=True)
     make_image(alice, prompt="an old fox", days_ago=400, with_files=True)
     make_image(alice, prompt="a lost image", status="failed")
     Generation.objects.create(
@@ -121,7 +121,14 @@ def world(make_user):
     ProviderBalance.objects.create(credits=120, reported_at=timezone.now() - timedelta(hours=2))
     ProviderPause.objects.create(message="Quota exceeded", paused_until=timezone.now() + timedelta(hours=1))
     invitation = invitation_create(team=team, inviter=alice, invitee="carol", role="member")
-    return {"alice": alice, "carol": carol, "team": team, "image": recent, "invitation": invitation}
+    return {
+        "alice": alice,
+        "carol": carol,
+        "team": team,
+        "image": recent,
+        "older": older,
+        "invitation": invitation,
+    }
 
 
 def test_every_date_on_the_main_pages_is_a_time_element(world):
@@ -138,6 +145,7 @@ def test_every_date_on_the_main_pages_is_a_time_element(world):
         reverse("teams:list"),
         reverse("teams:detail", args=[team.code]),
         reverse("operations"),
+        f"{reverse('library_compare')}?images={image.code},{world['older'].code}",
     ]
     for url in pages:
         response = client.get(url)
