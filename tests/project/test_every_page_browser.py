@@ -11,6 +11,7 @@ soon as it has its expected answers there, and a new URL without them fails here
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -23,11 +24,13 @@ from generations.imaging import make_thumbnail
 from generations.models import Generation
 from tests.browser import open_menu
 from tests.library.factories import png_bytes
+from tests.project.test_time_on_pages import check_page
 from tests.test_permission_matrix import (  # noqa: F401 - `world` is a fixture used by name
     EXPECTED,
     World,
     app_url_names,
     client_for,
+    fill,
     url_for,
     world,
 )
@@ -54,6 +57,8 @@ def pages_for(site: World, persona: str) -> list[Page]:
     found = []
     for name, case in sorted(EXPECTED.items()):
         url = url_for(site, name, case)
+        if case.method == "GET" and case.data:  # e.g. the images to compare
+            url += "?" + urlencode([(key, fill(site, value)) for key, value in case.data])
         response = client.get(url)
         if response.streaming or not response["Content-Type"].startswith("text/html"):
             continue
@@ -183,6 +188,10 @@ def test_every_page_fits_a_phone_and_passes_axe_in_light_and_dark(browser, live_
             response = page.goto(live_server.url + target.url)
             assert response.status == target.status, (where, response.status)
             problems += layout_problems(page, f"{where} at {PHONE} px")
+            try:
+                check_page(page.content(), where)  # dates and times only in the one <time> format
+            except AssertionError as error:
+                problems.append(str(error))
             open_menu(page)
             problems += [f"{where} at {PHONE} px, light: {line}" for line in blocking_violations(page)]
             problems += layout_problems(page, f"{where} at {PHONE} px, menu open")
