@@ -53,8 +53,9 @@ def redis_client():
     return redis.Redis.from_url(redis_url())
 
 
-def _hammer(kind: str, target: str, name: str, stop_at: float, out) -> None:
-    """A worker process: take slots as fast as the limiter allows until ``stop_at``.
+def _hammer(kind: str, target: str, name: str, ready, go, stop_at, out) -> None:
+    """A worker process: once every process is ready, take slots as fast as the limiter allows until
+    ``stop_at`` (a shared value the parent sets when it says go).
 
     It imports this module without Django set up: the tests import models (and conftest) inside themselves.
     """
@@ -63,20 +64,33 @@ def _hammer(kind: str, target: str, name: str, stop_at: float, out) -> None:
         limiter = RedisRateLimiter(redis.Redis.from_url(target), name=name, window=window)
     else:
         limiter = FileRateLimiter(Path(target), window=window)
+    ready.put(True)
+    go.wait(timeout=60)
     taken = []
-    while time.time() < stop_at:
-        if acquire(limiter, max_wait=max(0.0, stop_at - time.time())) == 0 and time.time() < stop_at:
+    while time.time() < stop_at.value:
+        if (
+            acquire(limiter, max_wait=max(0.0, stop_at.value - time.time())) == 0
+            and time.time() < stop_at.value
+        ):
             taken.append(time.time())
     out.put(taken)
 
 
 def run_processes(kind: str, target: str, name: str) -> list[float]:
+    """Slot times taken by ``PROCESSES`` processes hammering one limiter for ``RUN_SECONDS``, counted from
+    when all of them have started (on a loaded machine, spawning alone can take seconds)."""
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    stop_at = time.time() + RUN_SECONDS + 1.5  # spawn start-up included
-    procs = [ctx.Process(target=_hammer, args=(kind, target, name, stop_at, out)) for _ in range(PROCESSES)]
+    ready, out, go, stop_at = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
+    procs = [
+        ctx.Process(target=_hammer, args=(kind, target, name, ready, go, stop_at, out))
+        for _ in range(PROCESSES)
+    ]
     for proc in procs:
         proc.start()
+    for _ in procs:
+        ready.get(timeout=60)
+    stop_at.value = time.time() + RUN_SECONDS
+    go.set()
     taken = sorted(t for _ in procs for t in out.get(timeout=30))
     for proc in procs:
         proc.join(timeout=10)
