@@ -16,8 +16,9 @@ from generations.models import PARAMETER_LABELS, Image
 from library.filters import LibraryFilters
 from library.models import Collection, CollectionItem, Favourite
 from library.search import search_prompts
+from pixelgallery.caching import remembered
 from teams.models import Team
-from teams.permissions import memberships_of, visible_q
+from teams.permissions import Action, can, memberships_of, own_work_q, team_scope_q, visible_q
 
 PAGE_SIZE = 48
 MAX_CURSOR_LENGTH = 200  # ours are under 100 characters; a longer one is junk
@@ -90,12 +91,22 @@ def visible_images(*, user) -> QuerySet[Image]:
 
 
 def library_queryset(*, user, team: Team | None, mine: bool, filters: LibraryFilters) -> QuerySet[Image]:
-    """The filtered, ordered library (``mine``: the user's own images; else the team's)."""
-    images = visible_images(user=user)
-    images = images.filter(user=user) if mine else images.filter(team=team)
-    images = images.annotate(
-        is_favourite=Exists(Favourite.objects.filter(user_id=user.id, image_id=OuterRef("pk")))
-    ).select_related("generation", "user", "team")
+    """The filtered, ordered library (``mine``: the user's own images; else the team's, for its members).
+
+    The scope is one predicate the planner estimates well (``team_id = X``, or ``user_id = U`` for
+    ``mine``) once ``teams.permissions`` has checked membership, not ``visible_q`` and-ed with the team.
+    """
+    if mine:
+        scope = own_work_q(user)
+    elif team is not None:
+        scope = team_scope_q(user, team_id=team.id)
+    else:
+        scope = Q(pk__in=[])
+    images = (
+        Image.objects.filter(scope)
+        .annotate(is_favourite=Exists(Favourite.objects.filter(user_id=user.id, image_id=OuterRef("pk"))))
+        .select_related("generation", "user", "team")
+    )
     images = search_prompts(images, filters.q)
     if filters.model:
         images = images.filter(generation__model=filters.model)
@@ -154,6 +165,33 @@ def collections_for(*, user) -> QuerySet[Collection]:
     return Collection.objects.filter(
         Q(team__isnull=True, created_by=user) | Q(team_id__in=list(memberships_of(user)))
     ).select_related("team", "cover")
+
+
+@dataclass(frozen=True)
+class CollectionChoice:
+    code: str
+    name: str
+
+
+def collections_cache_key(*, team_id: int | None, user_id: int) -> str:
+    """The cached collection names of a team (``team_id``), or of a user's personal space."""
+    return f"library:collections:team:{team_id}" if team_id else f"library:collections:user:{user_id}"
+
+
+def collection_choices(*, user, team: Team | None) -> list[CollectionChoice]:
+    """The boards of one space (a team the user may see, or with ``None`` their personal ones) by name, for
+    a library page's menus; cached until one is created, renamed or deleted (``library.services``)."""
+    if team is not None and not can(user, Action.VIEW, team_id=team.id):
+        return []
+    team_id = team.id if team else None
+
+    def load() -> list[CollectionChoice]:
+        boards = Collection.objects.filter(team_id=team_id)
+        if team_id is None:
+            boards = boards.filter(created_by=user)
+        return [CollectionChoice(str(code), name) for code, name in boards.values_list("code", "name")]
+
+    return remembered(collections_cache_key(team_id=team_id, user_id=user.id), load)
 
 
 def collections_for_image(*, user, image: Image) -> list[Collection]:
