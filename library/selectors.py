@@ -142,15 +142,38 @@ def library_page(
     cursor: str = "",
     page_size: int = PAGE_SIZE,
 ) -> LibraryPage:
-    """One page of the library after ``cursor``; one SQL query whatever the page size."""
+    """One page of the library after ``cursor``; one SQL query whatever the page size (two for a page of
+    "favourites first" that reaches past the user's favourites)."""
     images = library_queryset(user=user, team=team, mine=mine, filters=filters)
     position = decode_cursor(cursor) if cursor else None
-    if position is not None:
-        images = images.filter(_after(filters.sort, position))
-    rows = list(images[: page_size + 1])
+    if filters.sort == "favourites" and not filters.favourite:
+        rows = _favourites_first(images, position, page_size + 1)
+    else:
+        if position is not None:
+            images = images.filter(_after(filters.sort, position))
+        rows = list(images[: page_size + 1])
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     return LibraryPage(images=rows, next_cursor=encode_cursor(rows[-1]) if has_more and rows else None)
+
+
+def _favourites_first(images: QuerySet[Image], position, limit: int) -> list[Image]:
+    """Up to ``limit`` images after ``position`` in "favourites first" order, as two keyset segments: the
+    user's favourites, newest first, then the other images, newest first. Each segment is an index range
+    (``ORDER BY is_favourite`` would compute it for every image of the space and sort them all)."""
+    newest = images.order_by(*ORDERINGS["newest"])
+    rows: list[Image] = []
+    if position is None or position[0]:  # the page starts among the favourites
+        favourites = newest.filter(is_favourite=True)
+        if position is not None:
+            favourites = favourites.filter(_after("newest", position))
+        rows = list(favourites[:limit])
+    if len(rows) < limit:
+        others = newest.filter(is_favourite=False)
+        if position is not None and not position[0]:
+            others = others.filter(_after("newest", position))
+        rows += list(others[: limit - len(rows)])
+    return rows
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:
