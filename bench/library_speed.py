@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/library_speed.py [--images 100000] [--requests 100] [--reseed] [--explain]
 
+    # issue 13: teams of 10k, 100k and 1M images in ONE database, each measured on its own (p95 goal 50 ms),
+    # with EXPLAIN (ANALYZE, BUFFERS) of every scenario's page query
+    .venv/bin/python bench/library_speed.py --scale [--sizes 10000,100000,1000000] [--database NAME]
+
 * Uses the dedicated PostgreSQL database ``--database`` (default ``pixelgallery_bench``) on 127.0.0.1:5432,
   creating it when missing (``--reseed``: dropping and creating it afresh), and migrates it (``manage.py
   migrate`` with ``DATABASE_URL`` set).
@@ -68,7 +72,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE every scenario")
     benchkit.add_database_arguments(parser, default_database="pixelgallery_bench")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="per-team-size benchmark: the seed_library.py --scale teams, as scale-member (in every team)",
+    )
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="--scale: team sizes")
+    args = parser.parse_args(argv)
+    if args.scale:
+        if args.database == "pixelgallery_bench":
+            args.database = "pixelgallery_scale"
+        if args.goal_ms == 100.0:
+            args.goal_ms = 50.0
+    return args
 
 
 # --- database and seeding -----------------------------------------------------------------------------
@@ -359,6 +375,185 @@ def wait_idle(meter: benchkit.CpuMeter, seconds: float) -> None:
             return
 
 
+# --- per team size (issue 13) -------------------------------------------------------------------------
+
+
+def scale_scenarios(team, member, examples: dict[str, tuple[str, ...]]) -> list[Scenario]:
+    """Page 1, deep cursors (95 % down the newest and oldest orders, and into the non-favourites), each
+    sort, and searches of one team (the active team of the session)."""
+    from django.db.models import Exists, OuterRef
+
+    from generations.models import Image
+    from library.models import Favourite
+    from library.selectors import encode_cursor
+
+    url = "/library/team/"
+    images = Image.objects.filter(team=team)
+    total = images.count()
+    far = total * 95 // 100
+    newest_far = images.order_by("-created_at", "-id")[far]
+    oldest_far = images.order_by("created_at", "id")[far]
+    favourites = Favourite.objects.filter(user=member, image_id=OuterRef("pk"))
+    plain_far = images.exclude(Exists(favourites)).order_by("-created_at", "-id")[far * 9 // 10]
+    newest_far.is_favourite = oldest_far.is_favourite = plain_far.is_favourite = False
+    common = [url + query_string(q=q) for q in examples["common"]]
+    return [
+        Scenario("newest, page 1", [url]),
+        Scenario(f"newest, cursor after {far:,}", [url + query_string(cursor=encode_cursor(newest_far))]),
+        Scenario("oldest, page 1", [url + query_string(sort="oldest")]),
+        Scenario(
+            f"oldest, cursor after {far:,}",
+            [url + query_string(sort="oldest", cursor=encode_cursor(oldest_far))],
+        ),
+        Scenario("favourites first, page 1", [url + query_string(sort="favourites")]),
+        Scenario(
+            "favourites first, deep in the rest",
+            [url + query_string(sort="favourites", cursor=encode_cursor(plain_far))],
+        ),
+        Scenario("search, common word", common),
+        Scenario("search, common word, page 5", common, depth=5),
+        Scenario("search, rare word", [url + query_string(q=q) for q in examples["rare"]]),
+        Scenario("search, two words", [url + query_string(q=q) for q in examples["two words"]]),
+    ]
+
+
+def ensure_scale_seeded(args: argparse.Namespace) -> tuple[dict[str, int], Seeding]:
+    from generations.models import Image
+    from teams.models import Team
+    from tools.bulk_seeding import scale_team_name
+
+    sizes = {scale_team_name(int(size)): int(size) for size in args.sizes.split(",") if size.strip()}
+    counts = {}
+    for name in sizes:
+        team = Team.objects.filter(name=name).order_by("id").first()
+        counts[name] = Image.objects.filter(team=team).count() if team else 0
+    if all(counts[name] >= size for name, size in sizes.items()):
+        print(f"reusing {', '.join(f'{n!r} {c:,}' for n, c in counts.items())} (--reseed to seed again)")
+        return counts, Seeding(reused=True, images=sum(counts.values()))
+    arguments = ["bench/seed_library.py", "--scale", f"--sizes={args.sizes}", f"--seed={args.seed}"]
+    print(f"seeding: {shlex.join(arguments)}")
+    output, wall = run_python(*arguments)
+    total = re.search(r"total time .*", output)
+    seeding = Seeding(
+        reused=False,
+        images=sum(sizes.values()),
+        wall_seconds=wall,
+        reported=total.group(0) if total else "",
+        command="python " + shlex.join(arguments),
+    )
+    return sizes, seeding
+
+
+def scale_table(results: list[tuple[str, int, list[Scenario]]], args: argparse.Namespace) -> str:
+    lines = [
+        "| team (images) | scenario | matches | p50 ms | p95 ms | max ms | SQL queries per request "
+        f"| SQL ms per request (median) | other load (cores) | goal p95 ≤ {args.goal_ms:g} ms |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
+    ]
+    for name, images, scenarios in results:
+        for s in scenarios:
+            p50, p95 = percentile(s.timings, 0.50), percentile(s.timings, 0.95)
+            verdict = "met" if p95 <= args.goal_ms else "**missed**"
+            lines.append(
+                f"| {name} ({images:,}) | {s.name} | {hits_text(s.hits)} | {p50:.1f} | {p95:.1f} "
+                f"| {max(s.timings):.1f} | {', '.join(str(c) for c in sorted(s.queries))} "
+                f"| {percentile(s.sql_ms, 0.5):.1f} | {s.other_load:.2f} | {verdict} |"
+            )
+    return "\n".join(lines)
+
+
+def main_scale(args: argparse.Namespace) -> int:
+    """``--scale``: every team size measured on its own, in one database."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+
+    from teams.active import SESSION_KEY
+    from teams.models import Team
+    from tools.bulk_seeding import SHARED_MEMBER
+    from tools.seeding import SEARCH_EXAMPLES
+
+    sizes, seeding = ensure_scale_seeded(args)
+    cache.clear()  # nothing left over from another database using the same cache
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    member = get_user_model().objects.get(username=SHARED_MEMBER)
+    client = Client()
+    client.force_login(member, backend="django.contrib.auth.backends.ModelBackend")
+    get(client, "/library/")  # opens the connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        meter = benchkit.CpuMeter(cursor.fetchone()[0]) if Path("/proc/stat").exists() else None
+    results: list[tuple[str, int, list[Scenario]]] = []
+    plans: list[str] = []
+    for name, images in sizes.items():
+        team = Team.objects.get(name=name)
+        session = client.session
+        session[SESSION_KEY] = str(team.code)
+        session.save()
+        scenarios = [s for s in scale_scenarios(team, member, SEARCH_EXAMPLES) if args.only in s.name]
+        for scenario in scenarios:
+            count_hits(scenario, member, team)
+            if meter and args.wait_idle:
+                wait_idle(meter, args.wait_idle)
+            run_scenario(client, scenario, args, meter)
+            print(
+                f"{name} / {scenario.name}: p50 {percentile(scenario.timings, 0.5):.1f} ms, "
+                f"p95 {percentile(scenario.timings, 0.95):.1f} ms, queries {sorted(scenario.queries)}, "
+                f"other load {scenario.other_load:.2f} cores",
+                flush=True,
+            )
+            plan = benchkit.slowest_query_plan(
+                f"{name}: {scenario.name}", scenario.slowest_sql_ms, scenario.slowest_sql
+            )
+            print(plan, flush=True)
+            plans.append(plan)
+        results.append((name, images, scenarios))
+    mine = Scenario("My images (personal + own team images)", ["/library/"])
+    count_hits(mine, member, None)
+    run_scenario(client, mine, args, meter)
+    results.append(("scale-member", mine.hits[0], [mine]))
+    plans.append(
+        benchkit.slowest_query_plan(f"scale-member: {mine.name}", mine.slowest_sql_ms, mine.slowest_sql)
+    )
+
+    env = benchkit.environment()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    report = [
+        f"Date: {env['date']}, commit {commit}  ",
+        f"Machine: {env['machine']}  ",
+        f"Software: {env['software']}  ",
+        f"PostgreSQL settings: {env['settings']}  ",
+        f"Load average (1/5/15 min) at the end: {env['load']}; 'other load' is the CPU other processes used "
+        "while a scenario was timed.  ",
+        f"Server time in-process (Django test Client: SQL + template rendering, no network), logged in as "
+        f"{SHARED_MEMBER} (a member of every team, with personal images), each team active in turn; "
+        f"{args.warmup} warm-up + {args.requests} timed requests per scenario; "
+        f"database {args.database} ({'reused' if seeding.reused else 'seeded by this run'}).",
+    ]
+    if not seeding.reused:
+        report.append(f"Seeding: `{seeding.command}` took {seeding.wall_seconds:.1f} s ({seeding.reported}).")
+    report += ["", scale_table(results, args)]
+    text = "\n".join(report)
+    print()
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n" + "\n".join(plans) + "\n")
+    missed = [
+        f"{name}: {s.name}"
+        for name, _, scenarios in results
+        for s in scenarios
+        if percentile(s.timings, 0.95) > args.goal_ms
+    ]
+    if missed:
+        print(f"\nmissed the p95 goal of {args.goal_ms:g} ms: {'; '.join(missed)}")
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ["DATABASE_URL"] = ensure_database(args)
@@ -381,6 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     from teams.models import Team
     from tools.seeding import SEARCH_EXAMPLES, member_usernames
 
+    if args.scale:
+        return main_scale(args)
     seeding = ensure_seeded(args)
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     team = Team.objects.filter(name=args.team).order_by("id").first()

@@ -4,9 +4,9 @@ from django.http import HttpRequest
 
 def header_values(request: HttpRequest) -> dict[str, object]:
     """The page header's "credits spent" (signed-in users)."""
-    from credits.selectors import credits_spent_by_user
+    from credits.selectors import header_credits_spent
 
-    return {"credits_spent": credits_spent_by_user(user_id=request.user.id)}
+    return {"credits_spent": header_credits_spent(user_id=request.user.id)}
 
 
 class CreditsConfig(AppConfig):

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from credits.amounts import ZERO, tidy
 from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry, ProviderBalance
+from pixelgallery.caching import remembered
 from teams.models import ROLE_RANK, Membership, Role
 
 WINDOWS = (30, 90)  # days the charts and top prompts may cover
@@ -31,6 +32,16 @@ def credits_spent_by_user(*, user_id: int) -> Decimal:
     """Net credits spent by a user (charges minus refunds), from the roll-up kept in step with the ledger."""
     rows = DailySpend.objects.filter(user_id=user_id).aggregate(total=Sum("credits"))
     return tidy(rows["total"] or ZERO)
+
+
+def spent_cache_key(user_id: int) -> str:
+    return f"credits:spent:user:{user_id}"
+
+
+def header_credits_spent(*, user_id: int) -> Decimal:
+    """``credits_spent_by_user`` for the page header, cached until a spend row of the user is rolled up
+    (``credits.services`` forgets it)."""
+    return remembered(spent_cache_key(user_id), lambda: credits_spent_by_user(user_id=user_id))
 
 
 def credits_for_image(*, image_id: int) -> Decimal:

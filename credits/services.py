@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from credits.amounts import credits_label, exact, format_credits, split
 from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry, ProviderBalance
-from credits.selectors import budget_usage, credits_spent_this_month, month_start
+from credits.selectors import budget_usage, credits_spent_this_month, month_start, spent_cache_key
+from pixelgallery.caching import forget
 from teams.models import Membership, Role
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def _roll_up(entry: LedgerEntry) -> None:
     day = timezone.localdate(entry.created_at)
     keys = {"day": day, "team_id": entry.team_id, "user_id": entry.user_id, "model": entry.model}
     _add_to(DailySpend, keys, entry.credits)
+    forget(spent_cache_key(entry.user_id))  # the header's total
     if entry.team_id is not None and entry.generation_id is not None:
         prompt = entry.generation.prompt  # the generation the caller passed: no query
         keys = {"day": day, "team_id": entry.team_id, "prompt_key": prompt_key(prompt)}
@@ -172,6 +174,7 @@ def spend_rollup_rebuild() -> int:
         .order_by()
     )
     with transaction.atomic():
+        spenders = set(DailySpend.objects.values_list("user_id", flat=True).distinct())
         DailySpend.objects.all().delete()
         created = DailySpend.objects.bulk_create(
             (
@@ -196,6 +199,8 @@ def spend_rollup_rebuild() -> int:
             ),
             batch_size=5000,
         )
+        spenders.update(row.user_id for row in created)
+        forget(*(spent_cache_key(user_id) for user_id in spenders))  # the header's totals
     return len(created)
 
 

@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.utils.formats import localize
 from django.views.decorators.http import require_GET, require_http_methods
 
-from credits.selectors import credits_spent_by_user
+from credits.selectors import header_credits_spent
 from generations import selectors, services
 from generations.forms import GenerationForm
 from generations.models import Image
@@ -100,7 +100,7 @@ def generation_status(request: HttpRequest, code) -> JsonResponse:
     """
     generation = selectors.get_generation_for_user(user=request.user, code=code)
     card = render_to_string("generations/_card.html", {"generation": generation}, request=request)
-    spent = credits_spent_by_user(user_id=request.user.id)
+    spent = header_credits_spent(user_id=request.user.id)  # the header's own (cached) figure
     return JsonResponse(
         {
             "code": str(generation.code),

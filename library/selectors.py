@@ -16,8 +16,9 @@ from generations.models import PARAMETER_LABELS, Image
 from library.filters import LibraryFilters
 from library.models import Collection, CollectionItem, Favourite
 from library.search import search_prompts
+from pixelgallery.caching import remembered
 from teams.models import Team
-from teams.permissions import memberships_of, visible_q
+from teams.permissions import Action, can, memberships_of, own_work_q, team_scope_q, visible_q
 
 PAGE_SIZE = 48
 MAX_CURSOR_LENGTH = 200  # ours are under 100 characters; a longer one is junk
@@ -90,12 +91,22 @@ def visible_images(*, user) -> QuerySet[Image]:
 
 
 def library_queryset(*, user, team: Team | None, mine: bool, filters: LibraryFilters) -> QuerySet[Image]:
-    """The filtered, ordered library (``mine``: the user's own images; else the team's)."""
-    images = visible_images(user=user)
-    images = images.filter(user=user) if mine else images.filter(team=team)
-    images = images.annotate(
-        is_favourite=Exists(Favourite.objects.filter(user_id=user.id, image_id=OuterRef("pk")))
-    ).select_related("generation", "user", "team")
+    """The filtered, ordered library (``mine``: the user's own images; else the team's, for its members).
+
+    The scope is one predicate the planner estimates well (``team_id = X``, or ``user_id = U`` for
+    ``mine``) once ``teams.permissions`` has checked membership, not ``visible_q`` and-ed with the team.
+    """
+    if mine:
+        scope = own_work_q(user)
+    elif team is not None:
+        scope = team_scope_q(user, team_id=team.id)
+    else:
+        scope = Q(pk__in=[])
+    images = (
+        Image.objects.filter(scope)
+        .annotate(is_favourite=Exists(Favourite.objects.filter(user_id=user.id, image_id=OuterRef("pk"))))
+        .select_related("generation", "user", "team")
+    )
     images = search_prompts(images, filters.q)
     if filters.model:
         images = images.filter(generation__model=filters.model)
@@ -131,15 +142,38 @@ def library_page(
     cursor: str = "",
     page_size: int = PAGE_SIZE,
 ) -> LibraryPage:
-    """One page of the library after ``cursor``; one SQL query whatever the page size."""
+    """One page of the library after ``cursor``; one SQL query whatever the page size (two for a page of
+    "favourites first" that reaches past the user's favourites)."""
     images = library_queryset(user=user, team=team, mine=mine, filters=filters)
     position = decode_cursor(cursor) if cursor else None
-    if position is not None:
-        images = images.filter(_after(filters.sort, position))
-    rows = list(images[: page_size + 1])
+    if filters.sort == "favourites" and not filters.favourite:
+        rows = _favourites_first(images, position, page_size + 1)
+    else:
+        if position is not None:
+            images = images.filter(_after(filters.sort, position))
+        rows = list(images[: page_size + 1])
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     return LibraryPage(images=rows, next_cursor=encode_cursor(rows[-1]) if has_more and rows else None)
+
+
+def _favourites_first(images: QuerySet[Image], position, limit: int) -> list[Image]:
+    """Up to ``limit`` images after ``position`` in "favourites first" order, as two keyset segments: the
+    user's favourites, newest first, then the other images, newest first. Each segment is an index range
+    (``ORDER BY is_favourite`` would compute it for every image of the space and sort them all)."""
+    newest = images.order_by(*ORDERINGS["newest"])
+    rows: list[Image] = []
+    if position is None or position[0]:  # the page starts among the favourites
+        favourites = newest.filter(is_favourite=True)
+        if position is not None:
+            favourites = favourites.filter(_after("newest", position))
+        rows = list(favourites[:limit])
+    if len(rows) < limit:
+        others = newest.filter(is_favourite=False)
+        if position is not None and not position[0]:
+            others = others.filter(_after("newest", position))
+        rows += list(others[: limit - len(rows)])
+    return rows
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:
@@ -154,6 +188,33 @@ def collections_for(*, user) -> QuerySet[Collection]:
     return Collection.objects.filter(
         Q(team__isnull=True, created_by=user) | Q(team_id__in=list(memberships_of(user)))
     ).select_related("team", "cover")
+
+
+@dataclass(frozen=True)
+class CollectionChoice:
+    code: str
+    name: str
+
+
+def collections_cache_key(*, team_id: int | None, user_id: int) -> str:
+    """The cached collection names of a team (``team_id``), or of a user's personal space."""
+    return f"library:collections:team:{team_id}" if team_id else f"library:collections:user:{user_id}"
+
+
+def collection_choices(*, user, team: Team | None) -> list[CollectionChoice]:
+    """The boards of one space (a team the user may see, or with ``None`` their personal ones) by name, for
+    a library page's menus; cached until one is created, renamed or deleted (``library.services``)."""
+    if team is not None and not can(user, Action.VIEW, team_id=team.id):
+        return []
+    team_id = team.id if team else None
+
+    def load() -> list[CollectionChoice]:
+        boards = Collection.objects.filter(team_id=team_id)
+        if team_id is None:
+            boards = boards.filter(created_by=user)
+        return [CollectionChoice(str(code), name) for code, name in boards.values_list("code", "name")]
+
+    return remembered(collections_cache_key(team_id=team_id, user_id=user.id), load)
 
 
 def collections_for_image(*, user, image: Image) -> list[Collection]:

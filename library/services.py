@@ -12,6 +12,8 @@ from django.db import IntegrityError, transaction
 
 from generations.models import Generation, Image
 from library.models import MAX_TAG_LENGTH, Collection, CollectionItem, Favourite, ImageTag, Tag
+from library.selectors import collections_cache_key
+from pixelgallery.caching import forget
 from teams.models import Team
 from teams.permissions import Action, can, can_delete
 
@@ -35,7 +37,14 @@ def collection_create(*, user, team: Team | None, name: str) -> Collection:
     """A team board (members and up) or, without a team, a personal one."""
     if team is not None and not can(user, Action.CURATE, team_id=team.id):
         raise PermissionDenied("Only members can create collections in this team.")
-    return Collection.objects.create(name=name, team=team, created_by=user)
+    collection = Collection.objects.create(name=name, team=team, created_by=user)
+    _forget_choices(collection)
+    return collection
+
+
+def _forget_choices(collection: Collection) -> None:
+    """The cached names of the collection's space (a library page's menus) are out of date."""
+    forget(collections_cache_key(team_id=collection.team_id, user_id=collection.created_by_id))
 
 
 def _check_curate(user, collection: Collection) -> None:
@@ -47,11 +56,13 @@ def collection_rename(*, user, collection: Collection, name: str) -> None:
     _check_curate(user, collection)
     collection.name = name
     collection.save(update_fields=["name"])
+    _forget_choices(collection)
 
 
 def collection_delete(*, user, collection: Collection) -> None:
     _check_curate(user, collection)
     collection.delete()
+    _forget_choices(collection)
 
 
 def collection_add(*, user, collection: Collection, images: Iterable[Image]) -> int:
@@ -198,4 +209,5 @@ def team_library_delete(*, team_id: int, actor) -> None:
     """The team is being deleted by ``actor`` (an owner): its collections, then its images with their
     files (after the deletion commits)."""
     Collection.objects.filter(team_id=team_id).delete()
+    forget(collections_cache_key(team_id=team_id, user_id=actor.id))
     images_delete(user=actor, images=Image.objects.filter(team_id=team_id).order_by("id"))

@@ -50,7 +50,7 @@ def _library(request: HttpRequest, *, mine: bool, team, title: str, collection=N
         "mine": mine,
         "team": team,
         "collection": collection,
-        "collections": list(selectors.collections_for(user=user)),
+        "collections": selectors.collection_choices(user=user, team=None if mine else team),
         "can_curate": can(user, Action.CURATE, team_id=team_id),
         "offer_delete": any(image.deletable for image in page.images),  # their own, or anyone's as admin
         "delete_all": mine or can(user, Action.DELETE_ANY, team_id=team_id),

@@ -108,7 +108,9 @@ WSGI_APPLICATION = "pixelgallery.wsgi.application"
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Keep a connection for a minute of requests/tasks (no connect per request), checked before reuse.
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -314,6 +316,22 @@ PIXELDOJO_RATE_LIMIT_REDIS_URL = env_str(
         "REDIS_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
     ),
 )
+# --- Cache: what every page of a user or team repeats (header spend, provider pause, collection names);
+# services forget an entry when its data changes, so it must be shared by the web and worker processes:
+# Redis whenever Redis is around, else files under var/cache (one machine).
+CACHE_URL = env_str("CACHE_URL", PIXELDOJO_RATE_LIMIT_REDIS_URL)
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL.startswith(("redis://", "rediss://"))
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    )
+    | {"KEY_PREFIX": "pixelgallery", "TIMEOUT": env_int("CACHE_TIMEOUT_SECONDS", 300)}
+}
+
 # Unacknowledged messages of a worker that died come back after this long (Redis transport).
 CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", env_int("CELERY_VISIBILITY_TIMEOUT", 3600))
 CELERY_TASK_IGNORE_RESULT = True

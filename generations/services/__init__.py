@@ -5,7 +5,13 @@ transitions made with conditional updates or row locks.
 """
 
 from generations.services.calling import generation_fail, generation_run, retry_delay
-from generations.services.pause import provider_pause_active, provider_pause_clear, provider_pause_start
+from generations.services.pause import (
+    forget_provider_pause,
+    header_provider_pause,
+    provider_pause_active,
+    provider_pause_clear,
+    provider_pause_start,
+)
 from generations.services.persistence import (
     generation_settle,
     image_is_past_retention,
@@ -19,10 +25,12 @@ from generations.services.teams import team_generations_delete
 
 __all__ = [
     "SubmissionRefused",
+    "forget_provider_pause",
     "generation_fail",
     "generation_run",
     "generation_settle",
     "generation_submit",
+    "header_provider_pause",
     "image_is_past_retention",
     "image_mark",
     "image_persist",

@@ -131,12 +131,13 @@ def test_the_page_issues_the_same_few_queries_for_two_or_four_images(logged_in, 
     images = [make_image(alice, prompt=f"image {n}") for n in range(4)]
 
     def queries(*chosen) -> list[str]:
+        logged_in.get(compare_url(*chosen))  # warm: the header's values are cached from the first request on
         with CaptureQueriesContext(connection) as ctx:
             assert logged_in.get(compare_url(*chosen)).status_code == 200
         return [query["sql"] for query in ctx.captured_queries]
 
     two, four = queries(*images[:2]), queries(*images)
-    assert len(two) == len(four) == 6, "\n".join(four)
+    assert len(two) == len(four) == 4, "\n".join(four)
     assert sum('"generations_image"' in sql for sql in four) == 1  # one query loads every image
 
 

@@ -127,6 +127,7 @@ def test_library_page_issues_the_same_queries_whatever_the_page_size(client, ali
     session.save()
 
     def queries(url: str) -> int:
+        client.get(url)  # the header's values and the collection names are cached from now on
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(url)
             assert response.status_code == 200
@@ -140,7 +141,35 @@ def test_library_page_issues_the_same_queries_whatever_the_page_size(client, ali
             Favourite.objects.create(user=alice, image=image)
     assert queries(reverse("my_images")) == few_mine
     assert queries(reverse("team_library")) == few_team
-    assert queries(reverse("team_library") + "?q=image&sort=favourites&model=flux-pro") == few_team
+    # Favourites first: the favourites, then (on a page that reaches past them) the others: one more query.
+    assert queries(reverse("team_library") + "?q=image&sort=favourites&model=flux-pro") == few_team + 1
+
+
+def _queries(client, url: str) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+        assert response.status_code == 200
+    return [query["sql"] for query in ctx.captured_queries]
+
+
+@pytest.mark.parametrize("page", ["my_images", "team_library"])
+def test_a_library_page_costs_at_most_five_queries_once_its_header_is_cached(client, alice, page):
+    """Session, user, memberships, images; the header's spend and pause and the collection names come
+    from the cache after the first page (7 queries before issue 13)."""
+    team = make_team(alice)
+    Collection.objects.create(name="Picks", team=team, created_by=alice)
+    Collection.objects.create(name="Mine", team=None, created_by=alice)
+    for n in range(5):
+        make_image(alice, team=team, prompt=f"image {n}")
+    client.login(username="alice", password=PASSWORD)
+    session = client.session
+    session[SESSION_KEY] = str(team.code)
+    session.save()
+    first = _queries(client, reverse(page))
+    assert len(first) <= 8
+    for url in (reverse(page), reverse(page) + "?sort=favourites&q=image", reverse(page) + "?sort=oldest"):
+        queries = _queries(client, url)
+        assert len(queries) <= 5, "\n".join(queries)
 
 
 def test_filters_survive_in_the_load_more_link(client, alice):

@@ -1,0 +1,150 @@
+"""What a library page takes from the cache (header spend, provider pause, collection names) changes at once
+when its data does: each change below is made by a real service (or view), then the next page shows it."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from credits.services import ledger_charge_images, ledger_refund, spend_rollup_rebuild
+from generations.models import ProviderPause
+from generations.services import provider_pause_clear, provider_pause_start
+from library.models import Collection
+from teams.active import SESSION_KEY
+from tests.conftest import PASSWORD
+from tests.library.factories import make_image, make_team
+
+pytestmark = pytest.mark.django_db
+
+SPENT = re.compile(r'data-testid="credits-total"[^>]*>([^<]*) spent<')
+MENU = re.compile(r'<select name="collection" id="id_collection">(.*?)</select>', re.S)
+OPTIONS = re.compile(r'<option value="[0-9a-f-]{36}"[^>]*>([^<]*)</option>')
+
+
+def signed_in(client, user, team=None):
+    client.login(username=user.username, password=PASSWORD)
+    if team is not None:
+        session = client.session
+        session[SESSION_KEY] = str(team.code)
+        session.save()
+    return client
+
+
+def page(client, name: str = "my_images") -> str:
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def spent(html: str) -> str:
+    return SPENT.search(html).group(1)
+
+
+def collection_names(html: str) -> set[str]:
+    """The boards in the page's "Collection" filter menu."""
+    return set(OPTIONS.findall(MENU.search(html).group(1)))
+
+
+def test_a_new_charge_or_refund_shows_in_the_header_at_once(client, alice):
+    image = make_image(alice)
+    signed_in(client, alice)
+    assert spent(page(client)) == "0 credits"
+    assert spent(page(client)) == "0 credits"  # now from the cache
+    ledger_charge_images(generation=image.generation, images=[image], credits=Decimal("2.5"))
+    assert spent(page(client)) == "2.5 credits"
+    ledger_refund(actor=alice, user=alice, credits=Decimal("1"), note="test", generation=image.generation)
+    assert spent(page(client)) == "1.5 credits"
+
+
+def test_rebuilding_the_roll_ups_shows_in_the_header_at_once(client, alice):
+    image = make_image(alice)
+    ledger_charge_images(generation=image.generation, images=[image], credits=Decimal("3"))
+    signed_in(client, alice)
+    assert spent(page(client)) == "3 credits"
+    from credits.models import DailySpend
+
+    DailySpend.objects.all().delete()  # a broken roll-up (as after a bulk import) …
+    assert spent(page(client)) == "3 credits"  # … not seen while cached …
+    spend_rollup_rebuild()  # … and the repair is seen at once
+    assert spent(page(client)) == "3 credits"
+    DailySpend.objects.all().delete()
+    spend_rollup_rebuild()
+    assert spent(page(client)) == "3 credits"
+
+
+def test_a_pause_shows_and_goes_at_once(client, alice):
+    signed_in(client, alice)
+    assert 'data-testid="pause-banner"' not in page(client)
+    assert 'data-testid="pause-banner"' not in page(client)  # "no pause" is cached too
+    provider_pause_start(code="quota_exceeded", message="Quota exhausted.")
+    assert 'data-testid="pause-banner"' in page(client)
+    provider_pause_clear(user=alice)
+    assert 'data-testid="pause-banner"' not in page(client)
+
+
+def test_a_pause_edited_in_the_admin_or_over_by_time_is_seen_at_once(client, alice):
+    signed_in(client, alice)
+    pause = ProviderPause.objects.create(
+        code="quota_exceeded", message="Quota", paused_until=timezone.now() + timedelta(hours=1)
+    )
+    assert 'data-testid="pause-banner"' in page(client)
+    pause.cleared_at = timezone.now()
+    pause.save()  # as the admin's change form does
+    assert 'data-testid="pause-banner"' not in page(client)
+    pause.cleared_at = None
+    pause.save()
+    assert 'data-testid="pause-banner"' in page(client)
+    pause.delete()
+    assert 'data-testid="pause-banner"' not in page(client)
+
+
+def test_a_cached_pause_is_not_shown_past_its_end(client, alice):
+    signed_in(client, alice)
+    ProviderPause.objects.create(
+        code="quota_exceeded", message="Quota", paused_until=timezone.now() + timedelta(seconds=1.5)
+    )
+    assert 'data-testid="pause-banner"' in page(client)
+    time.sleep(1.6)  # the pause runs out: nothing is written, the cached pause has to notice by itself
+    assert 'data-testid="pause-banner"' not in page(client)
+
+
+def test_collections_created_renamed_and_deleted_show_at_once(client, alice, bob):
+    team = make_team(alice, member=bob)
+    make_image(alice, team=team)
+    make_image(alice)
+    signed_in(client, alice, team)
+    assert collection_names(page(client, "team_library")) == set()
+    assert collection_names(page(client)) == set()
+
+    response = client.post(reverse("collections"), {"name": "Team picks"})  # in the active team
+    assert response.status_code == 302
+    assert collection_names(page(client, "team_library")) == {"Team picks"}
+    assert collection_names(page(client)) == set()  # personal boards only on My images
+
+    board = Collection.objects.get(name="Team picks")
+    edit = reverse("collection_edit", args=[board.code])
+    client.post(edit, {"operation": "rename", "name": "Client picks"})
+    assert collection_names(page(client, "team_library")) == {"Client picks"}
+
+    # Another member's change to the team's boards reaches alice's cached page too.
+    other = signed_in(type(client)(), bob, team)
+    other.post(reverse("collections"), {"name": "Bob board"})
+    assert collection_names(page(client, "team_library")) == {"Client picks", "Bob board"}
+
+    client.post(edit, {"operation": "delete"})
+    assert collection_names(page(client, "team_library")) == {"Bob board"}
+
+
+def test_personal_collections_are_each_users_own(client, alice, bob):
+    signed_in(client, alice)
+    assert collection_names(page(client)) == set()
+    client.post(reverse("collections"), {"name": "Alice only"})
+    assert collection_names(page(client)) == {"Alice only"}
+    other = signed_in(type(client)(), bob)
+    assert collection_names(page(other)) == set()
