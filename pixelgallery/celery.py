@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from celery import Celery, signals
+from django import db
 
 from pixelgallery import logging as observability_logs
 from pixelgallery import metrics
@@ -25,6 +27,21 @@ signals.task_postrun.connect(observability_logs.clear_request_id, dispatch_uid="
 signals.task_prerun.connect(metrics.task_started, dispatch_uid="pixelgallery-metrics")
 signals.task_postrun.connect(metrics.task_finished, dispatch_uid="pixelgallery-metrics")
 signals.worker_init.connect(metrics.start_worker_exporter, dispatch_uid="pixelgallery-metrics")
+
+
+def close_old_database_connections(sender: Any = None, **kwargs: Any) -> None:
+    """Before and after each task, as around each web request: close the database connections that are past
+    ``CONN_MAX_AGE`` (so every task, when it is 0) or unusable; keep the others (``CELERY_DB_REUSE_MAX``).
+
+    Not for a task run eagerly: it runs inside its caller, whose connection (and transaction) it shares.
+    """
+    request = getattr(sender, "request", None)
+    if not getattr(request, "is_eager", False):
+        db.close_old_connections()
+
+
+signals.task_prerun.connect(close_old_database_connections, dispatch_uid="pixelgallery-db")
+signals.task_postrun.connect(close_old_database_connections, dispatch_uid="pixelgallery-db")
 
 
 def ensure_broker_folders() -> None:
