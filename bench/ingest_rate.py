@@ -64,9 +64,6 @@ from tools.processes import (  # noqa: E402 - the project root must be importabl
     postgres_database,
 )
 
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-OUTPUTS = 4  # images per generation (PixelDojo's maximum)
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -261,56 +258,21 @@ class IngestBench:
 
     def queue_images(self, count: int, megapixels: str, *, enqueue: bool = True) -> list[int]:
         """Ask the sandbox for ``count`` images; record them as answered (pending); queue their downloads."""
-        import requests
-        from django.utils import timezone
-
-        from generations.models import Generation, Image
         from generations.tasks import persist_image
+        from tools.ingesting import answered_images
 
-        ids: list[int] = []
-        urls: list[str] = []
-        for number in range(-(-count // OUTPUTS)):
-            outputs = min(OUTPUTS, count - number * OUTPUTS)
-            body = {
-                "prompt": f"ingest bench #{number}",
-                "model": "flux-pro",
-                "aspect_ratio": "1:1",
-                "num_outputs": outputs,
-                "megapixels": megapixels,
-            }
-            answer = requests.post(
-                f"{self.sandbox.base_url}/flux",
-                json=body,
-                headers={"Authorization": "Bearer sandbox-key"},
-                timeout=10,
-            )
-            answer.raise_for_status()
-            payload = answer.json()
-            generation = Generation.objects.create(
-                user=self.user,
-                prompt=body["prompt"],
-                model=body["model"],
-                aspect_ratio="1:1",
-                num_outputs=outputs,
-                megapixels=megapixels,
-                seed=payload["seed"],
-                status=Generation.Status.SAVING,
-                attempts=1,
-                provider_id=payload["id"],
-                provider_created_at=timezone.now(),
-                provider_answer=answer.text,
-            )
-            for index, url in enumerate(payload["images"]):
-                image = Image.objects.create(
-                    generation=generation, user=self.user, index=index, provider_url=url
-                )
-                ids.append(image.id)
-                urls.append(url)
-        self.warm_sandbox(urls)
+        answered = answered_images(
+            user=self.user,
+            base_url=self.sandbox.base_url,
+            count=count,
+            megapixels=megapixels,
+            prompt="ingest",
+        )
+        self.warm_sandbox(answered.urls)
         if enqueue:
-            for image_id in ids:
+            for image_id in answered.ids:
                 persist_image.delay(image_id)
-        return ids
+        return answered.ids
 
     def warm_sandbox(self, urls: list[str]) -> None:
         """Download every image once beforehand, so the sandbox has rendered its whole pool when timed."""
