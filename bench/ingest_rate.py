@@ -12,7 +12,7 @@ It builds its own world from real processes (``tools/processes.py``) and tears i
   text chunk), so the sandbox spends no CPU rendering while the worker is measured;
 * local file storage in a temporary folder (``MEDIA_ROOT``);
 * one prefork Celery worker on the ``downloads`` queue (``--concurrency`` processes), started afresh for
-  each phase after that phase's work is queued.
+  each phase (for the rate, once the phase's work is queued).
 
 Each phase asks the sandbox for generations of 4 square images (``POST /flux``), records them as the app does
 after an answer (a generation *saving*, its images *pending*), queues one ``persist_image`` task per image,
@@ -24,8 +24,8 @@ image stored and settles its generation.
   state (between the 10th and the 90th percentile of the stored times) and wall clock (first to last image).
 * **rss** (4-megapixel PNGs, 2000x2000, ``output_megapixels`` 4): the worker's resident memory, summed over
   the main process and its pool processes (``/proc/<pid>/status`` ``VmRSS``; PSS from ``smaps_rollup`` too,
-  which counts pages shared after ``fork`` once), sampled every 0.2 s: at ready, after the first
-  ``--warm`` images, at the end (worker idle) and the peak.
+  which counts pages shared after ``fork`` once), sampled every 0.2 s: at ready (the worker is started before
+  this phase's tasks are queued), after the first ``--warm`` images, at the end (worker idle) and the peak.
 
 Prints a markdown report (with the date, commit and load average) and exits 1 when the rate is below
 ``--goal-rate`` (20/s) or the RSS grew by more than ``--goal-rss-mb`` (50 MB) from ready to end.
@@ -391,11 +391,15 @@ class IngestBench:
         args = self.args
         log(f"rss: queueing {args.rss_images} 4-MP images")
         self.sandbox.configure(output_megapixels=4)
-        ids = self.queue_images(args.rss_images, "1")
+        ids = self.queue_images(args.rss_images, "1", enqueue=False)
         load_before = load_average()
         worker = self.start_worker("ingest-rss")
-        time.sleep(1.0)  # the pool processes are forked by now
-        ready = group_memory(worker.pid or 0)
+        time.sleep(2.0)  # the pool processes are forked by now
+        ready = group_memory(worker.pid or 0)  # before its first task
+        from generations.tasks import persist_image
+
+        for image_id in ids:
+            persist_image.delay(image_id)
         marks: dict[str, tuple[float, float, int]] = {"ready": ready}
 
         def progress(stored: int) -> None:
