@@ -36,7 +36,12 @@ WHOLE_DECODE_MAX_BYTES = 96 * 1024 * 1024  # decoding memory of an image that ca
 SMALL_DECODE_BYTES = 16 * 1024 * 1024  # an image this small (2048² RGBA) is decoded whole: simpler, faster
 STRIP_BYTES = 4 * 1024 * 1024  # about this much pixel memory per decoded PNG strip
 THUMBNAIL_SIDE = 512
-REDUCING_GAP = 2.0  # as Pillow's thumbnail(): reduce by whole factors to 2x the size, then resample (LANCZOS)
+REDUCING_GAP = 2.0  # as Pillow's thumbnail(): reduce by whole factors to 2x the size, then resample
+# Pillow's thumbnail() default: from at most 2x the size it looks as LANCZOS does, at half the cost.
+THUMBNAIL_RESAMPLE = PILImage.Resampling.BICUBIC
+# libwebp's method 2: 2-3x faster than 4, files within a few % of its size (docs/BENCHMARKS.md, issue 13)
+WEBP_METHOD = 2
+WEBP_QUALITY = 82
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_STRIP_MODES = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "P": 1}  # 8-bit modes: channels per pixel
@@ -172,9 +177,10 @@ def _thumbnail(data: bytes, fmt: str, width: int, height: int, side: int) -> byt
             bands = _whole_bands(image, rows if image.mode != mode else image.height)
         reduced = _reduce_bands(bands, image.size, factor, mode)
         box = (box[0] / factor[0], box[1] / factor[1], box[2] / factor[0], box[3] / factor[1])
-        picture = reduced.resize(size, PILImage.Resampling.LANCZOS, box=box)
+        picture = reduced.resize(size, THUMBNAIL_RESAMPLE, box=box)
     out = io.BytesIO()
-    picture.convert("RGBA" if alpha else "RGB").save(out, format="WEBP", quality=82, method=4)
+    picture = picture.convert("RGBA" if alpha else "RGB")
+    picture.save(out, format="WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
     return out.getvalue()
 
 

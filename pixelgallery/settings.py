@@ -338,6 +338,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each task unless this is set (a new
+# connection per task); workers instead treat a task as Django treats a request (pixelgallery/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_TASK_ALWAYS_EAGER = False
 # Queues: PixelDojo calls (which may wait for a rate-limit slot) and image downloads run in separate worker
 # pools, so downloads never starve behind API calls. A worker started without -Q consumes all three

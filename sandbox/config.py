@@ -23,6 +23,8 @@ INVALID_STATUSES = (400, 422)
 MODELS = ("flux-pro", "flux-1.1-pro", "flux-1.1-pro-ultra", "flux-dev-single-lora")
 DEFAULT_MODEL_COST = 1.0
 ERROR_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_OUTPUT_MEGAPIXELS = 16.0  # a 4096² picture; PixelDojo's largest outputs (ultra) are about 4 MP
+MAX_IMAGE_POOL = 64  # rendered pictures kept in memory (see render.render_png's cache)
 
 
 def _is_number(value: Any) -> bool:
@@ -146,6 +148,8 @@ class SandboxConfig:
     invalid_status: int = 400
     rate_limit_headers: str = "none"
     error_200_code: str = "server_error"
+    output_megapixels: float | None = None  # served pictures' size whatever was asked (None = as asked)
+    image_pool: int = 0  # > 0: serve one of this many pictures per shape, each file made unique (benchmarks)
 
     def __post_init__(self) -> None:
         self.keys = {str(name): KeyPlan.coerce(plan) for name, plan in dict(self.keys).items()}
@@ -189,6 +193,21 @@ class SandboxConfig:
             isinstance(self.fault_seed, bool) or not isinstance(self.fault_seed, int)
         ):
             raise ValueError(f"fault_seed must be an integer or None, got {self.fault_seed!r}")
+        if self.output_megapixels is not None and (
+            not _is_number(self.output_megapixels) or not 0 < self.output_megapixels <= MAX_OUTPUT_MEGAPIXELS
+        ):
+            raise ValueError(
+                f"output_megapixels must be a number above 0 and at most {MAX_OUTPUT_MEGAPIXELS:g}, "
+                f"or None, got {self.output_megapixels!r}"
+            )
+        if (
+            isinstance(self.image_pool, bool)
+            or not isinstance(self.image_pool, int)
+            or not 0 <= self.image_pool <= MAX_IMAGE_POOL
+        ):
+            raise ValueError(
+                f"image_pool must be an integer from 0 to {MAX_IMAGE_POOL}, got {self.image_pool!r}"
+            )
 
     def updated(self, **changes: Any) -> SandboxConfig:
         """Return a new config with some fields changed.
@@ -220,6 +239,8 @@ class SandboxConfig:
             "invalid_status": self.invalid_status,
             "rate_limit_headers": self.rate_limit_headers,
             "error_200_code": self.error_200_code,
+            "output_megapixels": self.output_megapixels,
+            "image_pool": self.image_pool,
         }
 
     def model_cost(self, model: str) -> float:
@@ -240,6 +261,8 @@ class SandboxConfig:
         PIXELDOJO_SANDBOX_MODEL_COSTS  e.g. `flux-1.1-pro-ultra=1.5,flux-pro=2` (replaces the defaults)
         PIXELDOJO_SANDBOX_CREDITS_STYLE (none | reported), PIXELDOJO_SANDBOX_INVALID_STATUS (400 | 422),
         PIXELDOJO_SANDBOX_RATE_LIMIT_HEADERS (none | seconds | epoch), PIXELDOJO_SANDBOX_ERROR_200_CODE
+        PIXELDOJO_SANDBOX_OUTPUT_MEGAPIXELS (e.g. 4: every picture that size, whatever was asked),
+        PIXELDOJO_SANDBOX_IMAGE_POOL (e.g. 16: pictures rendered once and reused; 0 renders each one)
         """
         env = os.environ if environ is None else environ
 
@@ -256,6 +279,8 @@ class SandboxConfig:
             ("LATENCY_SECONDS", "latency_seconds", float),
             ("FAULT_SEED", "fault_seed", int),
             ("INVALID_STATUS", "invalid_status", int),
+            ("OUTPUT_MEGAPIXELS", "output_megapixels", float),
+            ("IMAGE_POOL", "image_pool", int),
         ):
             raw = get(name)
             if raw is not None:

@@ -13,6 +13,8 @@ import hashlib
 import io
 import math
 import random
+import struct
+import zlib
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
@@ -36,9 +38,13 @@ Color = tuple[int, int, int]
 
 
 def image_size(aspect_ratio: str, megapixels: str) -> tuple[int, int]:
-    """Width and height (multiples of 16) with width*height close to megapixels * 1e6."""
+    """Width and height (multiples of 16) with width*height close to megapixels * 1e6.
+
+    ``megapixels`` is a number written as a string: one of the API's (``MEGAPIXELS``), or the size a
+    sandbox configured with ``output_megapixels`` serves (e.g. "4").
+    """
     ratio_w, ratio_h = ASPECT_RATIOS[aspect_ratio]
-    area = MEGAPIXELS[megapixels] * 1_000_000
+    area = float(megapixels) * 1_000_000
     width = math.sqrt(area * ratio_w / ratio_h)
     height = area / width
     return _multiple_of_16(width), _multiple_of_16(height)
@@ -132,7 +138,7 @@ def _draw_caption(image: Image.Image, prompt: str, caption_right: str) -> None:
     draw.text((margin, height - band / 2), left, fill=(240, 240, 240), font=font, anchor="lm")
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=64)  # room for a whole image pool (sandbox.config.MAX_IMAGE_POOL) of one shape
 def render_png(prompt: str, seed: int, model: str, aspect_ratio: str, megapixels: str, index: int) -> bytes:
     """Render output number `index` (1-based) of a generation as PNG bytes."""
     width, height = image_size(aspect_ratio, megapixels)
@@ -146,3 +152,11 @@ def render_png(prompt: str, seed: int, model: str, aspect_ratio: str, megapixels
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def with_text(png: bytes, keyword: str, text: str) -> bytes:
+    """``png`` with a tEXt chunk added just before its IEND: other file bytes, the same pixels."""
+    end = png.rindex(b"IEND") - 4  # the chunk's length field
+    data = keyword.encode("latin-1") + b"\x00" + text.encode("latin-1")
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
+    return png[:end] + chunk + png[end:]

@@ -19,6 +19,8 @@ The sandbox keeps its own clock (real time plus an offset that only moves forwar
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import html
 import json
 import logging
@@ -39,7 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sandbox.config import MODELS, KeyPlan, SandboxConfig
-from sandbox.render import ASPECT_RATIOS, MEGAPIXELS, image_size, render_png
+from sandbox.render import ASPECT_RATIOS, MEGAPIXELS, image_size, render_png, with_text
 
 logger = logging.getLogger(__name__)
 
@@ -660,6 +662,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(config.latency_seconds)
         seed = request.seed if request.seed >= 0 else secrets.randbelow(2**32)
         extra = 1 if state.roll(config.faults.extra_url) else 0  # an image nobody asked (or paid) for
+        if config.output_megapixels is not None:  # every picture this size, whatever was asked
+            request = dataclasses.replace(request, megapixels=f"{config.output_megapixels:g}")
         generation = state.add_generation(request, seed, extra_images=extra)
         base = self._public_root()
         count = request.num_outputs + extra
@@ -711,6 +715,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(config.faults.slow_seconds)
         if state.roll(config.faults.corrupt):
             data = b"\x00CORRUPT" + state.random_bytes(4096)
+        elif config.image_pool:
+            data = _pooled_png(generation, index, config.image_pool)
         else:
             data = render_png(
                 generation.prompt,
@@ -741,6 +747,22 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             raise _invalid(str(exc)) from None
         self._send_json(200, {"offset_seconds": offset, "now": self.state.now()})
+
+
+def _pooled_png(generation: Generation, index: int, pool: int) -> bytes:
+    """One of ``pool`` pictures of the generation's shape, rendered once, with this image's name in a text
+    chunk so that every file differs (as every generated image does) while no picture is rendered twice."""
+    name = f"{generation.token}_{index}"
+    variant = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % pool + 1
+    picture = render_png(
+        "sandbox image pool",
+        variant,
+        generation.model,
+        generation.aspect_ratio,
+        generation.megapixels,
+        1,
+    )
+    return with_text(picture, "Source", name)
 
 
 def _json_object(raw_body: bytes) -> dict[str, Any]:
