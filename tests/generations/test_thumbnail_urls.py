@@ -18,32 +18,14 @@ from django.urls import reverse
 from generations import thumbnails
 from generations.imaging import verify_image
 from generations.models import Image
-from generations.services import image_storage_names
 from teams.active import SESSION_KEY
 from teams.models import Membership
 from tests.conftest import PASSWORD
-from tests.library.factories import make_image, make_team, png_bytes
+from tests.library.factories import make_image, make_team, png_bytes, store_thumbnails
 
 pytestmark = pytest.mark.django_db
 
 CACHE_FOREVER = "private, max-age=31536000, immutable"
-
-
-def store_thumbnails(image: Image, *, size: tuple[int, int] = (900, 600), color: str = "teal") -> Image:
-    """The image's files as the worker stores them: the original and both WebP thumbnails, under its keys."""
-    verified = verify_image(png_bytes(color, size))
-    original, large, small = image_storage_names(image, verified.extension)
-    for name, data in (
-        (original, verified.data),
-        (large, verified.thumbnail),
-        (small, verified.thumbnail_small),
-    ):
-        default_storage.save(name, ContentFile(data))
-    Image.objects.filter(id=image.id).update(
-        file=original, thumbnail=large, thumbnail_small=small, width=size[0], height=size[1]
-    )
-    image.refresh_from_db()
-    return image
 
 
 class _Images(HTMLParser):
