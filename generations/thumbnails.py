@@ -17,8 +17,8 @@ Rules:
 * Local files (``FileSystemStorage``): ``/t/<signature>/<expiry>/<key>``, an HMAC-SHA256 of key and expiry
   under ``SECRET_KEY`` (``SECRET_KEY_FALLBACKS`` still accepted), checked by ``views.signed_thumbnail``
   without the ORM, the session or the user.
-* S3: a presigned GET that the bucket answers itself, with ``response-cache-control`` and
-  ``response-content-type`` set; signed as at the window's start (not the clock's time) so that it is the same
+* S3: a presigned GET (SigV4) that the bucket answers itself, with ``response-cache-control`` and
+  ``response-content-type`` set; dated at the window's start (not the clock's time) so that it is the same
   URL all window long. It needs long-lived access keys: a URL signed with temporary credentials stops working
   when they expire.
 """
@@ -29,15 +29,12 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
-from botocore.auth import AUTH_TYPE_MAPS, SIGV4_TIMESTAMP, S3SigV4QueryAuth
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.urls import get_script_prefix, reverse
@@ -132,55 +129,94 @@ def thumbnail_sources(image, *, now: float | None = None) -> ThumbnailSources | 
     return ThumbnailSources(src=large, srcset=srcset, width=image.width, height=image.height)
 
 
-# --- S3: presigned as at the window's start --------------------------------------------------------------
+# --- S3: presigned GETs dated at the window's start ------------------------------------------------------
+# SigV4 query-string signing as AWS specifies it (what botocore's generate_presigned_url does), done here so
+# that the signature is dated at the window's start (the same URL all window long) and a page of tiles costs
+# microseconds, not ~0.3-0.5 ms per URL through botocore. Where the bucket is (endpoint, addressing style,
+# signing region) comes from one URL botocore presigns for the storage; credentials from a boto3 session made
+# as django-storages makes its own (refreshable ones are refreshed by boto3).
 
-_signed_at: ContextVar[datetime | None] = ContextVar("thumbnail_signed_at", default=None)
-_SIGNER = "s3v4-pixelgallery-window-query"
-
-
-class _WindowQueryAuth(S3SigV4QueryAuth):
-    """botocore's presigned-URL signer (SigV4, query string), dated at the window's start instead of now."""
-
-    def _modify_request_before_signing(self, request) -> None:
-        request.context["timestamp"] = _signed_at.get().strftime(SIGV4_TIMESTAMP)
-        super()._modify_request_before_signing(request)
+_PROBE_KEY = "thumbnails/probe.webp"
 
 
-AUTH_TYPE_MAPS.setdefault(_SIGNER, _WindowQueryAuth)
-
-
-def _choose_window_signer(**kwargs) -> str | None:
-    """botocore's ``choose-signer`` hook: our signer while a thumbnail URL is being made, else the default."""
-    return _SIGNER if _signed_at.get() is not None else None
-
-
-@contextmanager
-def _signing_as_of(moment: datetime) -> Iterator[None]:
-    token = _signed_at.set(moment)
-    try:
-        yield
-    finally:
-        _signed_at.reset(token)
+@dataclass(frozen=True)
+class _Bucket:
+    scheme: str
+    host: str
+    path_prefix: str  # the URL path before the key: "/" or "/<bucket>/"
+    region: str
+    credentials: object  # botocore Credentials
 
 
 def _is_s3() -> bool:
     return hasattr(default_storage, "bucket_name")
 
 
-@lru_cache(maxsize=8192)
-def _presigned(bucket: tuple[str, str, str], key: str, start: int, expiry: int) -> str:
-    """Deterministic for its arguments (the bucket, endpoint and access key included), so it is kept:
-    botocore takes a fraction of a millisecond to sign one URL."""
-    client = default_storage.connection.meta.client
-    client.meta.events.register_first(
-        "choose-signer.s3.GetObject", _choose_window_signer, unique_id="pixelgallery-thumbnail-window"
-    )
-    parameters = {"ResponseCacheControl": CACHE_CONTROL, "ResponseContentType": CONTENT_TYPE}
-    with _signing_as_of(datetime.fromtimestamp(start, UTC)):
-        return default_storage.url(key, parameters=parameters, expire=expiry - start)
-
-
 def _presigned_url(key: str, start: int, expiry: int) -> str:
     storage = default_storage
-    bucket = (storage.bucket_name, storage.endpoint_url or "", storage.access_key or "")
-    return _presigned(bucket, key, start, expiry)
+    bucket = _bucket(storage.bucket_name, storage.endpoint_url or "", storage.access_key or "")
+    credentials = bucket.credentials.get_frozen_credentials()
+    timestamp = datetime.fromtimestamp(start, UTC).strftime("%Y%m%dT%H%M%SZ")
+    scope = f"{timestamp[:8]}/{bucket.region}/s3/aws4_request"
+    params = {
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+        "X-Amz-Credential": f"{credentials.access_key}/{scope}",
+        "X-Amz-Date": timestamp,
+        "X-Amz-Expires": str(expiry - start),
+        "X-Amz-SignedHeaders": "host",
+        "response-cache-control": CACHE_CONTROL,
+        "response-content-type": CONTENT_TYPE,
+    }
+    if credentials.token:
+        params["X-Amz-Security-Token"] = credentials.token
+    query = "&".join(f"{_aws_quote(name)}={_aws_quote(value)}" for name, value in sorted(params.items()))
+    path = bucket.path_prefix + quote(key, safe="/~")
+    canonical = f"GET\n{path}\n{query}\nhost:{bucket.host}\n\nhost\nUNSIGNED-PAYLOAD"
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    to_sign = f"AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{digest}"
+    signing_key = _aws_signing_key(credentials.secret_key, timestamp[:8], bucket.region)
+    sign = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"{bucket.scheme}://{bucket.host}{path}?{query}&X-Amz-Signature={sign}"
+
+
+def _aws_quote(value: str) -> str:
+    return quote(value, safe="-_.~")
+
+
+@lru_cache(maxsize=8)
+def _aws_signing_key(secret_key: str, day: str, region: str) -> bytes:
+    key = f"AWS4{secret_key}".encode()
+    for part in (day, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+@lru_cache(maxsize=8)
+def _bucket(bucket_name: str, endpoint_url: str, access_key: str) -> _Bucket:
+    """Where the storage's bucket answers and with which credentials (asked once per bucket)."""
+    import boto3
+
+    storage = default_storage
+    probe = urlsplit(
+        storage.connection.meta.client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket_name, "Key": _PROBE_KEY}
+        )
+    )
+    if not probe.path.endswith("/" + _PROBE_KEY):
+        raise ValueError(f"unexpected presigned URL path {probe.path!r} for the bucket {bucket_name!r}")
+    region = dict(parse_qsl(probe.query))["X-Amz-Credential"].split("/")[2]
+    if storage.session_profile:
+        session = boto3.Session(profile_name=storage.session_profile)
+    else:
+        session = boto3.Session(
+            aws_access_key_id=storage.access_key,
+            aws_secret_access_key=storage.secret_key,
+            aws_session_token=storage.security_token,
+        )
+    return _Bucket(
+        scheme=probe.scheme,
+        host=probe.netloc,
+        path_prefix=probe.path.removesuffix(_PROBE_KEY),
+        region=region,
+        credentials=session.get_credentials(),
+    )

@@ -12,6 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -246,7 +247,7 @@ def test_presigned_thumbnail_url_is_the_same_all_window_and_valid_only_for_its_k
     evening = datetime(2026, 12, 1, 23, 59, 0, tzinfo=UTC).timestamp()
 
     url = thumbnails.thumbnail_url(first.thumbnail.name, now=morning)
-    thumbnails._presigned.cache_clear()  # signed again from scratch: the same URL, not a remembered one
+    thumbnails._bucket.cache_clear()  # signed again from scratch: the same URL
     assert thumbnails.thumbnail_url(first.thumbnail.name, now=evening) == url
     assert thumbnails.thumbnail_url(first.thumbnail.name, now=evening + 3600) != url  # the next window
 
@@ -271,3 +272,16 @@ def test_library_tiles_on_s3_point_at_the_bucket_with_both_sizes(bucket, stored_
         for url in urls:
             assert url.startswith(f"{bucket.endpoint}/{bucket.name}/thumbnails/")
             assert requests.get(url, timeout=5).status_code == 200
+
+
+def test_thumbnail_url_is_what_botocore_presigns_at_the_windows_start(bucket, stored_images):
+    key = stored_images[0].thumbnail_small.name
+    start, expiry = thumbnails.url_window()
+    parameters = {"ResponseCacheControl": thumbnails.CACHE_CONTROL, "ResponseContentType": "image/webp"}
+    with mock.patch("botocore.auth.get_current_datetime", return_value=datetime.fromtimestamp(start, UTC)):
+        botocores = default_storage.url(key, parameters=parameters, expire=expiry - start)
+
+    ours = thumbnails.thumbnail_url(key)
+
+    assert urlsplit(ours)[:3] == urlsplit(botocores)[:3]
+    assert _query(ours) == _query(botocores)  # the same signature, for the same request and time
