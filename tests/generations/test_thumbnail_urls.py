@@ -244,3 +244,13 @@ def test_a_missing_file_is_a_404_page_and_bad_keys_never_a_500(alice):
     assert response.status_code in (400, 404)
     assert anyone.get("/t/x/notanumber/thumbnails/a.webp").status_code == 404
     assert anyone.post(url).status_code == 405
+
+
+def test_the_window_setting_is_one_day_by_default_and_bounded():
+    from tests.project.test_security import settings_with
+
+    assert settings_with()["THUMBNAIL_URL_WINDOW_SECONDS"] == 86_400
+    assert settings_with(THUMBNAIL_URL_WINDOW_SECONDS="3600")["THUMBNAIL_URL_WINDOW_SECONDS"] == 3600
+    for bad in ("0", "302401"):  # S3 presigned URLs live 7 days at most: two windows must fit
+        with pytest.raises(ValueError, match="THUMBNAIL_URL_WINDOW_SECONDS must be from 60 to 302400"):
+            settings_with(THUMBNAIL_URL_WINDOW_SECONDS=bad)
