@@ -13,7 +13,8 @@
   - *signed URL per tile*: the tile's ``/t/<signature>/<expiry>/<key>`` (local storage), without a session;
   - *library page*: the page of those tiles, which signs both sizes of each.
 * Signing alone: ``thumbnail_sources()`` for every tile of a page, locally (HMAC) and on S3 (moto on
-  loopback, presigned by botocore): the first page of a window in a process (nothing remembered) and after.
+  loopback, SigV4): the first page in a process (on S3 that makes the boto3 client and asks botocore for one
+  presigned URL, to learn the bucket's address and region) and the median of the next ones.
 * Prints a markdown report with the date, commit and load average.
 """
 
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("| --- | ---: | ---: |")
     print(f"| local files (HMAC-SHA256) | {local[0]:.2f} | {local[1]:.2f} |")
-    print(f"| S3 (botocore SigV4 presign; then remembered for the window) | {s3[0]:.2f} | {s3[1]:.2f} |")
+    print(f"| S3 (SigV4; the first makes the boto3 client, asks botocore once) | {s3[0]:.2f} | {s3[1]:.2f} |")
     return 0
 
 

@@ -39,6 +39,9 @@ SMALL_DECODE_BYTES = 16 * 1024 * 1024  # an image this small (2048² RGBA) is de
 STRIP_BYTES = 4 * 1024 * 1024  # about this much pixel memory per decoded PNG strip
 THUMBNAIL_SIDE = 640  # the large thumbnail (2x tiles of about 320 CSS pixels); images stored before: 512
 SMALL_THUMBNAIL_SIDE = 320
+# libwebp's effort (0-6, its default 4): 2 encodes both thumbnails of a 1-megapixel image in about the time 4
+# took for the one 512-pixel thumbnail before, a few percent larger or smaller (bench: docs/BENCHMARKS.md §6).
+WEBP_METHOD = 2
 REDUCING_GAP = 2.0  # as Pillow's thumbnail(): reduce by whole factors to 2x the size, then resample (LANCZOS)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -190,7 +193,8 @@ def _thumbnails(data: bytes, fmt: str, width: int, height: int, sides: tuple[int
             target = _thumbnail_size(width, height, side)
             picture = reduced.resize(target, PILImage.Resampling.LANCZOS, box=box)
             out = io.BytesIO()
-            picture.convert("RGBA" if alpha else "RGB").save(out, format="WEBP", quality=82, method=4)
+            picture = picture.convert("RGBA" if alpha else "RGB")
+            picture.save(out, format="WEBP", quality=82, method=WEBP_METHOD)
             encoded.append(out.getvalue())
     return encoded
 
