@@ -84,8 +84,10 @@ def _mac_key(secret: bytes) -> bytes:
 
 
 def signature_is_valid(key: str, expiry: int, offered: str, *, now: float | None = None) -> bool:
-    """``offered`` signs exactly this thumbnail key until ``expiry``, which has not passed."""
-    if not key.startswith(KEY_PREFIX) or expiry <= (time.time() if now is None else now):
+    """``offered`` signs exactly this thumbnail key until ``expiry``, which has not passed and is no later
+    than a URL made now could have (so shortening the window shortens the URLs already handed out too)."""
+    now = time.time() if now is None else now
+    if not key.startswith(KEY_PREFIX) or not now < expiry <= now + 2 * settings.THUMBNAIL_URL_WINDOW_SECONDS:
         return False
     secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
     return any(constant_time_compare(offered, signature(key, expiry, secret=secret)) for secret in secrets)

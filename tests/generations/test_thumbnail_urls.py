@@ -165,6 +165,17 @@ def test_the_window_is_a_setting(settings, alice):
     assert (start, expiry) == (noon - 1800, noon + 5400)  # 12:00, and the end of the 13:00 hour
 
 
+def test_shortening_the_window_shortens_urls_already_handed_out(settings, alice):
+    image = store_thumbnails(make_image(alice))
+    url = thumbnails.thumbnail_url(image.thumbnail.name)  # a one-day window: valid 24 to 48 h
+    assert Client().get(url).status_code == 200
+
+    settings.THUMBNAIL_URL_WINDOW_SECONDS = 3600
+
+    assert Client().get(url).status_code == 403  # more than two hours away: refused
+    assert Client().get(thumbnails.thumbnail_url(image.thumbnail.name)).status_code == 200
+
+
 def test_a_removed_member_gets_no_new_url_and_the_held_one_lapses_at_its_expiry(client, alice, bob):
     team = make_team(alice, member=bob)
     image = store_thumbnails(make_image(alice, team=team))
