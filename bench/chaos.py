@@ -343,17 +343,17 @@ class Chaos:
         generations = Counter(Generation.objects.values_list("status", flat=True))
         images = Counter(Image.objects.values_list("status", flat=True))
         stored_rows = Image.objects.filter(status=Image.Status.STORED)
-        stored = list(stored_rows.values_list("file", "thumbnail", "sha256"))
+        stored = list(stored_rows.values_list("file", "thumbnail", "thumbnail_small", "sha256"))
 
         same_index = (
             Image.objects.values("generation_id", "index").annotate(n=Count("id")).filter(n__gt=1).count()
         )
-        expected_files = {name for file, thumbnail, _ in stored for name in (file, thumbnail)}
+        expected_files = {name for *files, _ in stored for name in files if name}
         on_disk = [p for p in self.media_root.rglob("*") if p.is_file()] if self.media_root.exists() else []
         names_on_disk = {p.relative_to(self.media_root).as_posix() for p in on_disk}
         extra_files = len(names_on_disk - expected_files)
         missing_files = len(expected_files - names_on_disk)
-        sha_rows = Counter(sha for _, _, sha in stored)
+        sha_rows = Counter(row[-1] for row in stored)
         sha_twice = sum(n - 1 for n in sha_rows.values() if n > 1)
         original_hashes = Counter(
             hashlib.sha256(p.read_bytes()).hexdigest()

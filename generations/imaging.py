@@ -11,7 +11,9 @@ Rules, in order:
   reduced before the next is decoded; anything else (WebP, interlaced or 16-bit PNG, and the coefficients of
   a progressive JPEG) is decoded whole, and only if that fits in ``WHOLE_DECODE_MAX_BYTES``.
 
-The stored original is always the downloaded bytes, untouched; only the thumbnail is made from pixels.
+The stored original is always the downloaded bytes, untouched; only the thumbnails are made from pixels:
+two WebPs (``THUMBNAIL_SIDE`` and ``SMALL_THUMBNAIL_SIDE`` on the long edge, for ``srcset``), both resampled
+from the one reduced decode.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ MAX_SIDE = 16_384
 WHOLE_DECODE_MAX_BYTES = 96 * 1024 * 1024  # decoding memory of an image that cannot be decoded in strips
 SMALL_DECODE_BYTES = 16 * 1024 * 1024  # an image this small (2048² RGBA) is decoded whole: simpler, faster
 STRIP_BYTES = 4 * 1024 * 1024  # about this much pixel memory per decoded PNG strip
-THUMBNAIL_SIDE = 512
+THUMBNAIL_SIDE = 640  # the large thumbnail (2x tiles of about 320 CSS pixels); images stored before: 512
+SMALL_THUMBNAIL_SIDE = 320
 REDUCING_GAP = 2.0  # as Pillow's thumbnail(): reduce by whole factors to 2x the size, then resample
 # Pillow's thumbnail() default: from at most 2x the size it looks as LANCZOS does, at half the cost.
 THUMBNAIL_RESAMPLE = PILImage.Resampling.BICUBIC
-# libwebp's method 2: 2-3x faster than 4, files within a few % of its size (docs/BENCHMARKS.md, issue 13)
+# libwebp's effort (0-6, its default 4): 2 is 2-3x faster than 4, files within a few % of its size
+# (docs/BENCHMARKS.md, issue 13).
 WEBP_METHOD = 2
 WEBP_QUALITY = 82
 
@@ -71,10 +75,13 @@ class VerifiedImage:
     height: int
     sha256: str
     thumbnail: bytes = field(repr=False)  # a WebP no larger than the thumbnail side on its long edge
+    thumbnail_small: bytes = field(repr=False, default=b"")  # the same, no larger than the small side
 
 
-def verify_image(data: bytes, *, thumbnail_side: int = THUMBNAIL_SIDE) -> VerifiedImage:
-    """Check that ``data`` is a whole PNG/JPEG/WebP of sane size by decoding it once, into its thumbnail.
+def verify_image(
+    data: bytes, *, thumbnail_side: int = THUMBNAIL_SIDE, small_side: int = SMALL_THUMBNAIL_SIDE
+) -> VerifiedImage:
+    """Check that ``data`` is a whole PNG/JPEG/WebP of sane size by decoding it once, into its thumbnails.
 
     Dimensions are checked from the header before any pixel is decoded, so a decompression bomb is refused
     without allocating its pixels; decoding itself is bounded as the module's rules say.
@@ -84,7 +91,7 @@ def verify_image(data: bytes, *, thumbnail_side: int = THUMBNAIL_SIDE) -> Verifi
     fmt = ""
     try:
         fmt, width, height = _probe(data)
-        thumbnail = _thumbnail(data, fmt, width, height, thumbnail_side)
+        thumbnail, thumbnail_small = _thumbnails(data, fmt, width, height, (thumbnail_side, small_side))
     except (InvalidImage, MemoryError):  # running out of memory says nothing about the bytes
         raise
     except PILImage.DecompressionBombError as exc:
@@ -103,12 +110,13 @@ def verify_image(data: bytes, *, thumbnail_side: int = THUMBNAIL_SIDE) -> Verifi
         height=height,
         sha256=hashlib.sha256(data).hexdigest(),
         thumbnail=thumbnail,
+        thumbnail_small=thumbnail_small,
     )
 
 
 def make_thumbnail(data: bytes, *, side: int = THUMBNAIL_SIDE) -> bytes:
     """A WebP no larger than ``side`` pixels on its long edge (the image is verified on the way)."""
-    return verify_image(data, thumbnail_side=side).thumbnail
+    return verify_image(data, thumbnail_side=side, small_side=min(side, SMALL_THUMBNAIL_SIDE)).thumbnail
 
 
 def _probe(data: bytes) -> tuple[str, int, int]:
@@ -153,9 +161,15 @@ def _check_dimensions(width: int, height: int) -> None:
 # --- The thumbnail, decoded in bounded memory ----------------------------------------------------------
 
 
-def _thumbnail(data: bytes, fmt: str, width: int, height: int, side: int) -> bytes:
-    """Decode every pixel of ``data`` once, in bands that are reduced as they come; encode the thumbnail."""
-    size = _thumbnail_size(width, height, side)
+def thumbnail_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """The pixel size of an image's thumbnail no larger than ``side`` on its long edge (for ``srcset``)."""
+    return _thumbnail_size(width, height, side)
+
+
+def _thumbnails(data: bytes, fmt: str, width: int, height: int, sides: tuple[int, ...]) -> list[bytes]:
+    """Decode every pixel of ``data`` once, in bands that are reduced as they come (enough for the largest
+    side); resample and encode one WebP per side from that reduced picture."""
+    size = _thumbnail_size(width, height, max(sides))
     with PILImage.open(io.BytesIO(data), formats=[fmt]) as image:
         alpha = image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info
         box: tuple[float, float, float, float] = (0, 0, width, height)
@@ -177,11 +191,15 @@ def _thumbnail(data: bytes, fmt: str, width: int, height: int, side: int) -> byt
             bands = _whole_bands(image, rows if image.mode != mode else image.height)
         reduced = _reduce_bands(bands, image.size, factor, mode)
         box = (box[0] / factor[0], box[1] / factor[1], box[2] / factor[0], box[3] / factor[1])
-        picture = reduced.resize(size, THUMBNAIL_RESAMPLE, box=box)
-    out = io.BytesIO()
-    picture = picture.convert("RGBA" if alpha else "RGB")
-    picture.save(out, format="WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
-    return out.getvalue()
+        encoded = []
+        for side in sides:
+            target = _thumbnail_size(width, height, side)
+            picture = reduced.resize(target, THUMBNAIL_RESAMPLE, box=box)
+            out = io.BytesIO()
+            picture = picture.convert("RGBA" if alpha else "RGB")
+            picture.save(out, format="WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
+            encoded.append(out.getvalue())
+    return encoded
 
 
 def _thumbnail_size(width: int, height: int, side: int) -> tuple[int, int]:

@@ -202,7 +202,11 @@ class Image(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
 
     file = models.FileField(max_length=255, blank=True)
+    # WebPs for the grids: ``thumbnail`` no larger than imaging.THUMBNAIL_SIDE on its long edge (512 for
+    # images stored before the small one existed), ``thumbnail_small`` no larger than SMALL_THUMBNAIL_SIDE
+    # (empty for those older images until ``manage.py backfill_thumbnails`` makes both anew).
     thumbnail = models.FileField(max_length=255, blank=True)
+    thumbnail_small = models.FileField(max_length=255, blank=True)
     content_type = models.CharField(max_length=64, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -233,6 +237,10 @@ class Image(models.Model):
     @property
     def file_extension(self) -> str:
         return {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(self.content_type, "img")
+
+    def stored_names(self) -> list[str]:
+        """Storage keys of this image's files (original and thumbnails) that are set."""
+        return [name for name in (self.file.name, self.thumbnail.name, self.thumbnail_small.name) if name]
 
     def reported_details(self) -> list[tuple[str, str]]:
         """What PixelDojo said about this image, for people: seed and size first, then anything else."""

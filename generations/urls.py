@@ -9,6 +9,7 @@ urlpatterns = [
     path("g/<uuid:code>/status/", views.generation_status, name="generation_status"),
     path("i/<uuid:code>/original/", views.image_original, name="image_original"),
     path("i/<uuid:code>/thumbnail/", views.image_thumbnail, name="image_thumbnail"),
+    path("t/<str:signature>/<int:expiry>/<path:key>", views.signed_thumbnail, name="signed_thumbnail"),
     path("ops/", views_operations.operations, name="operations"),
     path("ops/resume/", views_operations.operations_resume, name="operations_resume"),
 ]

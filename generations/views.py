@@ -6,6 +6,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -13,10 +14,10 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.utils.formats import localize
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from credits.selectors import header_credits_spent
-from generations import selectors, services
+from generations import selectors, services, thumbnails
 from generations.forms import GenerationForm
 from generations.models import Image
 from teams.active import active_team
@@ -156,9 +157,30 @@ def image_original(request: HttpRequest, code) -> HttpResponse:
 @login_required
 @require_GET
 def image_thumbnail(request: HttpRequest, code) -> HttpResponse:
+    """The image's thumbnail for a logged-in viewer (older links; pages use ``signed_thumbnail`` URLs)."""
     image = selectors.get_image_for_user(user=request.user, code=code)
     if image.status != Image.Status.STORED:
         raise Http404("This image is not stored.")
     return _serve(
         image.thumbnail.name, content_type="image/webp", filename=f"{image.code}.webp", download=False
     )
+
+
+@require_safe
+def signed_thumbnail(request: HttpRequest, signature: str, expiry: int, key: str) -> HttpResponse:
+    """A thumbnail by its signed URL (``generations/thumbnails.py``), for whoever holds it until it expires.
+
+    The signature is the whole authorisation: no database query, no session, no user. Cached by the browser
+    for good (the URL changes when the window does).
+    """
+    if not thumbnails.signature_is_valid(key, expiry, signature):
+        raise PermissionDenied(
+            "This thumbnail link has expired or is not valid: reload the page for a new one."
+        )
+    try:
+        stored = default_storage.open(key, "rb")
+    except FileNotFoundError as exc:
+        raise Http404("This image is not stored.") from exc
+    response = FileResponse(stored, content_type=thumbnails.CONTENT_TYPE)
+    response["Cache-Control"] = thumbnails.CACHE_CONTROL
+    return response

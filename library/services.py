@@ -142,7 +142,7 @@ def images_delete(*, user, images: Iterable[Image]) -> int:
     for image in images:
         if not can_delete(user, team_id=image.team_id, author_id=image.user_id):
             raise PermissionDenied("Only the author or a team admin can delete this image.")
-    names = [name for image in images for name in (image.file.name, image.thumbnail.name) if name]
+    names = [name for image in images for name in image.stored_names()]
     generation_ids = {image.generation_id for image in images}
     with transaction.atomic():
         Image.objects.filter(id__in=[image.id for image in images]).delete()

@@ -214,6 +214,16 @@ STORAGES = {
     },
 }
 
+# Signed thumbnail URLs (generations/thumbnails.py) are the same for a whole window of this many seconds and
+# expire at the end of the next one: a member removed from a team loses the thumbnails they hold within two
+# windows (48 hours by default). At most 3.5 days: S3 presigned URLs live 7 days at most.
+THUMBNAIL_URL_WINDOW_SECONDS = env_int("THUMBNAIL_URL_WINDOW_SECONDS", 24 * 3600)
+if not 60 <= THUMBNAIL_URL_WINDOW_SECONDS <= 302_400:
+    raise ValueError(
+        "THUMBNAIL_URL_WINDOW_SECONDS must be from 60 to 302400 seconds (3.5 days), "
+        f"got {THUMBNAIL_URL_WINDOW_SECONDS}"
+    )
+
 # --- Content Security Policy (django-csp): no inline script or style anywhere. Images may also come from the
 # bucket, where the image views redirect to signed URLs.
 _storage_image_sources: list[str] = []

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import runpy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -68,3 +72,38 @@ def public_grants(client, bucket: str, key: str) -> list[dict]:
     """Grants on ``key`` that let anyone but the owner read it."""
     grants = client.get_object_acl(Bucket=bucket, Key=key)["Grants"]
     return [grant for grant in grants if grant["Grantee"].get("URI") in PUBLIC_GROUPS]
+
+
+def presigned_url_problem(url: str, *, secret_key: str, now: float) -> str:
+    """Why S3 would refuse this presigned GET URL at ``now`` ("" if it would not), checked as the SigV4
+    query-string specification says, independently of botocore: the signature over method, path, query and
+    host with ``secret_key``, and ``X-Amz-Date`` + ``X-Amz-Expires`` still ahead."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    signature = query.pop("X-Amz-Signature", "")
+    signed_at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    if query.get("X-Amz-SignedHeaders") != "host":
+        return "signed headers other than host (a browser sends none of them)"
+    if not signed_at.timestamp() <= now < signed_at.timestamp() + int(query["X-Amz-Expires"]):
+        return "expired (or signed in the future)"
+    canonical_query = "&".join(
+        f"{quote(name, safe='-_.~')}={quote(value, safe='-_.~')}" for name, value in sorted(query.items())
+    )
+    canonical_request = "\n".join(
+        ("GET", parts.path, canonical_query, f"host:{parts.netloc}", "", "host", "UNSIGNED-PAYLOAD")
+    )
+    _access_key, day, region, service, terminator = query["X-Amz-Credential"].split("/")
+    scope = f"{day}/{region}/{service}/{terminator}"
+    to_sign = "\n".join(
+        (
+            "AWS4-HMAC-SHA256",
+            query["X-Amz-Date"],
+            scope,
+            hashlib.sha256(canonical_request.encode()).hexdigest(),
+        )
+    )
+    key = f"AWS4{secret_key}".encode()
+    for part in (day, region, service, terminator):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return "" if hmac.compare_digest(expected, signature) else "signature does not match"

@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from credits.services import budget_set, ledger_charge_images, ledger_top_up
 from generations.models import Generation, Image
+from generations.thumbnails import thumbnail_url, url_window
 from library.models import Collection, CollectionItem
 from teams.active import SESSION_KEY
 from teams.models import Invitation, Membership, Team
@@ -170,6 +171,10 @@ EXPECTED: dict[str, Case] = {
     "generation_status": Case("GET", team_only(200), kwargs="generation"),
     "image_original": Case("GET", team_only(200), kwargs="image"),
     "image_thumbnail": Case("GET", team_only(200), kwargs="image"),
+    # A signed thumbnail URL is the authorisation itself (a bearer capability that a page which showed the
+    # image handed out): anyone holding it gets that one thumbnail until it expires; a forged, tampered or
+    # expired one fails for everyone (test_signed_thumbnail_refused_for_everyone_when_forged_or_expired).
+    "signed_thumbnail": Case("GET", everyone(200), kwargs="signed"),
     "operations": Case("GET", {**everyone(ADMIN_LOGIN)}),
     "operations_resume": Case("POST", {**everyone(ADMIN_LOGIN)}),
     # Library
@@ -266,6 +271,8 @@ def url_for(world: World, name: str, case: Case) -> str:
         "reset": {"uidb64": "MQ", "token": "set-password"},
         "": {},
     }
+    if case.kwargs == "signed":
+        return thumbnail_url(world.image.thumbnail.name)
     return reverse(name, kwargs=objects[case.kwargs])
 
 
@@ -311,13 +318,32 @@ def test_answer_and_no_leak(world, name, persona):
 
     if persona in OUTSIDERS:
         content = body(response)
-        for secret in (SECRET_PROMPT, SECRET_SLUG, TEAM_NAME, "Secret board", "RIFF-secret-thumb"):
+        secrets = (SECRET_PROMPT, SECRET_SLUG, TEAM_NAME, "Secret board", "RIFF-secret-thumb")
+        for secret in secrets[:-1] if name == "signed_thumbnail" else secrets:  # its thumbnail, by design
             assert secret.encode() not in content, f"{name} leaks {secret!r} to {persona}"
         if name == "library_bulk" and persona != "anonymous":
             assert zipfile.ZipFile(io.BytesIO(content)).namelist() == []
     assert Image.objects.filter(id=world.image.id).exists() or (
         name == "image_delete" and persona in ("admin", "owner")
     )
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_signed_thumbnail_refused_for_everyone_when_forged_or_expired(world, persona):
+    client = client_for(world, persona)
+    key = world.image.thumbnail.name
+    start, expiry = url_window()
+    forged = {
+        "tampered": reverse("signed_thumbnail", kwargs={"signature": "A" * 43, "expiry": expiry, "key": key}),
+        "expired": thumbnail_url(key, now=start - 2 * 86_400),  # it expired at this window's start
+        "another key": thumbnail_url("thumbnails/other.webp").replace("thumbnails/other.webp", key),
+    }
+    for kind, url in forged.items():
+        response = client.get(url)
+        assert response.status_code == 403, (kind, persona)
+        page = body(response).decode()
+        assert '<header class="topbar">' in page and 'data-testid="error-403"' in page, (kind, persona)
+        assert "RIFF-secret-thumb" not in page
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -422,7 +422,8 @@ class Seeder:
             stored = created + timedelta(seconds=rng.uniform(0.5, 6))
             values.update(
                 file=f"originals/{generation.code}/{code}.{extension}",
-                thumbnail=f"thumbnails/{generation.code}/{code}.webp",
+                thumbnail=f"thumbnails/{generation.code}/{code}-640.webp",
+                thumbnail_small=f"thumbnails/{generation.code}/{code}-320.webp",
                 content_type="image/jpeg" if jpeg else "image/png",
                 width=width,
                 height=height,

@@ -18,6 +18,8 @@ from generations.services.persistence import (
     image_mark,
     image_persist,
     image_storage_names,
+    image_thumbnails_remake,
+    images_missing_small_thumbnail,
 )
 from generations.services.submission import SubmissionRefused, generation_submit
 from generations.services.sweeping import sweep_stale_work
@@ -35,6 +37,8 @@ __all__ = [
     "image_mark",
     "image_persist",
     "image_storage_names",
+    "image_thumbnails_remake",
+    "images_missing_small_thumbnail",
     "provider_pause_active",
     "provider_pause_clear",
     "provider_pause_start",

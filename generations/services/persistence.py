@@ -13,7 +13,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from generations.downloads import DownloadError, ImageGone, fetch_image, retention_words
-from generations.imaging import InvalidImage, VerifiedImage, verify_image
+from generations.imaging import (
+    SMALL_THUMBNAIL_SIDE,
+    THUMBNAIL_SIDE,
+    InvalidImage,
+    VerifiedImage,
+    verify_image,
+)
 from generations.models import Generation, Image
 from generations.services.calling import retry_delay
 
@@ -28,10 +34,16 @@ def expired_message() -> str:
     return f"PixelDojo deleted this image (its {retention_words()} link expired) before it could be saved."
 
 
-def image_storage_names(image: Image, extension: str) -> tuple[str, str]:
-    """Deterministic storage keys, so a retry overwrites instead of adding files."""
+def image_storage_names(image: Image, extension: str) -> tuple[str, str, str]:
+    """Deterministic storage keys (original, thumbnail, small thumbnail), so a retry overwrites instead of
+    adding files. A key names one image and size, whose bytes never change: a thumbnail made another way gets
+    another key, so a URL may be cached as immutable."""
     base = f"{image.generation.code}/{image.code}"
-    return f"originals/{base}.{extension}", f"thumbnails/{base}.webp"
+    return (
+        f"originals/{base}.{extension}",
+        f"thumbnails/{base}-{THUMBNAIL_SIDE}.webp",
+        f"thumbnails/{base}-{SMALL_THUMBNAIL_SIDE}.webp",
+    )
 
 
 def _save_exactly(name: str, data: bytes) -> None:
@@ -90,13 +102,15 @@ def invalid_image_message(exc: InvalidImage) -> str:
 
 
 def _store(image: Image, verified: VerifiedImage) -> None:
-    original_name, thumbnail_name = image_storage_names(image, verified.extension)
+    original_name, thumbnail_name, small_name = image_storage_names(image, verified.extension)
     _save_exactly(original_name, verified.data)
     _save_exactly(thumbnail_name, verified.thumbnail)
+    _save_exactly(small_name, verified.thumbnail_small)
     stored = Image.objects.filter(id=image.id, status=ImageStatus.PENDING).update(
         status=ImageStatus.STORED,
         file=original_name,
         thumbnail=thumbnail_name,
+        thumbnail_small=small_name,
         content_type=verified.content_type,
         width=verified.width,
         height=verified.height,
@@ -114,6 +128,34 @@ def _store(image: Image, verified: VerifiedImage) -> None:
             verified.height,
             len(verified.data),
         )
+
+
+def images_missing_small_thumbnail():
+    """Stored images from before the small thumbnail existed (``image_thumbnails_remake`` fixes them)."""
+    return Image.objects.filter(status=ImageStatus.STORED, thumbnail_small="").exclude(file="")
+
+
+def image_thumbnails_remake(*, image_id: int) -> bool:
+    """Make both thumbnails of a stored image that lacks the small one, from its stored original.
+
+    The new files get the current keys (never an older thumbnail's: cached URLs stay true); the older file is
+    deleted once the row points at the new ones. ``False`` when there was nothing to do. Raises
+    ``FileNotFoundError`` or ``InvalidImage`` when the original cannot be read or decoded (nothing changes).
+    """
+    image = images_missing_small_thumbnail().select_related("generation").filter(id=image_id).first()
+    if image is None:
+        return False
+    with default_storage.open(image.file.name, "rb") as stored:
+        verified = verify_image(stored.read())
+    _, thumbnail_name, small_name = image_storage_names(image, verified.extension)
+    _save_exactly(thumbnail_name, verified.thumbnail)
+    _save_exactly(small_name, verified.thumbnail_small)
+    changed = Image.objects.filter(id=image.id, thumbnail=image.thumbnail.name, thumbnail_small="").update(
+        thumbnail=thumbnail_name, thumbnail_small=small_name, updated_at=timezone.now()
+    )
+    if changed and image.thumbnail.name and image.thumbnail.name not in (thumbnail_name, small_name):
+        default_storage.delete(image.thumbnail.name)
+    return bool(changed)
 
 
 def _expire_or_fail(image: Image, exc: Exception) -> None:

@@ -142,11 +142,20 @@ def test_non_images_are_refused_with_a_readable_message(data, message):
         verify_image(data)
 
 
-def test_thumbnail_is_a_webp_within_512_pixels_keeping_the_aspect_ratio():
-    thumbnail = make_thumbnail(solid_png(1600, 900))
-    with PILImage.open(io.BytesIO(thumbnail)) as picture:
-        assert picture.format == "WEBP"
-        assert picture.size == (512, 288)
+def test_thumbnails_are_webps_within_640_and_320_pixels_keeping_the_aspect_ratio():
+    verified = verify_image(solid_png(1600, 900))
+    for data, size in ((verified.thumbnail, (640, 360)), (verified.thumbnail_small, (320, 180))):
+        with PILImage.open(io.BytesIO(data)) as picture:
+            assert picture.format == "WEBP"
+            assert picture.size == size == imaging.thumbnail_size(1600, 900, max(size))
+    assert make_thumbnail(solid_png(1600, 900)) == verified.thumbnail
+
+
+def test_both_thumbnails_of_a_small_image_keep_its_size():
+    verified = verify_image(solid_png(300, 200))
+    for data in (verified.thumbnail, verified.thumbnail_small):
+        with PILImage.open(io.BytesIO(data)) as picture:
+            assert picture.size == (300, 200)
 
 
 def test_thumbnail_keeps_transparency_and_never_upscales():
@@ -166,10 +175,12 @@ def test_thumbnail_of_a_jpeg_is_made_from_a_reduced_decode_and_keeps_its_look():
     source = io.BytesIO()
     picture.save(source, format="JPEG", quality=95)
 
-    with PILImage.open(io.BytesIO(make_thumbnail(source.getvalue()))) as thumbnail:
-        assert thumbnail.size == (512, 341)
-        expected = picture.resize(thumbnail.size, PILImage.Resampling.LANCZOS)
-        assert _mean_difference(thumbnail.convert("RGB"), expected) < 3
+    verified = verify_image(source.getvalue())
+    for data, size in ((verified.thumbnail, (640, 427)), (verified.thumbnail_small, (320, 213))):
+        with PILImage.open(io.BytesIO(data)) as thumbnail:
+            assert thumbnail.size == size
+            expected = picture.resize(thumbnail.size, PILImage.Resampling.LANCZOS)
+            assert _mean_difference(thumbnail.convert("RGB"), expected) < 3
 
 
 # --- Large PNGs, decoded a strip at a time --------------------------------------------------------------
@@ -259,11 +270,13 @@ def test_large_png_thumbnail_is_made_in_strips_and_matches_pillows_own():
 
     verified = verify_image(data)
 
-    expected = picture.copy()
-    expected.thumbnail((512, 512), PILImage.Resampling.LANCZOS)
-    with PILImage.open(io.BytesIO(verified.thumbnail)) as thumbnail:
-        assert (thumbnail.format, thumbnail.mode, thumbnail.size) == ("WEBP", "RGBA", (512, 512))
-        assert _mean_difference(thumbnail, expected) < 3
+    for webp, side in ((verified.thumbnail, 640), (verified.thumbnail_small, 320)):
+        expected = picture.copy()
+        expected.thumbnail((side, side), PILImage.Resampling.LANCZOS)
+        with PILImage.open(io.BytesIO(webp)) as thumbnail:
+            assert (thumbnail.format, thumbnail.mode, thumbnail.size) == ("WEBP", "RGBA", (side, side))
+            # lossy WebP (libwebp method 2): 3.06 for the 320-pixel one; strips are exact (test above)
+            assert _mean_difference(thumbnail, expected) < 3.5
     assert verified.data == data  # the original is kept byte for byte
 
 

@@ -7,16 +7,21 @@ built from environment variables by ``pixelgallery/settings.py``.
 from __future__ import annotations
 
 import hashlib
+import re
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from generations import services
+from generations import services, thumbnails
 from generations.models import Generation, Image
 from tests.conftest import PASSWORD
 from tests.s3 import (
@@ -25,6 +30,7 @@ from tests.s3 import (
     SECRET_KEY,
     bucket_keys,
     moto_s3_server,
+    presigned_url_problem,
     public_grants,
     s3_client,
     storage_from_env,
@@ -180,13 +186,13 @@ def test_another_user_gets_404_and_no_url(bucket, stored_images, client, bob):
         assert "Location" not in response
 
 
-def test_persisting_again_leaves_one_original_and_one_thumbnail_per_image(bucket, stored_images):
+def test_persisting_again_leaves_one_original_and_two_thumbnails_per_image(bucket, stored_images):
     for image in stored_images:
         services.image_persist(image_id=image.id)  # a redelivered task after success: nothing to do
         Image.objects.filter(id=image.id).update(status=Image.Status.PENDING)  # crashed before the update
         services.image_persist(image_id=image.id)
 
-    expected = sorted(name for image in stored_images for name in (image.file.name, image.thumbnail.name))
+    expected = sorted(name for image in stored_images for name in image.stored_names())
     assert bucket.object_keys() == expected
     for image in stored_images:
         image.refresh_from_db()
@@ -203,3 +209,79 @@ def test_deleting_through_storage_removes_the_object(bucket, stored_images):
     assert not default_storage.exists(name)
     assert name not in bucket.object_keys()
     assert stored_images[0].thumbnail.name in bucket.object_keys()
+
+
+# --- Signed thumbnail URLs: presigned by the bucket, the same all window long, cached by the browser ------
+
+
+def test_both_thumbnails_land_in_the_bucket_as_private_webps(bucket, stored_images):
+    for image in stored_images:
+        for key in (image.thumbnail.name, image.thumbnail_small.name):
+            assert bucket.read(key)[8:12] == b"WEBP"
+            assert public_grants(bucket.client, bucket.name, key) == []
+
+
+def test_thumbnail_url_is_a_presigned_get_the_bucket_answers_with_cache_forever(bucket, stored_images):
+    image = stored_images[0]
+    start, expiry = thumbnails.url_window()
+
+    url = thumbnails.thumbnail_url(image.thumbnail.name)
+
+    query = _query(url)
+    assert url.startswith(f"{bucket.endpoint}/{bucket.name}/{image.thumbnail.name}?")
+    assert query["X-Amz-Date"] == datetime.fromtimestamp(start, UTC).strftime("%Y%m%dT%H%M%SZ")
+    assert int(query["X-Amz-Expires"]) == expiry - start == 2 * 86_400
+    assert presigned_url_problem(url, secret_key=SECRET_KEY, now=time.time()) == ""
+    fetched = requests.get(url, timeout=5)
+    assert fetched.status_code == 200
+    assert fetched.content == bucket.read(image.thumbnail.name)
+    assert fetched.headers["Cache-Control"] == "private, max-age=31536000, immutable"
+    assert fetched.headers["Content-Type"] == "image/webp"
+
+
+def test_presigned_thumbnail_url_is_the_same_all_window_and_valid_only_for_its_key_until_expiry(
+    bucket, stored_images
+):
+    first, second = stored_images
+    morning = datetime(2026, 12, 1, 0, 0, 5, tzinfo=UTC).timestamp()
+    evening = datetime(2026, 12, 1, 23, 59, 0, tzinfo=UTC).timestamp()
+
+    url = thumbnails.thumbnail_url(first.thumbnail.name, now=morning)
+    thumbnails._bucket.cache_clear()  # signed again from scratch: the same URL
+    assert thumbnails.thumbnail_url(first.thumbnail.name, now=evening) == url
+    assert thumbnails.thumbnail_url(first.thumbnail.name, now=evening + 3600) != url  # the next window
+
+    _, expiry = thumbnails.url_window(morning)
+    assert presigned_url_problem(url, secret_key=SECRET_KEY, now=expiry - 1) == ""
+    assert presigned_url_problem(url, secret_key=SECRET_KEY, now=expiry) != ""  # past its expiry
+    other = url.replace(first.thumbnail.name, second.thumbnail.name)
+    assert presigned_url_problem(other, secret_key=SECRET_KEY, now=morning) == "signature does not match"
+    # Uploads and other signed requests keep the clock's time: the bucket still takes them.
+    default_storage.save("thumbnails/probe.webp", ContentFile(b"RIFF probe"))
+    assert bucket.read("thumbnails/probe.webp") == b"RIFF probe"
+
+
+def test_library_tiles_on_s3_point_at_the_bucket_with_both_sizes(bucket, stored_images, alice_client):
+    html = alice_client.get(reverse("my_images")).content.decode()
+
+    srcsets = re.findall(r'srcset="([^"]+)"', html)
+    assert len(srcsets) == 2
+    for srcset in srcsets:
+        urls = [part.split()[0].replace("&amp;", "&") for part in srcset.split(", ")]
+        assert [part.split()[1] for part in srcset.split(", ")] == ["320w", "640w"]
+        for url in urls:
+            assert url.startswith(f"{bucket.endpoint}/{bucket.name}/thumbnails/")
+            assert requests.get(url, timeout=5).status_code == 200
+
+
+def test_thumbnail_url_is_what_botocore_presigns_at_the_windows_start(bucket, stored_images):
+    key = stored_images[0].thumbnail_small.name
+    start, expiry = thumbnails.url_window()
+    parameters = {"ResponseCacheControl": thumbnails.CACHE_CONTROL, "ResponseContentType": "image/webp"}
+    with mock.patch("botocore.auth.get_current_datetime", return_value=datetime.fromtimestamp(start, UTC)):
+        botocores = default_storage.url(key, parameters=parameters, expire=expiry - start)
+
+    ours = thumbnails.thumbnail_url(key)
+
+    assert urlsplit(ours)[:3] == urlsplit(botocores)[:3]
+    assert _query(ours) == _query(botocores)  # the same signature, for the same request and time

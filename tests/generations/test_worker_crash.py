@@ -82,7 +82,7 @@ def wait_until_time(moment: float) -> None:
 
 
 def assert_stored_exactly_once(generation: Generation, media_root: Path, outputs: int) -> list[Image]:
-    """Done; one stored Image per output; one original + one thumbnail each on disk; one charge each."""
+    """Done; one stored Image per output; one original + two thumbnails each on disk; one charge each."""
     generation.refresh_from_db()
     assert generation.status == Generation.Status.DONE, (generation.status, generation.error_message)
     images = list(generation.images.order_by("index"))
@@ -91,10 +91,11 @@ def assert_stored_exactly_once(generation: Generation, media_root: Path, outputs
     assert len({image.sha256 for image in images}) == outputs  # distinct pictures, none stored twice
 
     on_disk = sorted(p.relative_to(media_root).as_posix() for p in media_root.rglob("*") if p.is_file())
-    expected = sorted([image.file.name for image in images] + [image.thumbnail.name for image in images])
-    assert on_disk == expected, "exactly one original and one thumbnail file per image"
+    expected = sorted(name for image in images for name in image.stored_names())
+    assert on_disk == expected, "exactly one original and two thumbnail files per image"
     for image in images:
         assert image.file.name.startswith("originals/") and image.thumbnail.name.startswith("thumbnails/")
+        assert image.thumbnail_small.name.startswith("thumbnails/")
         assert hashlib.sha256((media_root / image.file.name).read_bytes()).hexdigest() == image.sha256
 
     charges = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CHARGE, generation=generation)

@@ -73,3 +73,23 @@ def make_image(
         )
         image.save()
     return image
+
+
+def store_thumbnails(image: Image, *, size: tuple[int, int] = (900, 600), color: str = "teal") -> Image:
+    """The image's files as the worker stores them: a real original and both WebP thumbnails, at its keys."""
+    from generations.imaging import verify_image
+    from generations.services import image_storage_names
+
+    verified = verify_image(png_bytes(color, size))
+    original, large, small = image_storage_names(image, verified.extension)
+    for name, data in (
+        (original, verified.data),
+        (large, verified.thumbnail),
+        (small, verified.thumbnail_small),
+    ):
+        default_storage.save(name, ContentFile(data))
+    Image.objects.filter(id=image.id).update(
+        file=original, thumbnail=large, thumbnail_small=small, width=size[0], height=size[1]
+    )
+    image.refresh_from_db()
+    return image
