@@ -1,7 +1,7 @@
 """Loaded first by pytest (``-p tests.pytest_env``): the test run's own world, set before Django starts.
 
-* Plain HTTP and static files from their sources (no HTTPS redirect, no hashed manifest): production
-  defaults stay on everywhere else.
+* Plain HTTP and static files from their sources (no HTTPS redirect, no hashed manifest), and a database
+  connection per request: production defaults stay on everywhere else.
 * ``PIXELGALLERY_VAR_DIR`` is a fresh temporary folder (the SQLite test database, file rate limiters), removed
   at the end, so a run leaves the checkout as it found it and never sees an earlier run's leftovers.
 * The broker: ``CELERY_BROKER_URL`` when the caller set one; else, when ``TEST_REDIS_URL`` names a Redis
@@ -21,6 +21,10 @@ from tools.processes import RedisDatabase, claim_redis_database
 
 os.environ.setdefault("DJANGO_SECURE", "0")
 os.environ.setdefault("DJANGO_STATIC_MANIFEST", "0")
+# Each request closes its connection: the live server's request threads would otherwise keep theirs open to
+# the end of the run, and PostgreSQL refuses to drop the test database while they are ("being accessed by
+# other users"). The production default (60 s) is tested in tests/project/test_settings_connections_cache.py.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
 
 _redis: RedisDatabase | None = None
 if not os.environ.get("CELERY_BROKER_URL"):
