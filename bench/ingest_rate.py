@@ -42,7 +42,6 @@ import json
 import os
 import pstats
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -54,6 +53,7 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from tools.benchkit import commit, load_average, log  # noqa: E402
 from tools.processes import (  # noqa: E402 - the project root must be importable first
     ManagedProcess,
     SandboxProcess,
@@ -88,32 +88,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="logs and media (default: a temp dir, removed)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     return parser.parse_args(argv)
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def commit() -> str:
-    result = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return result.stdout.strip() + (" + uncommitted changes" if dirty else "")
 
 
 # --- memory of a process group -------------------------------------------------------------------------
@@ -454,7 +428,8 @@ class IngestBench:
 
 def report(args: argparse.Namespace, results: dict[str, Any]) -> tuple[str, bool]:
     lines = [
-        f"ingest benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit()}, "
+        f"ingest benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"commit {commit(PROJECT_ROOT)}, "
         f"{os.cpu_count()} CPUs; one worker on `downloads`, prefork concurrency {args.concurrency}",
         "",
         "| measure | result | goal |",

@@ -34,7 +34,6 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +43,7 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from tools.benchkit import percentile  # noqa: E402 - the project root must be importable first
+from tools.benchkit import commit, load_average, log, percentile  # noqa: E402 - the project root must be importable first
 from tools.processes import (  # noqa: E402
     ManagedProcess,
     child_env,
@@ -111,24 +110,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="logs, media, static files (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write every run's figures to this file")
     return parser.parse_args(argv)
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if dirty else "")
 
 
 def build(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -> dict[str, str]:
@@ -271,7 +252,8 @@ def summary(args: argparse.Namespace, runs: list[dict[str, Any]]) -> tuple[str, 
         elements[str(run["lcp_element"])] = elements.get(str(run["lcp_element"]), 0) + 1
     loads = sorted({run["load_average"].split()[0] for run in runs})
     lines = [
-        f"library LCP benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit()}, "
+        f"library LCP benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"commit {commit(PROJECT_ROOT)}, "
         f"{os.cpu_count()} CPUs; gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads"
         f", "
         f"PostgreSQL, {args.images} stored images; "

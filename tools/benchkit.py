@@ -117,3 +117,26 @@ def environment(**extra: str) -> dict[str, str]:
         **extra,
         "load": " / ".join(f"{value:.2f}" for value in os.getloadavg()),
     }
+
+
+def log(message: str) -> None:
+    """A timestamped progress line, printed at once."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15-minute load averages, as /proc/loadavg gives them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def commit(project_root: Path) -> str:
+    """The checkout's short commit, with a note when tracked files have uncommitted changes."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        argv = ["git", *args]  # git from PATH, fixed arguments from this function
+        run = subprocess.run(argv, cwd=project_root, capture_output=True, text=True, check=False)  # noqa: S603
+        return run.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if dirty else "")
