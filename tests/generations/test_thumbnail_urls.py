@@ -18,10 +18,8 @@ from django.urls import reverse
 from generations import thumbnails
 from generations.imaging import verify_image
 from generations.models import Image
-from teams.active import SESSION_KEY
 from teams.models import Membership
-from tests.conftest import PASSWORD
-from tests.library.factories import make_image, make_team, png_bytes, store_thumbnails
+from tests.library.factories import logged_in, make_image, make_team, png_bytes, store_thumbnails
 
 pytestmark = pytest.mark.django_db
 
@@ -47,15 +45,6 @@ def page_images(html: str) -> list[dict[str, str]]:
 def srcset_urls(srcset: str) -> dict[str, str]:
     """``{"320w": url, "640w": url}`` from a srcset."""
     return {part.split()[1]: part.split()[0] for part in srcset.split(", ")}
-
-
-def logged_in(client: Client, user, team=None) -> Client:
-    client.login(username=user.username, password=PASSWORD)
-    if team is not None:
-        session = client.session
-        session[SESSION_KEY] = str(team.code)
-        session.save()
-    return client
 
 
 def test_library_tile_has_signed_srcset_of_two_webp_sizes_lazy_with_its_dimensions(client, alice):

@@ -93,3 +93,16 @@ def store_thumbnails(image: Image, *, size: tuple[int, int] = (900, 600), color:
     )
     image.refresh_from_db()
     return image
+
+
+def logged_in(client, user, team=None):
+    """``client`` logged in as ``user`` (the test password) with ``team`` active, if given."""
+    from teams.active import SESSION_KEY
+    from tests.conftest import PASSWORD
+
+    client.login(username=user.username, password=PASSWORD)
+    if team is not None:
+        session = client.session
+        session[SESSION_KEY] = str(team.code)
+        session.save()
+    return client

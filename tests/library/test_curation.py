@@ -14,26 +14,15 @@ from generations.models import Generation, Image
 from library import services
 from library.forms import TagsForm
 from library.models import MAX_TAG_LENGTH, Collection, Favourite, Tag
-from teams.active import SESSION_KEY
-from tests.conftest import PASSWORD
-from tests.library.factories import make_image, make_team, png_bytes
+from tests.library.factories import logged_in, make_image, make_team, png_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-def log_in(client, user, team=None):
-    client.login(username=user.username, password=PASSWORD)
-    if team is not None:
-        session = client.session
-        session[SESSION_KEY] = str(team.code)
-        session.save()
-    return client
 
 
 def test_favourite_toggles_per_user(client, alice, bob):
     team = make_team(alice, viewer=bob)
     image = make_image(alice, team=team)
-    log_in(client, bob, team)
+    logged_in(client, bob, team)
     url = reverse("image_favourite", args=[image.code])
     response = client.post(url, {"favourite": "1"}, HTTP_ACCEPT="application/json")
     assert response.json() == {"favourite": True}
@@ -46,7 +35,7 @@ def test_favourite_toggles_per_user(client, alice, bob):
 def test_collection_lifecycle_create_add_cover_rename_remove_delete(client, alice, bob):
     team = make_team(alice, member=bob)
     first, second = make_image(alice, team=team, prompt="first"), make_image(bob, team=team, prompt="second")
-    log_in(client, bob, team)
+    logged_in(client, bob, team)
     response = client.post(reverse("collections"), {"name": "  Mood   board "})
     board = Collection.objects.get()
     assert response["Location"] == reverse("collection_detail", args=[board.code])
@@ -77,7 +66,7 @@ def test_images_of_another_team_cannot_join_a_collection(client, alice, bob):
     team, other = make_team(alice), make_team(alice, name="Other")
     board = Collection.objects.create(name="Board", team=team, created_by=alice)
     foreign = make_image(alice, team=other)
-    log_in(client, alice, team)
+    logged_in(client, alice, team)
     response = client.post(
         reverse("image_collect", args=[foreign.code]), {"collection": str(board.code)}, follow=True
     )
@@ -90,7 +79,7 @@ def test_a_bulk_add_with_one_image_of_another_team_adds_nothing(client, alice):
     board = Collection.objects.create(name="Board", team=team, created_by=alice)
     foreign = make_image(alice, team=other, prompt="foreign", days_ago=1)
     own = make_image(alice, team=team, prompt="own")  # newest: the first one a loop would reach
-    log_in(client, alice, team)
+    logged_in(client, alice, team)
     bulk = {"action": "collect", "collection": str(board.code), "images": [str(foreign.code), str(own.code)]}
     response = client.post(reverse("library_bulk"), bulk, follow=True)
     assert "can only hold images of the same team, so nothing was added." in response.content.decode()
@@ -113,7 +102,7 @@ def test_viewer_cannot_curate(client, alice, bob):
     team = make_team(alice, viewer=bob)
     image = make_image(alice, team=team)
     board = Collection.objects.create(name="Board", team=team, created_by=alice)
-    log_in(client, bob, team)
+    logged_in(client, bob, team)
     collect = client.post(reverse("image_collect", args=[image.code]), {"collection": str(board.code)})
     assert collect.status_code == 403
     assert client.post(reverse("image_tags", args=[image.code]), {"tags": "nope"}).status_code == 403
@@ -126,7 +115,7 @@ def test_viewer_cannot_curate(client, alice, bob):
 def test_a_tag_of_the_longest_length_saves_and_a_longer_one_is_refused_with_a_clear_error(client, alice):
     assert Tag._meta.get_field("name").max_length == MAX_TAG_LENGTH  # one limit: the model's
     image = make_image(alice)
-    log_in(client, alice)
+    logged_in(client, alice)
     url = reverse("image_tags", args=[image.code])
     longest = "a" * MAX_TAG_LENGTH
 
@@ -144,7 +133,7 @@ def test_a_tag_of_the_longest_length_saves_and_a_longer_one_is_refused_with_a_cl
 
 def test_tags_are_normalised_and_replaced(client, alice):
     image = make_image(alice)
-    log_in(client, alice)
+    logged_in(client, alice)
     url = reverse("image_tags", args=[image.code])
     client.post(url, {"tags": "Sunset,  beach , sunset,"})
     assert sorted(image.image_tags.values_list("tag__name", flat=True)) == ["beach", "sunset"]
@@ -156,7 +145,7 @@ def test_tags_are_normalised_and_replaced(client, alice):
 
 def test_zip_download_streams_the_stored_originals(client, alice):
     images = [make_image(alice, prompt=f"picture {n}", with_files=True) for n in range(3)]
-    log_in(client, alice)
+    logged_in(client, alice)
     response = client.post(
         reverse("library_bulk"), {"action": "zip", "images": [str(i.code) for i in images]}
     )
@@ -170,7 +159,7 @@ def test_zip_download_streams_the_stored_originals(client, alice):
 
 def test_bulk_refuses_images_you_cannot_see(client, alice, bob):
     secret = make_image(bob, prompt="bob's secret", with_files=True)
-    log_in(client, alice)
+    logged_in(client, alice)
     response = client.post(reverse("library_bulk"), {"action": "zip", "images": [str(secret.code)]})
     assert b"".join(response.streaming_content).startswith(b"PK")  # an empty archive
     assert (
@@ -196,14 +185,14 @@ def test_delete_removes_files_and_is_for_author_or_admin(
     team = make_team(alice, member=bob, admin=carol)
     bobs, alices = make_image(bob, team=team, with_files=True), make_image(alice, team=team, with_files=True)
     files = [bobs.file.name, bobs.thumbnail.name]
-    log_in(client, bob, team)
+    logged_in(client, bob, team)
     assert client.post(reverse("image_delete", args=[alices.code])).status_code == 403
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("image_delete", args=[bobs.code]))
     assert not Image.objects.filter(id=bobs.id).exists()
     assert not Generation.objects.filter(id=bobs.generation_id).exists()
     assert not any(default_storage.exists(name) for name in files)
-    log_in(client, carol, team)
+    logged_in(client, carol, team)
     client.post(reverse("image_delete", args=[alices.code]))
     assert not Image.objects.filter(id=alices.id).exists()  # an admin may delete anyone's
 
@@ -215,7 +204,7 @@ def test_remix_prefills_the_form(client, alice, seed_choice, seed_html):
     image = make_image(
         alice, prompt="a castle in the clouds", model="flux-1.1-pro", aspect_ratio="3:2", seed=4242
     )
-    log_in(client, alice)
+    logged_in(client, alice)
     html = client.get(reverse("generate") + f"?remix={image.code}&seed={seed_choice}").content.decode()
     assert "a castle in the clouds</textarea>" in html
     assert '<option value="flux-1.1-pro" selected>' in html and '<option value="3:2" selected>' in html
@@ -224,7 +213,7 @@ def test_remix_prefills_the_form(client, alice, seed_choice, seed_html):
 
 def test_remix_of_an_image_you_cannot_see_is_404(client, alice, bob):
     image = make_image(bob)
-    log_in(client, alice)
+    logged_in(client, alice)
     assert client.get(reverse("generate") + f"?remix={image.code}").status_code == 404
     assert client.get(reverse("generate") + "?remix=not-a-uuid").status_code == 404
 
@@ -232,7 +221,7 @@ def test_remix_of_an_image_you_cannot_see_is_404(client, alice, bob):
 def test_image_detail_shows_author_team_credits_and_actions(client, alice):
     team = make_team(alice, name="Atelier")
     image = make_image(alice, team=team, prompt="lanterns", with_files=True)
-    log_in(client, alice, team)
+    logged_in(client, alice, team)
     html = client.get(reverse("image_detail", args=[image.code])).content.decode()
     for needle in [
         "lanterns",

@@ -16,24 +16,13 @@ from credits.services import ledger_charge_images, ledger_refund, spend_rollup_r
 from generations.models import ProviderPause
 from generations.services import provider_pause_clear, provider_pause_start
 from library.models import Collection
-from teams.active import SESSION_KEY
-from tests.conftest import PASSWORD
-from tests.library.factories import make_image, make_team
+from tests.library.factories import logged_in, make_image, make_team
 
 pytestmark = pytest.mark.django_db
 
 SPENT = re.compile(r'data-testid="credits-total"[^>]*>([^<]*) spent<')
 MENU = re.compile(r'<select name="collection" id="id_collection">(.*?)</select>', re.S)
 OPTIONS = re.compile(r'<option value="[0-9a-f-]{36}"[^>]*>([^<]*)</option>')
-
-
-def signed_in(client, user, team=None):
-    client.login(username=user.username, password=PASSWORD)
-    if team is not None:
-        session = client.session
-        session[SESSION_KEY] = str(team.code)
-        session.save()
-    return client
 
 
 def page(client, name: str = "my_images") -> str:
@@ -53,7 +42,7 @@ def collection_names(html: str) -> set[str]:
 
 def test_a_new_charge_or_refund_shows_in_the_header_at_once(client, alice):
     image = make_image(alice)
-    signed_in(client, alice)
+    logged_in(client, alice)
     assert spent(page(client)) == "0 credits"
     assert spent(page(client)) == "0 credits"  # now from the cache
     ledger_charge_images(generation=image.generation, images=[image], credits=Decimal("2.5"))
@@ -65,7 +54,7 @@ def test_a_new_charge_or_refund_shows_in_the_header_at_once(client, alice):
 def test_rebuilding_the_roll_ups_shows_in_the_header_at_once(client, alice):
     image = make_image(alice)
     ledger_charge_images(generation=image.generation, images=[image], credits=Decimal("3"))
-    signed_in(client, alice)
+    logged_in(client, alice)
     assert spent(page(client)) == "3 credits"
     from credits.models import DailySpend
 
@@ -79,7 +68,7 @@ def test_rebuilding_the_roll_ups_shows_in_the_header_at_once(client, alice):
 
 
 def test_a_pause_shows_and_goes_at_once(client, alice):
-    signed_in(client, alice)
+    logged_in(client, alice)
     assert 'data-testid="pause-banner"' not in page(client)
     assert 'data-testid="pause-banner"' not in page(client)  # "no pause" is cached too
     provider_pause_start(code="quota_exceeded", message="Quota exhausted.")
@@ -89,7 +78,7 @@ def test_a_pause_shows_and_goes_at_once(client, alice):
 
 
 def test_a_pause_edited_in_the_admin_or_over_by_time_is_seen_at_once(client, alice):
-    signed_in(client, alice)
+    logged_in(client, alice)
     pause = ProviderPause.objects.create(
         code="quota_exceeded", message="Quota", paused_until=timezone.now() + timedelta(hours=1)
     )
@@ -105,7 +94,7 @@ def test_a_pause_edited_in_the_admin_or_over_by_time_is_seen_at_once(client, ali
 
 
 def test_a_cached_pause_is_not_shown_past_its_end(client, alice):
-    signed_in(client, alice)
+    logged_in(client, alice)
     ProviderPause.objects.create(
         code="quota_exceeded", message="Quota", paused_until=timezone.now() + timedelta(seconds=1.5)
     )
@@ -118,7 +107,7 @@ def test_collections_created_renamed_and_deleted_show_at_once(client, alice, bob
     team = make_team(alice, member=bob)
     make_image(alice, team=team)
     make_image(alice)
-    signed_in(client, alice, team)
+    logged_in(client, alice, team)
     assert collection_names(page(client, "team_library")) == set()
     assert collection_names(page(client)) == set()
 
@@ -133,7 +122,7 @@ def test_collections_created_renamed_and_deleted_show_at_once(client, alice, bob
     assert collection_names(page(client, "team_library")) == {"Client picks"}
 
     # Another member's change to the team's boards reaches alice's cached page too.
-    other = signed_in(type(client)(), bob, team)
+    other = logged_in(type(client)(), bob, team)
     other.post(reverse("collections"), {"name": "Bob board"})
     assert collection_names(page(client, "team_library")) == {"Client picks", "Bob board"}
 
@@ -142,9 +131,9 @@ def test_collections_created_renamed_and_deleted_show_at_once(client, alice, bob
 
 
 def test_personal_collections_are_each_users_own(client, alice, bob):
-    signed_in(client, alice)
+    logged_in(client, alice)
     assert collection_names(page(client)) == set()
     client.post(reverse("collections"), {"name": "Alice only"})
     assert collection_names(page(client)) == {"Alice only"}
-    other = signed_in(type(client)(), bob)
+    other = logged_in(type(client)(), bob)
     assert collection_names(page(other)) == set()
