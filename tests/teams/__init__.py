@@ -8,11 +8,6 @@ from teams import services
 from teams.models import Membership, Role, Team
 
 
-def fast_passwords(settings) -> None:
-    """Hash test passwords cheaply: the default hasher takes a good fraction of a second per user."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def make_team(owner, *, name: str = "Studio", **members: Role) -> Team:
     """A team owned by ``owner``, with ``members`` given as ``username=role`` of existing users."""
     team = services.team_create(user=owner, name=name)

@@ -8,14 +8,13 @@ from django.urls import reverse
 
 from teams import services
 from teams.models import Role
-from tests.teams import fast_passwords, make_team
+from tests.teams import make_team
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff_client(client, settings):
-    fast_passwords(settings)
+def staff_client(client):
     client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "x"))
     return client
 

@@ -7,14 +7,8 @@ from playwright.sync_api import expect
 
 from teams.models import Invitation, Membership
 from tests.browser import log_in
-from tests.teams import fast_passwords
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    fast_passwords(settings)
 
 
 def test_alice_invites_bob_who_joins_and_switches_to_the_team(browser, page, live_server, alice, bob):

@@ -14,14 +14,9 @@ from pixelgallery.moments import exact_text
 from teams import services
 from teams.models import Invitation, Membership, Role, Team
 from teams.services import InvitationLimitError, TeamRuleError
-from tests.teams import fast_passwords, make_team
+from tests.teams import make_team
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    fast_passwords(settings)
 
 
 @pytest.fixture

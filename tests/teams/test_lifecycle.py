@@ -20,14 +20,9 @@ from teams.models import Invitation, Membership, Role, Team
 from teams.permissions import Action, can, forget_memberships, memberships_of
 from teams.services import TeamNameTakenError, TeamRuleError
 from tests.library.factories import make_image
-from tests.teams import fast_passwords, make_team
+from tests.teams import make_team
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    fast_passwords(settings)
 
 
 @pytest.fixture

@@ -14,14 +14,9 @@ from teams import services
 from teams.models import Role, Team
 from tests.browser import assert_page_fits, log_in, open_menu
 from tests.library.factories import make_image
-from tests.teams import fast_passwords, make_team
+from tests.teams import make_team
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    fast_passwords(settings)
 
 
 def test_accepting_from_the_teams_page_switches_the_header_to_the_team(page, live_server, alice, bob):

@@ -16,14 +16,9 @@ from teams import services
 from teams.active import SESSION_KEY
 from teams.models import Invitation, Membership, Role, Team
 from tests.library.factories import make_image
-from tests.teams import fast_passwords, make_team
+from tests.teams import make_team
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    fast_passwords(settings)
 
 
 @pytest.fixture

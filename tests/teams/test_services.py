@@ -12,14 +12,9 @@ from teams import services
 from teams.models import Invitation, Membership, Role
 from teams.permissions import Action, can, memberships_of
 from teams.services import TeamRuleError
-from tests.teams import fast_passwords, make_team
+from tests.teams import make_team
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    fast_passwords(settings)
 
 
 def role_of(user, team) -> str | None:

@@ -12,14 +12,9 @@ from django.urls import reverse
 from teams.active import SESSION_KEY
 from teams.context_processors import teams as teams_context
 from teams.models import Membership, Role
-from tests.teams import fast_passwords, make_team
+from tests.teams import make_team
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    fast_passwords(settings)
 
 
 @pytest.fixture

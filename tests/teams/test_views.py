@@ -14,16 +14,11 @@ from django.utils import timezone
 from teams import services
 from teams.active import SESSION_KEY
 from teams.models import Invitation, Membership, Role, Team
-from tests.teams import fast_passwords, make_team
+from tests.teams import make_team
 
 pytestmark = pytest.mark.django_db
 
 MEMBERS = ("alice", "bob", "carol", "dave")  # owner, admin, member, viewer
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    fast_passwords(settings)
 
 
 @pytest.fixture
