@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -217,6 +218,11 @@ class Image(models.Model):
         blank=True,
         help_text="What PixelDojo said about this image besides its URL (seed, width, height, …).",
     )
+
+    # The generation's prompt as a full-text document, written by the database itself (a PostgreSQL trigger,
+    # migration 0010, GIN-indexed) so that a team's prompt search is one table's index; NULL on SQLite,
+    # which searches the prompt text instead (``library.search``).
+    search_document = SearchVectorField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -16,12 +16,28 @@ class Favourite(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites")
     image = models.ForeignKey("generations.Image", on_delete=models.CASCADE, related_name="favourites")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Copies of the image's team and creation time (neither ever changes), so that a user's favourites in one
+    # space, newest first, are one range of ``favourite_user_team_newest`` ("favourites first" pages).
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False
+    )
+    image_created_at = models.DateTimeField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "image"], name="favourite_unique")]
+        indexes = [
+            models.Index(
+                fields=["user", "team", "-image_created_at", "-image"], name="favourite_user_team_newest"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} ♥ {self.image_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.image_created_at is None:  # bulk writers set the copies themselves
+            self.team_id, self.image_created_at = self.image.team_id, self.image.created_at
+        super().save(*args, **kwargs)
 
 
 class Collection(models.Model):

@@ -8,16 +8,15 @@ from django.db.models import QuerySet
 FTS_CONFIG = "english"
 
 
-def search_prompts(queryset: QuerySet, query: str, *, prompt_field: str = "generation__prompt") -> QuerySet:
-    """Narrow ``queryset`` to rows whose prompt matches ``query`` (web-search syntax on PostgreSQL)."""
+def search_prompts(queryset: QuerySet, query: str) -> QuerySet:
+    """Narrow an image queryset to images whose prompt matches ``query`` (web-search syntax on PostgreSQL,
+    against the image's stored ``search_document``; each word in the prompt elsewhere)."""
     if not query:
         return queryset
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchVector
+        from django.contrib.postgres.search import SearchQuery
 
-        return queryset.annotate(prompt_document=SearchVector(prompt_field, config=FTS_CONFIG)).filter(
-            prompt_document=SearchQuery(query, config=FTS_CONFIG, search_type="websearch")
-        )
+        return queryset.filter(search_document=SearchQuery(query, config=FTS_CONFIG, search_type="websearch"))
     for word in query.split():
-        queryset = queryset.filter(**{f"{prompt_field}__icontains": word.strip('"')})
+        queryset = queryset.filter(generation__prompt__icontains=word.strip('"'))
     return queryset

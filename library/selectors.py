@@ -57,31 +57,28 @@ def decode_cursor(cursor: str) -> tuple[bool, datetime, int] | None:
         return None
 
 
-def _after(sort: str, position: tuple[bool, datetime, int]) -> Q:
-    """Rows after the cursor.
+def _after(
+    sort: str, position: tuple[bool, datetime, int], *, created: str = "created_at", pk: str = "id"
+) -> Q:
+    """Rows after the cursor, newest or oldest first, on the columns ``created`` and ``pk``.
 
-    The redundant bound on ``created_at`` lets PostgreSQL start the index scan at the cursor instead of
+    The redundant bound on ``created`` lets PostgreSQL start the index scan at the cursor instead of
     filtering every newer row (an OR alone is not an index range).
     """
-    favourite, created, image_id = position
+    _, moment, image_id = position
     if sort == "oldest":
-        return Q(created_at__gte=created) & (
-            Q(created_at__gt=created) | Q(created_at=created, id__gt=image_id)
+        return Q(**{f"{created}__gte": moment}) & (
+            Q(**{f"{created}__gt": moment}) | Q(**{created: moment, f"{pk}__gt": image_id})
         )
-    newer_first = Q(created_at__lte=created) & (
-        Q(created_at__lt=created) | Q(created_at=created, id__lt=image_id)
+    return Q(**{f"{created}__lte": moment}) & (
+        Q(**{f"{created}__lt": moment}) | Q(**{created: moment, f"{pk}__lt": image_id})
     )
-    if sort == "favourites":
-        if favourite:
-            return Q(is_favourite=False) | (Q(is_favourite=True) & newer_first)
-        return Q(is_favourite=False) & newer_first
-    return newer_first
 
 
 ORDERINGS = {
     "newest": ("-created_at", "-id"),
     "oldest": ("created_at", "id"),
-    "favourites": ("-is_favourite", "-created_at", "-id"),
+    "favourites": ("-is_favourite", "-created_at", "-id"),  # library_page reads it as two segments
 }
 
 
@@ -128,8 +125,6 @@ def library_queryset(*, user, team: Team | None, mine: bool, filters: LibraryFil
         images = images.filter(collection_items__collection__code=code) if code else images.none()
     if filters.tag:
         images = images.filter(image_tags__tag__name=filters.tag)
-    if filters.favourite:
-        images = images.filter(is_favourite=True)
     return images.order_by(*ORDERINGS.get(filters.sort, ORDERINGS["newest"]))
 
 
@@ -146,8 +141,12 @@ def library_page(
     "favourites first" that reaches past the user's favourites)."""
     images = library_queryset(user=user, team=team, mine=mine, filters=filters)
     position = decode_cursor(cursor) if cursor else None
-    if filters.sort == "favourites" and not filters.favourite:
-        rows = _favourites_first(images, position, page_size + 1)
+    space = None if mine else team
+    if filters.favourite:
+        sort = "oldest" if filters.sort == "oldest" else "newest"
+        rows = list(_favourites(images, user=user, team=space, sort=sort, position=position)[: page_size + 1])
+    elif filters.sort == "favourites":
+        rows = _favourites_first(images, user=user, team=space, position=position, limit=page_size + 1)
     else:
         if position is not None:
             images = images.filter(_after(filters.sort, position))
@@ -157,19 +156,34 @@ def library_page(
     return LibraryPage(images=rows, next_cursor=encode_cursor(rows[-1]) if has_more and rows else None)
 
 
-def _favourites_first(images: QuerySet[Image], position, limit: int) -> list[Image]:
+def _favourites(images: QuerySet[Image], *, user, team: Team | None, sort: str, position) -> QuerySet[Image]:
+    """The user's favourites among ``images`` after ``position``, newest or oldest first.
+
+    In a team (``team``) they are read from ``favourite_user_team_newest`` (the favourite's copies of its
+    image's team and time): a range of the user's favourites there, whatever the size of the team. Elsewhere
+    ("My images", which spans spaces) each image of the range is checked for being a favourite.
+    """
+    if team is None:
+        favourites = images.filter(is_favourite=True).order_by(*ORDERINGS[sort])
+        return favourites.filter(_after(sort, position)) if position is not None else favourites
+    mine = Q(favourites__user_id=user.id, favourites__team_id=team.id)
+    if position is not None:  # one filter() call: the same join to the favourite
+        mine &= _after(sort, position, created="favourites__image_created_at", pk="favourites__image_id")
+    sign = "" if sort == "oldest" else "-"
+    return images.filter(mine).order_by(f"{sign}favourites__image_created_at", f"{sign}favourites__image_id")
+
+
+def _favourites_first(
+    images: QuerySet[Image], *, user, team: Team | None, position, limit: int
+) -> list[Image]:
     """Up to ``limit`` images after ``position`` in "favourites first" order, as two keyset segments: the
     user's favourites, newest first, then the other images, newest first. Each segment is an index range
     (``ORDER BY is_favourite`` would compute it for every image of the space and sort them all)."""
-    newest = images.order_by(*ORDERINGS["newest"])
     rows: list[Image] = []
     if position is None or position[0]:  # the page starts among the favourites
-        favourites = newest.filter(is_favourite=True)
-        if position is not None:
-            favourites = favourites.filter(_after("newest", position))
-        rows = list(favourites[:limit])
+        rows = list(_favourites(images, user=user, team=team, sort="newest", position=position)[:limit])
     if len(rows) < limit:
-        others = newest.filter(is_favourite=False)
+        others = images.order_by(*ORDERINGS["newest"]).filter(is_favourite=False)
         if position is not None and not position[0]:
             others = others.filter(_after("newest", position))
         rows += list(others[: limit - len(rows)])

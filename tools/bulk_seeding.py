@@ -106,12 +106,14 @@ FROM (SELECT g, now() - interval '5 minutes' - random() * %(days)s * interval '1
 
 _IMAGES = """
 INSERT INTO generations_image (
-    code, index, provider_url, status, error_message, attempts, file, thumbnail, content_type, width, height,
-    size_bytes, sha256, created_at, stored_at, generation_id, updated_at, team_id, user_id, provider_details)
+    code, index, provider_url, status, error_message, attempts, file, thumbnail, thumbnail_small,
+    content_type, width, height, size_bytes, sha256, created_at, stored_at, generation_id, updated_at,
+    team_id, user_id, provider_details)
 SELECT gen_random_uuid(), i, 'https://images.pixeldojo.ai/' || g.provider_id || '/' || i || '.png',
     s.status, CASE WHEN s.status = 'stored' THEN '' ELSE 'Not stored.' END, 1,
     CASE WHEN s.status = 'stored' THEN 'originals/' || g.code || '/' || i || '.png' ELSE '' END,
     CASE WHEN s.status = 'stored' THEN 'thumbnails/' || g.code || '/' || i || '.webp' ELSE '' END,
+    CASE WHEN s.status = 'stored' THEN 'thumbnails/' || g.code || '/' || i || '-320.webp' ELSE '' END,
     CASE WHEN s.status = 'stored' THEN 'image/png' ELSE '' END,
     1024, 1024, 1500000, md5(g.code::text || i), g.created_at + interval '5 seconds',
     g.created_at + interval '5 seconds', g.id, g.created_at + interval '5 seconds', g.team_id, g.user_id, '{}'
@@ -131,8 +133,9 @@ WHERE i.id > %(after)s AND i.generation_id BETWEEN %(low)s AND %(high)s
 """
 
 _FAVOURITES = """
-INSERT INTO library_favourite (created_at, image_id, user_id)
-SELECT i.created_at + interval '1 hour', i.id, (%(fans)s::int[])[1 + floor(random() * %(fan_count)s)::int]
+INSERT INTO library_favourite (created_at, image_id, user_id, team_id, image_created_at)
+SELECT i.created_at + interval '1 hour', i.id, (%(fans)s::int[])[1 + floor(random() * %(fan_count)s)::int],
+    i.team_id, i.created_at
 FROM generations_image i WHERE i.id > %(after)s AND i.generation_id BETWEEN %(low)s AND %(high)s
   AND random() < 0.06
 ON CONFLICT DO NOTHING

@@ -484,7 +484,15 @@ class Seeder:
                 if rng.random() < FAVOURITE_RATE:
                     fans = 2 if rng.random() < TWO_FANS_SHARE and len(self.users) > 1 else 1
                     for fan in rng.sample(self.users, fans):
-                        favourites.append(Favourite(user_id=fan.id, image_id=image.id, created_at=later))
+                        favourites.append(
+                            Favourite(
+                                user_id=fan.id,
+                                image_id=image.id,
+                                created_at=later,
+                                team_id=image.team_id,
+                                image_created_at=image.created_at,
+                            )
+                        )
                 for collection in self.collections:
                     if rng.random() < COLLECTION_RATE:
                         items.append(

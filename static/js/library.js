@@ -33,19 +33,20 @@
     const submitter = event.submitter;
     const message = (submitter && submitter.dataset.confirm) || form.dataset.confirm;
     if (message && !window.confirm(message)) { event.preventDefault(); return; }
-    if (form.classList.contains("fav-form") && window.fetch) {
+    // One hidden form for every tile's ♥ (each button names its image's URL and the new state).
+    if (form.classList.contains("fav-form") && submitter && window.fetch) {
       event.preventDefault();
-      const value = form.querySelector("input[name=favourite]");
-      fetch(form.action, {
+      const body = new FormData(form);
+      body.append(submitter.name, submitter.value);
+      fetch(submitter.formAction, {
         method: "POST",
         headers: { "X-CSRFToken": csrf(form), Accept: "application/json" },
-        body: new FormData(form),
+        body: body,
         credentials: "same-origin",
       }).then(function (response) { return response.json(); }).then(function (data) {
-        const button = form.querySelector("button");
-        button.classList.toggle("on", data.favourite);
-        button.setAttribute("aria-pressed", data.favourite ? "true" : "false");
-        value.value = data.favourite ? "0" : "1";
+        submitter.classList.toggle("on", data.favourite);
+        submitter.setAttribute("aria-pressed", data.favourite ? "true" : "false");
+        submitter.value = data.favourite ? "0" : "1";
       });
     }
   });

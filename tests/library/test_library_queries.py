@@ -104,6 +104,57 @@ def test_keyset_pages_cover_everything_exactly_once(alice, sort):
     assert seen == [image.id for image in whole.images]
 
 
+@pytest.mark.parametrize(
+    ("sort", "favourite"), [("favourites", False), ("newest", True), ("oldest", True), ("favourites", True)]
+)
+def test_team_favourites_are_paged_from_the_users_favourites_in_that_team(
+    alice, bob, make_user, sort, favourite
+):
+    """A team's favourites come from the favourite's copies of the image's team and time: only this user's,
+    only this team's, in the page order, each once, and the same whatever the page size."""
+    team, elsewhere = (
+        make_team(alice, member=bob),
+        make_team(make_user("carol"), name="Elsewhere", member=alice),
+    )
+    images = [
+        make_image(alice if n % 2 else bob, team=team, prompt=f"p{n}", days_ago=n % 6) for n in range(25)
+    ]
+    liked = images[::3]
+    for image in liked:
+        Favourite.objects.create(user=alice, image=image)
+    Favourite.objects.create(user=bob, image=images[1])  # someone else's favourite
+    Favourite.objects.create(user=alice, image=make_image(alice, team=elsewhere, prompt="other team"))
+    Favourite.objects.create(user=alice, image=make_image(alice, prompt="personal"))
+    filters = LibraryFilters(sort=sort, favourite=favourite)
+
+    seen, cursor = [], ""
+    while True:
+        page = library_page(user=alice, team=team, mine=False, filters=filters, cursor=cursor, page_size=4)
+        seen += [image.id for image in page.images]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+
+    def newest(image):
+        return (image.created_at, image.id)
+
+    expected = sorted(liked, key=newest, reverse=sort != "oldest")
+    if not favourite:
+        expected += sorted(set(images) - set(liked), key=newest, reverse=True)
+    assert seen == [image.id for image in expected]
+    whole = library_page(user=alice, team=team, mine=False, filters=filters, page_size=100)
+    assert [image.id for image in whole.images] == seen
+    assert all(image.is_favourite == (image in liked) for image in whole.images)
+
+
+def test_a_favourite_copies_its_images_team_and_time(alice):
+    team = make_team(alice)
+    image = make_image(alice, team=team, days_ago=40)
+    favourite = Favourite.objects.create(user=alice, image=image)
+    favourite.refresh_from_db()
+    assert (favourite.team_id, favourite.image_created_at) == (team.id, image.created_at)
+
+
 def test_filter_form_reads_the_url_and_reports_bad_dates():
     form = LibraryFilterForm(
         {"q": "  red   fox ", "date_from": "2026-05-02", "date_to": "2026-05-01", "tag": "Winter"}
