@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db.models import F
+from django.db import connection
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from credits.models import DailySpend, LedgerEntry
 from generations.models import Generation, Image
+from library.models import Favourite
 from teams.active import SESSION_KEY
 from teams.models import Membership, Team
 
@@ -99,3 +101,31 @@ def test_reset_replaces_the_teams_data_and_the_same_seed_gives_the_same_prompts(
     assert LedgerEntry.objects.count() == 40
     assert sum(DailySpend.objects.values_list("credits", flat=True)) == 40
     assert sorted(Generation.objects.values_list("prompt", flat=True)) == first
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="--scale writes with PostgreSQL's generate_series"
+)
+@pytest.mark.django_db(transaction=True)  # it ends with VACUUM, which runs outside a transaction only
+def test_scale_seeding_writes_teams_side_by_side_that_the_library_pages_read(client):
+    output = seed(scale=True, sizes="40,60", personal=20, members=3, seed=3)
+
+    assert {team.name: team.images.count() for team in Team.objects.all()} == {"Scale 40": 40, "Scale 60": 60}
+    stored = Image.objects.filter(status=Image.Status.STORED)
+    assert stored.exists()
+    assert not stored.filter(Q(thumbnail="") | Q(thumbnail_small="")).exists()
+    assert not Image.objects.filter(search_document__isnull=True).exists()  # the database writes it
+    favourites = Favourite.objects.all()
+    assert favourites.exists()
+    copies = favourites.values_list("team_id", "image_created_at", "image__team_id", "image__created_at")
+    assert all(team == image_team and when == created for team, when, image_team, created in copies)
+    assert "total time" in output
+
+    member = get_user_model().objects.get(username="scale-member")
+    assert member.images.filter(team__isnull=True).count() == 20
+    client.force_login(member, backend="django.contrib.auth.backends.ModelBackend")
+    session = client.session
+    session[SESSION_KEY] = str(Team.objects.get(name="Scale 60").code)
+    session.save()
+    for query in ("", "?sort=favourites", "?favourite=on", "?q=portrait"):
+        assert client.get(reverse("team_library") + query, secure=True).status_code == 200
