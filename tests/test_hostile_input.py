@@ -127,6 +127,30 @@ def test_bulk_never_sends_you_off_site(world, evil):
     assert response["Location"] == reverse("my_images")
 
 
+@pytest.mark.parametrize("evil", EVIL_NEXT)
+@pytest.mark.parametrize("where", ["post", "query"])
+def test_a_board_edit_never_sends_you_off_site(world, evil, where):
+    board, image = world["board"], world["images"]["team"]
+    url = reverse("collection_edit", args=[board.code])
+    data = {"operation": "cover", "image": str(image.code)}
+    if where == "post":
+        data["next"] = evil
+    else:
+        url += "?" + urlencode({"next": evil})
+    response = world["client"].post(url, data)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("collection_detail", args=[board.code])
+
+
+@pytest.mark.parametrize("evil", EVIL_NEXT)
+def test_a_refused_bulk_action_never_sends_you_off_site_either(world, evil):
+    """The form's own refusal (no action given) goes back to the library, never off-site."""
+    images = [str(world["images"]["team"].code)]
+    response = world["client"].post(reverse("library_bulk"), {"images": images, "next": evil})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("my_images")
+
+
 def test_a_next_on_this_site_is_followed(world):
     image = world["images"]["team"]
     back = reverse("team_library") + "?tag=sea&sort=oldest"
@@ -208,6 +232,23 @@ def test_no_export_range_is_a_server_error(world, start, end):
         assert b"".join(response.streaming_content).decode().startswith("date_time,")  # rows are read too
     else:
         assert 'data-testid="export-error"' in response.content.decode()
+
+
+OTHER_PARAMETERS = [  # every other query parameter a page reads: (URL name, parameter)
+    ("credits:mine", "days"),
+    ("credits:team", "days"),
+    ("gallery", "page"),
+    ("generate", "remix"),
+    ("generate", "seed"),
+]
+
+
+@HYPOTHESIS
+@given(which=st.sampled_from(OTHER_PARAMETERS), value=st.one_of(ODD_TEXT, CURSORS))
+def test_no_other_query_parameter_is_a_server_error(world, which, value):
+    name, parameter = which
+    response = world["client"].get(reverse(name), {parameter: value})
+    assert response.status_code in (200, 404), (name, parameter, value)  # 404: a remix of no such image
 
 
 def iso_day(text: str) -> date | None:

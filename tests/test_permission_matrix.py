@@ -6,9 +6,12 @@ to ``EXPECTED`` below.
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import zipfile
 from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.core.files.base import ContentFile
@@ -20,6 +23,7 @@ from credits.services import budget_set, ledger_charge_images, ledger_top_up
 from generations.models import Generation, Image
 from generations.thumbnails import thumbnail_url, url_window
 from library.models import Collection, CollectionItem
+from pixelgallery.middleware import PROBES
 from teams.active import SESSION_KEY
 from teams.models import Invitation, Membership, Team
 from tests.conftest import PASSWORD
@@ -261,6 +265,37 @@ def test_every_url_has_expected_answers():
     assert sorted(EXPECTED) == app_url_names()
 
 
+# The probes answer in middleware, before the URL resolver (so they are not in EXPECTED): the same for
+# every persona, a session being no key. /metrics is refused to all without its token (issue 11, finding 9).
+PROBE_PATHS = {"/healthz": 200, "/metrics": 401}  # /readyz: also the broker's health, tested in tests/project
+
+
+def test_every_probe_path_is_walked():
+    assert set(PROBES) == {*PROBE_PATHS, "/readyz"}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_probes_answer_every_persona_alike(world, persona, settings):
+    settings.METRICS_TOKEN = "matrix-metrics-token"
+    client = client_for(world, persona)
+    for path, status in PROBE_PATHS.items():
+        response = client.get(path)
+        assert response.status_code == status, (path, persona)
+        assert b"pixelgallery_" not in response.content and SECRET_PROMPT.encode() not in response.content
+    scraped = client.get("/metrics", HTTP_AUTHORIZATION="Bearer matrix-metrics-token")
+    assert scraped.status_code == 200 and b"pixelgallery_http_requests" in scraped.content
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_without_a_token_metrics_are_refused_to_every_persona(world, persona, settings):
+    settings.METRICS_TOKEN = ""
+    assert settings.DEBUG is False
+    client = client_for(world, persona)
+    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer "}):
+        response = client.get("/metrics", **headers)
+        assert response.status_code == 403 and b"pixelgallery_" not in response.content, persona
+
+
 def url_for(world: World, name: str, case: Case) -> str:
     objects = {
         "generation": {"code": world.generation.code},
@@ -369,24 +404,62 @@ def test_team_counts_and_prompts_never_reach_other_libraries(world):
             assert SECRET_PROMPT.encode() not in content and b"Secret board" not in content
 
 
-EVIL_NEXTS = ("https://evil.example/", "//evil.example/", "javascript:alert(1)")
+def forged_cursor(position: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+# The outside probe's out-of-range input (issue 11, finding 2): a page or a reason, never a 5xx, for anyone.
+ODD_QUERIES = {
+    "my_images": ({"date_to": "9999-12-31"}, {"cursor": forged_cursor([0, "0001-01-01T00:00:00+14:00", 1])}),
+    "team_library": (
+        {"date_from": "0001-01-01", "date_to": "9999-12-31"},
+        {"cursor": forged_cursor([0, "9999-12-31T23:59:59-14:00", 1])},
+    ),
+    "credits:team_export": ({"from": "2026-01-01", "to": "9999-12-31"}, {"from": "0001-01-01", "to": "x"}),
+}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_odd_dates_and_cursors_give_each_persona_its_usual_answer(world, persona):
+    client = client_for(world, persona)
+    for name, queries in ODD_QUERIES.items():
+        usual = client.get(reverse(name)).status_code
+        for query in queries:
+            response = client.get(reverse(name), query)
+            assert response.status_code < 500, (name, query, persona)
+            assert response.status_code in (usual, 400), (name, query, persona, usual)  # 400: a bad date
+
+
+EVIL_NEXTS = ("https://evil.example/", "//evil.example/", "javascript:alert(1)", "/\\evil.example/")
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_no_next_sends_anyone_off_site(world, persona):
-    """Every action that reads ``next`` (favourite, bulk, team switch) stays on this site, whoever asks."""
+    """Every view that reads ``next`` (favourite, bulk, board edit, team switch, log in and out) stays on this
+    site, whoever asks, with ``next`` in the form or in the query string."""
     client = client_for(world, persona)
     posts = [
         (reverse("image_favourite", args=[world.image.code]), {"favourite": "1"}),
         (reverse("library_bulk"), {"action": "zip", "images": [str(world.image.code)]}),
+        (reverse("library_bulk"), {"action": "delete", "images": []}),  # nothing to delete: back to next
+        (reverse("library_bulk"), {"images": [str(world.image.code)]}),  # no action: refused, back to next
+        (reverse("collection_edit", args=[world.collection.code]), {"operation": "none"}),  # refused
         (reverse("teams:switch"), {"team": str(world.team.code)}),
+        (reverse("login"), {"username": persona, "password": PASSWORD}),
+        (reverse("logout"), {}),  # last: it logs the persona out
     ]
     for url, data in posts:
         for evil in EVIL_NEXTS:
-            response = client.post(url, {**data, "next": evil})
-            assert response.status_code < 500, (url, evil)
-            location = response.headers.get("Location", "")
-            assert "evil.example" not in location and not location.startswith("javascript"), (url, evil)
+            for where in ("form", "query"):
+                if where == "form":
+                    response = client.post(url, {**data, "next": evil})
+                else:
+                    response = client.post(f"{url}?{urlencode({'next': evil})}", data)
+                assert response.status_code < 500, (url, evil, where)
+                location = response.headers.get("Location", "")
+                parts = urlsplit(location)
+                off_site = parts.scheme or parts.netloc or location.startswith(("//", "/\\"))
+                assert not off_site, (url, evil, where, location)  # a path of this site, or no redirect
 
 
 def test_a_batch_with_the_teams_image_never_lands_on_a_personal_board(world):

@@ -14,8 +14,9 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from axes.helpers import get_client_ip_address
 from axes.models import AccessAttempt
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 from django.urls import reverse
 
 from pixelgallery.checks import metrics_token_check, secret_key_check
@@ -304,3 +305,23 @@ def test_a_lockout_is_never_permanent_and_the_proxy_count_is_checked():
     two = settings_with(TRUSTED_PROXY_COUNT="2")
     assert two["AXES_IPWARE_PROXY_COUNT"] == 1  # "client, first proxy" in the header the second one sends
     assert settings_with()["AXES_IPWARE_PROXY_COUNT"] is None
+
+
+@pytest.mark.parametrize(
+    ("count", "forwarded_for"),
+    [
+        ("1", "203.0.113.7"),
+        ("1", "198.51.100.9, 203.0.113.7"),  # the client's own entry on the left is ignored
+        ("2", "203.0.113.7, 10.0.0.1"),  # the outer proxy saw the client, the inner one the outer proxy
+        ("2", "198.51.100.9, 203.0.113.7, 10.0.0.1"),
+        ("2", "192.0.2.1, 198.51.100.9, 203.0.113.7, 10.0.0.1"),
+    ],
+)
+def test_the_client_address_is_the_entry_trusted_proxy_count_places_from_the_right(count, forwarded_for):
+    """What axes keys a lockout on, for one and for two proxies (the last one is REMOTE_ADDR)."""
+    proxied = settings_with(TRUSTED_PROXY_COUNT=count)
+    with override_settings(**{name: proxied[name] for name in CLIENT_ADDRESS_SETTINGS}):
+        request = RequestFactory().post(
+            reverse("login"), REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for
+        )
+        assert get_client_ip_address(request) == "203.0.113.7"
