@@ -75,6 +75,9 @@ def _after(
     )
 
 
+# Columns a library page never shows: the search document and a kept provider answer (up to 64 KB each).
+TILE_UNUSED = ("search_document", "generation__provider_answer")
+
 ORDERINGS = {
     "newest": ("-created_at", "-id"),
     "oldest": ("created_at", "id"),
@@ -103,6 +106,7 @@ def library_queryset(*, user, team: Team | None, mine: bool, filters: LibraryFil
         Image.objects.filter(scope)
         .annotate(is_favourite=Exists(Favourite.objects.filter(user_id=user.id, image_id=OuterRef("pk"))))
         .select_related("generation", "user", "team")
+        .defer(*TILE_UNUSED)
     )
     images = search_prompts(images, filters.q)
     if filters.model:
