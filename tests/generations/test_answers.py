@@ -6,6 +6,7 @@ received (``flux_requests``), what was stored, and what was charged.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -305,3 +306,28 @@ def test_an_image_that_is_no_usable_picture_is_fetched_once_and_its_call_charged
     assert stats["image_requests"] == 2  # one download per image, never retried
     assert stats["flux_requests"] == 1
     assert charged(generation) == 2 == sum(stats["credits_charged"].values())  # both were made and charged
+
+
+def test_a_key_pixeldojo_echoes_is_shown_nowhere(
+    celery_worker, alice, sandbox, settings, client, django_user_model, caplog
+):
+    """The sandbox's HTML 200 quotes the request's Authorization header: pages, JSON, /ops/, logs hide it."""
+    key = "pd_live_Zx81kQ2mN7vB4cR9tY6u"
+    sandbox.configure(keys={key: KeyPlan(rpm=10_000)}, faults={"html_200": 1.0})
+    settings.PIXELDOJO_API_KEY = key
+    caplog.set_level(logging.DEBUG)
+    generation = submit(alice, num_outputs=2)
+    wait_for(settled(generation), timeout=30)
+
+    assert generation.error_code == "unexpected_response" and sandbox.stats()["flux_requests"] == 1
+    client.login(username="alice", password=PASSWORD)
+    shown = [
+        client.get(reverse("generation_detail", args=[generation.code])).content.decode(),
+        client.get(reverse("generation_status", args=[generation.code])).content.decode(),
+    ]
+    django_user_model.objects.create_user("olga", password=PASSWORD, is_staff=True)
+    client.login(username="olga", password=PASSWORD)
+    shown.append(client.get(reverse("operations")).content.decode())
+    assert "Authorization: [REDACTED]" in shown[2]  # the answer that quoted the key, as kept
+    for text in [*shown, generation.provider_answer, generation.error_message, caplog.text]:
+        assert key not in text
