@@ -35,7 +35,7 @@ task_context_var: contextvars.ContextVar[dict[str, Any] | None] = contextvars.Co
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization header values, as text ("Authorization: Bearer x") or reprs ("'Authorization': b'AWS4…'").
-    (re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*b?[\"']?)[^\"'\n]+"), rf"\1{REDACTED}"),
+    (re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*(?:b?[\"'])?)[^\"'\n]+"), rf"\1{REDACTED}"),
     (re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+"), rf"\1 {REDACTED}"),
     # The whole query string of a signed URL: it grants access to a private object until it expires.
     (

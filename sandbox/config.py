@@ -68,8 +68,9 @@ class KeyPlan:
 class FaultRates:
     """Probabilities (0..1) of injected faults; the ``*_seconds`` fields are durations.
 
-    server_error / rate_limit / slow apply to POST /flux; truncate / corrupt / expired / slow apply to
-    image downloads. slow_seconds is the delay of a "slow" fault.
+    server_error / rate_limit / forbidden / slow apply to POST /flux (forbidden: a 403 to a known key,
+    nothing made or charged); truncate / corrupt / bomb / expired / slow apply to image downloads (bomb: a
+    ~50 KB PNG that decodes to 20000x20000 pixels). slow_seconds is the delay of a "slow" fault.
 
     The others answer POST /flux with HTTP 200 after the images were made and the credits charged:
     html_200 an HTML page (a proxy's, echoing the request's Authorization header); error_200
@@ -82,12 +83,14 @@ class FaultRates:
 
     server_error: float = 0.0
     rate_limit: float = 0.0
+    forbidden: float = 0.0
     html_200: float = 0.0
     error_200: float = 0.0
     slow: float = 0.0
     slow_seconds: float = 2.0
     truncate: float = 0.0
     corrupt: float = 0.0
+    bomb: float = 0.0
     expired: float = 0.0
     extra_url: float = 0.0
     duplicate_url: float = 0.0

@@ -160,3 +160,24 @@ def with_text(png: bytes, keyword: str, text: str) -> bytes:
     data = keyword.encode("latin-1") + b"\x00" + text.encode("latin-1")
     chunk = struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
     return png[:end] + chunk + png[end:]
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+@lru_cache(maxsize=1)
+def bomb_png(side: int = 20_000) -> bytes:
+    """A valid all-black 1-bit PNG of ``side``² pixels (400 MP by default) in ~50 KB: a decompression bomb."""
+    row = bytes(1 + (side + 7) // 8)  # filter byte + packed pixels
+    compressor = zlib.compressobj(9)
+    blocks, rest = divmod(side, 512)
+    data = b"".join(compressor.compress(row * 512) for _ in range(blocks))
+    data += compressor.compress(row * rest) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", data)
+        + _png_chunk(b"IEND", b"")
+    )

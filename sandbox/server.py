@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sandbox.config import MODELS, KeyPlan, SandboxConfig
-from sandbox.render import ASPECT_RATIOS, MEGAPIXELS, image_size, render_png, with_text
+from sandbox.render import ASPECT_RATIOS, MEGAPIXELS, bomb_png, image_size, render_png, with_text
 
 logger = logging.getLogger(__name__)
 
@@ -637,6 +637,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _generate(self, config: SandboxConfig, key: str, raw_body: bytes) -> dict[str, Any]:
         state = self.state
         plan = state.authenticate(key, config)
+        if state.roll(config.faults.forbidden):  # a known key this account may not use (disabled, wrong plan)
+            raise ApiError(403, "forbidden", "This API key may not generate images (injected fault)")
         slot = state.acquire_rate_slot(key, plan.rpm)
         try:
             body = json.loads(raw_body)
@@ -715,6 +717,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(config.faults.slow_seconds)
         if state.roll(config.faults.corrupt):
             data = b"\x00CORRUPT" + state.random_bytes(4096)
+        elif state.roll(config.faults.bomb):
+            data = bomb_png()
         elif config.image_pool:
             data = _pooled_png(generation, index, config.image_pool)
         else:

@@ -6,6 +6,7 @@ received (``flux_requests``), what was stored, and what was charged.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -40,6 +41,11 @@ def settled(generation: Generation):
 
 def charged(generation: Generation) -> float:
     return float(sum(LedgerEntry.objects.filter(generation=generation).values_list("credits", flat=True)))
+
+
+def note(shape: str, generation: Generation, stats: dict) -> None:
+    """A row of the issue's note (run with -s to see them): calls the sandbox received, credits recorded."""
+    print(f"| {shape} | {stats['flux_requests']} ({stats['flux_by_status']}) | {charged(generation):g} |")
 
 
 def test_what_pixeldojo_says_about_each_image_is_kept_and_shown(celery_worker, alice, sandbox, client):
@@ -138,6 +144,7 @@ SHAPES = {
         0,
     ),
     "401 key rejected": ({"keys": {"another-key": {"rpm": 10}}}, {}, {}, "failed", "invalid_api_key", 0, 0),
+    "403 key forbidden": ({"faults": {"forbidden": 1.0}}, {}, {}, "failed", "invalid_api_key", 0, 0),
     "rate-limit headers on the answer": ({"rate_limit_headers": "seconds"}, {}, {}, "done", "", 2, 2),
     "422 invalid request": (
         {"invalid_status": 422},
@@ -227,3 +234,100 @@ def test_on_a_limiter_never_used_the_first_call_goes_at_once(celery_worker, alic
 
     assert generation.status == "done" and time.monotonic() - started < 15
     assert sandbox.stats()["flux_requests"] == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"), [("server_error", "500"), ("rate_limit", "429")], ids=["5xx", "429-with-headers"]
+)
+def test_an_error_before_any_answer_is_retried_and_the_answer_charged_once(
+    celery_worker, alice, sandbox, settings, fault, status
+):
+    """Nothing was made on a 5xx or a 429 (here with X-RateLimit-* headers): asking again costs no more."""
+    settings.PIXELDOJO_RATE_WAIT_MAX_SECONDS = 1.0
+    sandbox.configure(faults={fault: 1.0}, rate_limit_headers="seconds")
+    generation = submit(alice, num_outputs=2)
+    wait_for(lambda: sandbox.stats()["flux_by_status"].get(status, 0) >= 1, timeout=15)
+    sandbox.configure(faults={fault: 0.0})
+    wait_for(settled(generation), timeout=60)
+    wait_for(lambda: not generation.images.filter(status="pending").exists(), timeout=30)
+
+    stats = sandbox.stats()
+    refused = stats["flux_by_status"][status]
+    note(f"{fault} then 200", generation, stats)
+    assert generation.status == "done" and generation.attempts == refused + 1
+    assert stats["flux_by_status"] == {status: refused, "200": 1}
+    assert charged(generation) == 2 == sum(stats["credits_charged"].values())
+
+
+def test_server_errors_until_the_last_attempt_fail_the_generation_and_charge_nothing(
+    celery_worker, alice, sandbox, settings
+):
+    settings.PIXELDOJO_MAX_ATTEMPTS = 3
+    sandbox.configure(faults={"server_error": 1.0})
+    generation = submit(alice, num_outputs=2)
+    wait_for(settled(generation), timeout=60)
+
+    stats = sandbox.stats()
+    note("server_error on every attempt", generation, stats)
+    assert (generation.status, generation.error_code) == ("failed", "server_error")
+    assert "No credits were charged" in generation.error_message
+    assert stats["flux_by_status"] == {"500": 3} and generation.attempts == 3
+    assert charged(generation) == 0 == sum(stats["credits_charged"].values())
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("corrupt", "The file PixelDojo sent is not a valid PNG, JPEG or WebP image; it was not stored."),
+        (
+            "bomb",
+            "The image PixelDojo sent is too large to decode safely (a likely decompression bomb); "
+            "it was not stored.",
+        ),
+    ],
+    ids=["invalid-image-bytes", "decompression-bomb"],
+)
+def test_an_image_that_is_no_usable_picture_is_fetched_once_and_its_call_charged_once(
+    celery_worker, alice, sandbox, media_storage, fault, message
+):
+    sandbox.configure(faults={fault: 1.0})
+    generation = submit(alice, num_outputs=2)
+    wait_for(settled(generation), timeout=30)
+    wait_for(lambda: not generation.images.filter(status="pending").exists(), timeout=30)
+
+    generation.refresh_from_db()
+    stats = sandbox.stats()
+    note(f"{fault} download", generation, stats)
+    assert (generation.status, generation.error_code) == ("failed", "images_lost")
+    assert (
+        list(generation.images.values_list("status", "error_message", "attempts"))
+        == [("failed", message, 1)] * 2
+    )
+    assert stats["image_requests"] == 2  # one download per image, never retried
+    assert stats["flux_requests"] == 1
+    assert charged(generation) == 2 == sum(stats["credits_charged"].values())  # both were made and charged
+
+
+def test_a_key_pixeldojo_echoes_is_shown_nowhere(
+    celery_worker, alice, sandbox, settings, client, django_user_model, caplog
+):
+    """The sandbox's HTML 200 quotes the request's Authorization header: pages, JSON, /ops/, logs hide it."""
+    key = "pd_live_Zx81kQ2mN7vB4cR9tY6u"
+    sandbox.configure(keys={key: KeyPlan(rpm=10_000)}, faults={"html_200": 1.0})
+    settings.PIXELDOJO_API_KEY = key
+    caplog.set_level(logging.DEBUG)
+    generation = submit(alice, num_outputs=2)
+    wait_for(settled(generation), timeout=30)
+
+    assert generation.error_code == "unexpected_response" and sandbox.stats()["flux_requests"] == 1
+    client.login(username="alice", password=PASSWORD)
+    shown = [
+        client.get(reverse("generation_detail", args=[generation.code])).content.decode(),
+        client.get(reverse("generation_status", args=[generation.code])).content.decode(),
+    ]
+    django_user_model.objects.create_user("olga", password=PASSWORD, is_staff=True)
+    client.login(username="olga", password=PASSWORD)
+    shown.append(client.get(reverse("operations")).content.decode())
+    assert "Authorization: [REDACTED]" in shown[2]  # the answer that quoted the key, as kept
+    for text in [*shown, generation.provider_answer, generation.error_message, caplog.text]:
+        assert key not in text

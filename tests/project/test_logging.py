@@ -102,6 +102,17 @@ def test_secrets_authorization_values_and_signed_query_strings_are_redacted(sett
     assert secret not in safe and REDACTED in safe
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Authorization: Bearer tok_123456", "Authorization: [REDACTED]"),  # not "Authorization: B[REDACTED]"
+        ("{'Authorization': b'AWS4-HMAC-SHA256 Credential=AK/x'}", "{'Authorization': b'[REDACTED]'}"),
+    ],
+)
+def test_an_authorization_value_is_replaced_whole(text, shown):
+    assert redact(text) == shown
+
+
 def test_redaction_leaves_ordinary_text_alone(settings):
     settings.PIXELDOJO_API_KEY = FAKE_KEY
     text = "image 3f2a stored (1024x768, 52311 bytes) from https://example.com/a.png?size=large"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
+import struct
 import time
 from typing import Any
 
@@ -279,6 +280,27 @@ def test_corrupt_download_is_not_an_image(server):
     assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"
     with pytest.raises(UnidentifiedImageError):
         Image.open(io.BytesIO(response.content))
+
+
+def test_bomb_download_is_a_small_png_of_400_megapixels(server):
+    server.configure(faults=FaultRates(bomb=1.0))
+    response = generate_image(server)
+    data = response.content
+    assert response.status_code == 200 and len(data) < 100_000
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    assert struct.unpack(">II", data[16:24]) == (20_000, 20_000)
+    with pytest.raises(Image.DecompressionBombError):  # Pillow's own guard refuses it before decoding
+        Image.open(io.BytesIO(data))
+
+
+def test_forbidden_fault_answers_403_and_charges_nothing(server):
+    server.configure(keys={KEY: KeyPlan(quota=1)}, faults=FaultRates(forbidden=1.0))
+    refused = flux(server)
+    assert refused.status_code == 403 and error_code(refused) == "forbidden"
+    server.configure(faults=FaultRates())
+    assert flux(server).status_code == 200  # the quota of 1 was still whole
+    stats = server.stats()
+    assert stats["flux_by_status"] == {"403": 1, "200": 1} and stats["credits_charged"] == {KEY: 1.0}
 
 
 def test_expired_fault_answers_404(server):
