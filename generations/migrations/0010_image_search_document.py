@@ -3,13 +3,19 @@ reads one table (its ``team_id`` and the document) instead of computing ``to_tsv
 
 On PostgreSQL the database writes the document: a trigger on insert (from the image's generation) and one on a
 prompt change (to that generation's images), so every way of adding images (the ORM, ``bulk_create``, the bulk
-seeder's SQL) gets it. Existing rows are filled here. SQLite keeps the column empty and searches the prompt.
+seeder's SQL) gets it. Existing rows are filled here, and migration 0004's index on the generation's prompt,
+which nothing reads any more, is dropped. SQLite keeps the column empty and searches the prompt.
 """
 
 import django.contrib.postgres.search
 from django.db import migrations
 
 INDEX = "image_search_document"
+OLD_INDEX = "generation_prompt_fts"  # migration 0004's, on the generation's prompt
+OLD_INDEX_CREATE = (
+    f"CREATE INDEX IF NOT EXISTS {OLD_INDEX} ON generations_generation "
+    "USING gin (to_tsvector('english'::regconfig, COALESCE(prompt, ''::text)))"
+)
 DOCUMENT = "to_tsvector('english'::regconfig, COALESCE(generations_generation.prompt, ''::text))"
 FORWARD = [
     f"""
@@ -44,8 +50,10 @@ FORWARD = [
     FROM generations_generation WHERE generations_generation.id = generations_image.generation_id
     """,
     f"CREATE INDEX IF NOT EXISTS {INDEX} ON generations_image USING gin (search_document)",
+    f"DROP INDEX IF EXISTS {OLD_INDEX}",  # searches no longer read the generation's prompt
 ]
 BACKWARD = [
+    OLD_INDEX_CREATE,
     f"DROP INDEX IF EXISTS {INDEX}",
     "DROP TRIGGER IF EXISTS generations_generation_prompt_changed ON generations_generation",
     "DROP FUNCTION IF EXISTS generations_generation_prompt_changed()",
