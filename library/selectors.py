@@ -95,6 +95,8 @@ def library_queryset(*, user, team: Team | None, mine: bool, filters: LibraryFil
 
     The scope is one predicate the planner estimates well (``team_id = X``, or ``user_id = U`` for
     ``mine``) once ``teams.permissions`` has checked membership, not ``visible_q`` and-ed with the team.
+    "Favourites only" and "favourites first" are left to ``library_page``, which reads them from the
+    favourites themselves.
     """
     if mine:
         scope = own_work_q(user)
