@@ -25,7 +25,8 @@ def waiting_message(host: str) -> str:
 
 def admin_addresses() -> list[str]:
     """Who hears about the site's operations: ``ADMINS`` and active staff users with an e-mail address."""
-    addresses = [address for _, address in settings.ADMINS]
+    # ADMINS holds (name, address) pairs, or plain addresses as Django 6 writes them.
+    addresses = [entry if isinstance(entry, str) else entry[1] for entry in settings.ADMINS]
     staff = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
     addresses += list(staff.order_by("id").values_list("email", flat=True))
     return list(dict.fromkeys(addresses))

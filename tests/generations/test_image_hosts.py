@@ -17,6 +17,7 @@ from credits.models import LedgerEntry
 from generations import services
 from generations.models import Generation, Image, ImageHost
 from generations.pixeldojo import GenerationRequest
+from generations.services.hosts import admin_addresses
 from tests.conftest import PASSWORD, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -224,3 +225,13 @@ class BrokenBackend:
 
     def send_messages(self, messages) -> int:
         raise ConnectionRefusedError("mail server down")
+
+
+def test_admins_are_the_admins_setting_and_active_staff_with_an_address(django_user_model, settings):
+    settings.ADMINS = [("Ops", "ops@example.com"), "oncall@example.com"]
+    django_user_model.objects.create_user("s1", email="s1@example.com", is_staff=True)
+    django_user_model.objects.create_user("s2", email="", is_staff=True)
+    django_user_model.objects.create_user("s3", email="s3@example.com", is_staff=True, is_active=False)
+    django_user_model.objects.create_user("u1", email="u1@example.com")
+
+    assert admin_addresses() == ["ops@example.com", "oncall@example.com", "s1@example.com"]
