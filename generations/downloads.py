@@ -3,8 +3,13 @@
 Rules, in order:
 
 * only ``http``/``https`` URLs, and never plain HTTP when the PixelDojo API itself is configured on HTTPS;
-* the API's own host and port (``PIXELDOJO_BASE_URL``; the sandbox lives on loopback), or a host listed in
-  ``PIXELDOJO_IMAGE_HOSTS`` whose every address is public;
+* the API's own host and port (``PIXELDOJO_BASE_URL``; the sandbox lives on loopback), or an allowed image
+  host whose every address is public: by default the API host's subdomains (``temp.pixeldojo.ai`` beside
+  ``pixeldojo.ai``), plus the hosts in ``PIXELDOJO_IMAGE_HOSTS`` and those the caller passes (operators allow
+  them on ``/ops/``); a host named in ``PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK`` (tests only, refused by the deploy
+  check) may also resolve to loopback;
+* a host that is not allowed is refused with ``HostNotAllowed`` (the image then waits for an operator, it
+  is not failed); every other refusal is final;
 * the host is looked up once and the connection goes to an address from that answer, so a hostile DNS
   cannot answer the check with a public address and the connection with a private one (DNS rebinding);
   ``Host``, TLS SNI and the certificate check still use the name;
@@ -24,6 +29,7 @@ import ipaddress
 import os
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -66,6 +72,14 @@ class RefusedURL(DownloadError):
     retryable = False
 
 
+class HostNotAllowed(RefusedURL):
+    """The URL's host is not (yet) an allowed image host: nothing was fetched, an operator may allow it."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"Refused to fetch an image from {host}: not an allowed PixelDojo image host.")
+        self.host = host
+
+
 # --- Where we fetch from --------------------------------------------------------------------------------
 
 
@@ -85,6 +99,16 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     if address in NAT64_PREFIX:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
+
+
+def _is_loopback_address(text: str) -> bool:
+    """True for a loopback address (also one an IPv6 address wraps)."""
+    address = ipaddress.ip_address(text.split("%")[0])
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(address)
+        if inner is not None:
+            return inner.is_loopback
+    return address.is_loopback
 
 
 def _is_global_address(text: str) -> bool:
@@ -120,8 +144,37 @@ def _resolve(host: str, port: int) -> tuple[str, ...]:
     return addresses
 
 
-def check_image_url(url: str) -> ImageTarget:
-    """Raise ``RefusedURL`` unless ``url`` is http(s) on the API's host and port, or a listed public host.
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def is_allowed_image_host(host: str, *, extra_hosts: Iterable[str] = ()) -> bool:
+    """True when images may come from ``host`` (by name; its addresses are checked when fetching).
+
+    Allowed: the API's host, its subdomains (when it is a name, not an address), ``PIXELDOJO_IMAGE_HOSTS``
+    and ``extra_hosts`` (the hosts operators allowed).
+    """
+    host = host.strip().lower()
+    api_host = (urlsplit(settings.PIXELDOJO_BASE_URL).hostname or "").lower()
+    if host == api_host or (api_host and not _is_ip_literal(api_host) and host.endswith(f".{api_host}")):
+        return True
+    listed = {item.strip().lower() for item in (*settings.PIXELDOJO_IMAGE_HOSTS, *extra_hosts)}
+    return host in listed
+
+
+def allowing_setting(host: str) -> str:
+    """The setting that allows ``host`` too, as an operator writes it: ``PIXELDOJO_IMAGE_HOSTS=a,host``."""
+    hosts = [item.strip() for item in settings.PIXELDOJO_IMAGE_HOSTS if item.strip().lower() != host]
+    return f"PIXELDOJO_IMAGE_HOSTS={','.join([*hosts, host])}"
+
+
+def check_image_url(url: str, *, extra_hosts: Iterable[str] = ()) -> ImageTarget:
+    """Raise ``RefusedURL`` unless ``url`` is http(s) on the API's host and port, or an allowed public host
+    (``HostNotAllowed`` when only the host's name stands in the way).
 
     Returns where to connect: the addresses the host resolved to when checked, and nothing else.
     """
@@ -133,9 +186,14 @@ def check_image_url(url: str) -> ImageTarget:
         _check_api_port(host, port, _port(base, scheme))
         addresses = _resolve(host, port)
     else:
-        _check_listed_host(host)
+        if not is_allowed_image_host(host, extra_hosts=extra_hosts):
+            raise HostNotAllowed(host)
         addresses = _resolve(host, port)
-        if not all(_is_global_address(address) for address in addresses):
+        loopback_ok = host in {item.strip().lower() for item in settings.PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK}
+        if not all(
+            _is_global_address(address) or (loopback_ok and _is_loopback_address(address))
+            for address in addresses
+        ):
             raise RefusedURL(f"Refused to fetch an image from {host}: it resolves to a private address.")
     return ImageTarget(host=host, netloc=urlsplit(url).netloc, addresses=addresses)
 
@@ -174,13 +232,6 @@ def _check_api_port(host: str, port: int, expected: int) -> None:
         raise RefusedURL(
             f"Refused to fetch an image from {host} port {port}: PixelDojo answers on port {expected}."
         )
-
-
-def _check_listed_host(host: str) -> None:
-    """Any other host must be listed in PIXELDOJO_IMAGE_HOSTS (its addresses are checked once resolved)."""
-    listed = {item.strip().lower() for item in settings.PIXELDOJO_IMAGE_HOSTS}
-    if host not in listed:
-        raise RefusedURL(f"Refused to fetch an image from {host}: not an allowed PixelDojo image host.")
 
 
 # --- Fetching -------------------------------------------------------------------------------------------
@@ -310,14 +361,21 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     return isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
 
 
-def fetch_image(url: str, *, max_bytes: int, timeout: tuple[float, float] = (5.0, 60.0)) -> bytes:
+def fetch_image(
+    url: str,
+    *,
+    max_bytes: int,
+    timeout: tuple[float, float] = (5.0, 60.0),
+    extra_hosts: Iterable[str] = (),
+) -> bytes:
     """Download ``url`` (streamed, capped at ``max_bytes``); return its bytes (Pillow tells their type later).
 
     ``timeout`` is (connect, read) seconds. No socket read waits longer than ``read``, and the whole body must
     have arrived ``read`` seconds after the request started: a server trickling bytes is cut off then.
     The checked addresses are tried in turn while none accepts the connection, as a normal connect would.
+    ``extra_hosts`` are allowed image hosts beyond the settings (those operators allowed).
     """
-    target = check_image_url(url)
+    target = check_image_url(url, extra_hosts=extra_hosts)
     deadline = time.monotonic() + timeout[1]
     try:
         for address in target.addresses[:-1]:

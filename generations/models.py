@@ -185,9 +185,15 @@ class Image(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        # PixelDojo sent it from a host we do not fetch from (yet): it waits for an operator to allow the
+        # host (``waiting_host``), is re-queued then, and expires like a pending image past retention.
+        WAITING_HOST = "waiting_host", "Host not allowed"
         STORED = "stored", "Stored"
         EXPIRED = "expired", "Expired"
         FAILED = "failed", "Failed"
+
+    # Not final yet: the generation stays "saving" while any of its images is in one of these.
+    UNSETTLED_STATUSES = (Status.PENDING, Status.WAITING_HOST)
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
@@ -201,6 +207,9 @@ class Image(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     error_message = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    waiting_host = models.CharField(
+        max_length=255, blank=True, help_text="The image host it waits for an operator to allow."
+    )
 
     file = models.FileField(max_length=255, blank=True)
     # WebPs for the grids: ``thumbnail`` no larger than imaging.THUMBNAIL_SIDE on its long edge (512 for
@@ -239,6 +248,13 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return f"image {self.index} of generation {self.generation_id}"
+
+    @property
+    def status_text(self) -> str:
+        """Its state for people, in a word or two (the host named while it waits for one)."""
+        if self.status == self.Status.WAITING_HOST:
+            return f"Waiting: {self.waiting_host} not allowed yet"
+        return self.get_status_display()
 
     @property
     def file_extension(self) -> str:
@@ -291,3 +307,24 @@ class ProviderPause(models.Model):
     def is_in_force(self, *, now: datetime | None = None) -> bool:
         """This pause matches ``in_force`` (as last loaded)."""
         return self.cleared_at is None and self.paused_until > (now or timezone.now())
+
+
+class ImageHost(models.Model):
+    """A host PixelDojo sent image URLs from that was not allowed: whether admins were told, and whether an
+    operator allowed it since (allowed hosts join the settings' allow-list)."""
+
+    host = models.CharField(max_length=255, unique=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    admins_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When admins were e-mailed about images waiting for it (once)."
+    )
+    allowed_at = models.DateTimeField(null=True, blank=True)
+    allowed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["host"]
+
+    def __str__(self) -> str:
+        return self.host

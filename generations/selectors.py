@@ -4,17 +4,19 @@ reports that budgets and the credits pages count, and what operators check."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Min, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
 from credits.hooks import QuotaState
 from credits.selectors import provider_balance_latest
-from generations.models import Generation, Image, ProviderPause
+from generations.downloads import allowing_setting, is_allowed_image_host
+from generations.models import Generation, Image, ImageHost, ProviderPause
 from generations.pixeldojo import model_cost
 from teams.permissions import visible_q
 
@@ -122,10 +124,49 @@ def operations_overview() -> dict[str, object]:
         ),
         "balance": provider_balance_latest(),
         # Answers that held more than was asked (extra or repeated images): only what was asked was kept.
+        "waiting_hosts": image_hosts_waiting(),
         "answer_anomalies": list(
             Generation.objects.exclude(answer_anomaly="").select_related("user").order_by("-updated_at")[:20]
         ),
     }
+
+
+def image_hosts_allowed() -> list[str]:
+    """Image hosts operators allowed on ``/ops/`` (beyond the settings' allow-list)."""
+    return list(ImageHost.objects.filter(allowed_at__isnull=False).values_list("host", flat=True))
+
+
+@dataclass(frozen=True)
+class WaitingHost:
+    """A host images wait for: how many, since when, the setting that would allow it, whether it is
+    allowed already (the sweeper re-queues them within a minute)."""
+
+    host: str
+    images: int
+    oldest: datetime
+    setting: str
+    allowed: bool
+
+
+def image_hosts_waiting() -> list[WaitingHost]:
+    """Every host images wait for, most images first (two queries)."""
+    allowed = image_hosts_allowed()
+    rows = (
+        Image.objects.filter(status=Image.Status.WAITING_HOST)
+        .values_list("waiting_host")
+        .annotate(n=Count("id"), oldest=Min("created_at"))
+        .order_by("-n", "waiting_host")
+    )
+    return [
+        WaitingHost(
+            host=host,
+            images=count,
+            oldest=oldest,
+            setting=allowing_setting(host),
+            allowed=is_allowed_image_host(host, extra_hosts=allowed),
+        )
+        for host, count, oldest in rows
+    ]
 
 
 def team_work_in_flight(*, team_id: int) -> dict[str, int]:

@@ -12,4 +12,5 @@ urlpatterns = [
     path("t/<str:signature>/<int:expiry>/<path:key>", views.signed_thumbnail, name="signed_thumbnail"),
     path("ops/", views_operations.operations, name="operations"),
     path("ops/resume/", views_operations.operations_resume, name="operations_resume"),
+    path("ops/hosts/allow/", views_operations.operations_allow_host, name="operations_allow_host"),
 ]

@@ -46,3 +46,18 @@ def metrics_token_check(app_configs=None, **kwargs) -> list[Error]:
             id="pixelgallery.E002",
         )
     ]
+
+
+@register(deploy=True)
+def image_hosts_loopback_check(app_configs=None, **kwargs) -> list[Error]:
+    """With DEBUG off, no image host may be fetched from loopback (a test setting only)."""
+    if settings.DEBUG or not settings.PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK:
+        return []
+    return [
+        Error(
+            "PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK is set: image URLs on "
+            f"{', '.join(settings.PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK)} could reach services on this machine.",
+            hint="Leave PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK empty outside tests.",
+            id="pixelgallery.E003",
+        )
+    ]

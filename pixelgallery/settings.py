@@ -264,7 +264,11 @@ PIXELDOJO_CONNECT_TIMEOUT = env_float("PIXELDOJO_CONNECT_TIMEOUT", 5.0)
 PIXELDOJO_READ_TIMEOUT = env_float("PIXELDOJO_READ_TIMEOUT", 120.0)
 # A whole call, connecting and the answer included, ends within this (a dripping answer is cut there).
 PIXELDOJO_CALL_DEADLINE_SECONDS = env_float("PIXELDOJO_CALL_DEADLINE_SECONDS", 150.0)
+# Image hosts beyond the API's host and its subdomains (allowed by default when their addresses are public).
 PIXELDOJO_IMAGE_HOSTS = env_list("PIXELDOJO_IMAGE_HOSTS")
+# Tests only: allowed image hosts that may resolve to loopback (the sandbox's second host name). Empty by
+# default; `manage.py check --deploy` refuses it with DEBUG off.
+PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK = env_list("PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK")
 PIXELDOJO_MAX_IMAGE_BYTES = env_int("PIXELDOJO_MAX_IMAGE_BYTES", 40 * 1024 * 1024)
 PIXELDOJO_RETENTION_SECONDS = env_int("PIXELDOJO_RETENTION_SECONDS", 24 * 3600)
 PIXELDOJO_RATE_LIMIT_RPM = env_int("PIXELDOJO_RATE_LIMIT_RPM", 10)

@@ -16,6 +16,7 @@ from typing import Any
 DEFAULT_KEY = "sandbox-key"
 DEFAULT_RPM = 60
 ERROR_STYLES = ("nested", "flat")
+IMAGE_HOSTS = ("api", "second")  # image URLs on the host the client called, or on a second name for it
 IMAGE_STYLES = ("urls", "objects")  # "images": ["https://…"] as the seed shows, or [{"url", "seed", …}]
 CREDITS_STYLES = ("none", "reported")  # a 200 body without, or with credits_used / credits_remaining
 RATE_LIMIT_HEADER_STYLES = ("none", "seconds", "epoch")  # X-RateLimit-Reset as a delay or as a Unix time
@@ -145,6 +146,7 @@ class SandboxConfig:
     fault_seed: int | None = None
     error_style: str = "nested"
     image_style: str = "urls"
+    image_host: str = "api"
     latency_seconds: float = 0.0
     model_costs: dict[str, float] = field(default_factory=_default_model_costs)
     credits_style: str = "none"
@@ -169,6 +171,8 @@ class SandboxConfig:
             raise ValueError(
                 f"image_style must be one of {', '.join(IMAGE_STYLES)}, got {self.image_style!r}"
             )
+        if self.image_host not in IMAGE_HOSTS:
+            raise ValueError(f"image_host must be one of {', '.join(IMAGE_HOSTS)}, got {self.image_host!r}")
         if self.credits_style not in CREDITS_STYLES:
             raise ValueError(
                 f"credits_style must be one of {', '.join(CREDITS_STYLES)}, got {self.credits_style!r}"
@@ -236,6 +240,7 @@ class SandboxConfig:
             "fault_seed": self.fault_seed,
             "error_style": self.error_style,
             "image_style": self.image_style,
+            "image_host": self.image_host,
             "latency_seconds": self.latency_seconds,
             "model_costs": dict(self.model_costs),
             "credits_style": self.credits_style,
@@ -260,7 +265,7 @@ class SandboxConfig:
         PIXELDOJO_SANDBOX_RETENTION_SECONDS, PIXELDOJO_SANDBOX_LATENCY_SECONDS
         PIXELDOJO_SANDBOX_FAULTS    e.g. `server_error=0.1,truncate=0.05,slow_seconds=3`
         PIXELDOJO_SANDBOX_FAULT_SEED, PIXELDOJO_SANDBOX_ERROR_STYLE (nested | flat),
-        PIXELDOJO_SANDBOX_IMAGE_STYLE (urls | objects)
+        PIXELDOJO_SANDBOX_IMAGE_STYLE (urls | objects), PIXELDOJO_SANDBOX_IMAGE_HOST (api | second)
         PIXELDOJO_SANDBOX_MODEL_COSTS  e.g. `flux-1.1-pro-ultra=1.5,flux-pro=2` (replaces the defaults)
         PIXELDOJO_SANDBOX_CREDITS_STYLE (none | reported), PIXELDOJO_SANDBOX_INVALID_STATUS (400 | 422),
         PIXELDOJO_SANDBOX_RATE_LIMIT_HEADERS (none | seconds | epoch), PIXELDOJO_SANDBOX_ERROR_200_CODE
@@ -290,7 +295,8 @@ class SandboxConfig:
                 kwargs[field_name] = _parse_number(kind, f"PIXELDOJO_SANDBOX_{name}", raw)
         if get("FAULTS"):
             kwargs["faults"] = FaultRates.parse(get("FAULTS") or "")
-        for name in ("ERROR_STYLE", "IMAGE_STYLE", "CREDITS_STYLE", "RATE_LIMIT_HEADERS", "ERROR_200_CODE"):
+        shapes = ("ERROR_STYLE", "IMAGE_STYLE", "IMAGE_HOST", "CREDITS_STYLE", "RATE_LIMIT_HEADERS")
+        for name in (*shapes, "ERROR_200_CODE"):
             raw = get(name)
             if raw is not None:
                 kwargs[name.lower()] = raw.lower()

@@ -10,7 +10,10 @@ Control endpoints (no auth, meant for loopback): GET/POST /_sandbox/config, POST
 GET /_sandbox/stats, POST /_sandbox/clock ``{"advance": seconds}``.
 
 Answer shapes seen in the field are chosen by the config (see ``SandboxConfig``): images as URLs or objects,
-credits reported in the body, 400 or 422 for invalid requests, X-RateLimit-* headers, and faults.
+on the host the client called or on a second name for this server (``image_host="second"``: ``localhost``
+when called at 127.0.0.1 or any other name, ``127.0.0.1`` when called at ``localhost``, as PixelDojo serves
+images from ``temp.pixeldojo.ai`` beside ``pixeldojo.ai``), credits reported in the body, 400 or 422 for
+invalid requests, X-RateLimit-* headers, and faults.
 
 The sandbox keeps its own clock (real time plus an offset that only moves forward), so tests can let
 "24 hours" or a rate-limit window pass without sleeping.
@@ -70,6 +73,8 @@ FLUX_PATHS = frozenset({f"{API_PREFIX}/flux", "/flux"})
 IMAGE_PATH = re.compile(r"^/generated/(?P<token>[0-9a-f]{24,})_(?P<index>[1-9][0-9]{0,2})\.png$")
 HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+# The second name image links use (image_host="second"): loopback under another name than the one called.
+SECOND_HOST_NAMES = {"localhost": "127.0.0.1"}
 
 
 class ApiError(Exception):
@@ -667,7 +672,7 @@ class _Handler(BaseHTTPRequestHandler):
         if config.output_megapixels is not None:  # every picture this size, whatever was asked
             request = dataclasses.replace(request, megapixels=f"{config.output_megapixels:g}")
         generation = state.add_generation(request, seed, extra_images=extra)
-        base = self._public_root()
+        base = self._public_root(second=config.image_host == "second")
         count = request.num_outputs + extra
         urls = [f"{base}/generated/{generation.token}_{n}.png" for n in range(1, count + 1)]
         images: list[Any] = urls
@@ -695,12 +700,17 @@ class _Handler(BaseHTTPRequestHandler):
             return ""
         return key.strip()
 
-    def _public_root(self) -> str:
-        """Root URL for image links: the Host the client used, else the bound address."""
+    def _public_root(self, *, second: bool = False) -> str:
+        """Root URL for image links: the Host the client used, else the bound address; with ``second``,
+        another name for this server on the same port (see ``SECOND_HOST_NAMES``)."""
         host = self.headers.get("Host", "")
-        if HOST_HEADER.match(host):
-            return f"http://{host}"
-        return _root_url(self.server.server_name, self.server.server_port)
+        root = f"http://{host}" if HOST_HEADER.match(host) else None
+        root = root or _root_url(self.server.server_name, self.server.server_port)
+        if not second:
+            return root
+        parts = urlsplit(root)
+        name = SECOND_HOST_NAMES.get((parts.hostname or "").lower(), "localhost")
+        return f"http://{name}:{parts.port or self.server.server_port}"
 
     def _handle_image(self, token: str, index: int, head: bool) -> None:
         state, config = self.state, self.state.config

@@ -19,11 +19,13 @@ from generations.services.persistence import (
     image_persist,
     image_storage_names,
     image_thumbnails_remake,
+    image_wait_for_host,
     images_missing_small_thumbnail,
 )
 from generations.services.submission import SubmissionRefused, generation_submit
 from generations.services.sweeping import sweep_stale_work
 from generations.services.teams import team_generations_delete
+from generations.services.waiting import image_host_allow, images_release_waiting
 
 __all__ = [
     "SubmissionRefused",
@@ -33,12 +35,15 @@ __all__ = [
     "generation_settle",
     "generation_submit",
     "header_provider_pause",
+    "image_host_allow",
     "image_is_past_retention",
     "image_mark",
     "image_persist",
     "image_storage_names",
     "image_thumbnails_remake",
+    "image_wait_for_host",
     "images_missing_small_thumbnail",
+    "images_release_waiting",
     "provider_pause_active",
     "provider_pause_clear",
     "provider_pause_start",

@@ -12,7 +12,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from generations.downloads import DownloadError, ImageGone, fetch_image, retention_words
+from generations import selectors
+from generations.downloads import DownloadError, HostNotAllowed, ImageGone, fetch_image, retention_words
 from generations.imaging import (
     SMALL_THUMBNAIL_SIDE,
     THUMBNAIL_SIDE,
@@ -22,6 +23,7 @@ from generations.imaging import (
 )
 from generations.models import Generation, Image
 from generations.services.calling import retry_delay
+from generations.services.hosts import image_host_notify_admins, waiting_message
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +78,15 @@ def image_persist(*, image_id: int) -> float | None:
     attempts = image.attempts + 1
     Image.objects.filter(id=image_id).update(attempts=F("attempts") + 1, updated_at=timezone.now())
     try:
-        data = fetch_image(image.provider_url, max_bytes=settings.PIXELDOJO_MAX_IMAGE_BYTES)
+        data = fetch_image(
+            image.provider_url,
+            max_bytes=settings.PIXELDOJO_MAX_IMAGE_BYTES,
+            extra_hosts=selectors.image_hosts_allowed(),
+        )
         verified = verify_image(data)
+    except HostNotAllowed as exc:  # nothing was fetched: it waits for an operator, never failed for this
+        image_wait_for_host(image_id=image_id, host=exc.host)
+        return None
     except ImageGone:
         image_mark(image_id=image_id, status=ImageStatus.EXPIRED, message=expired_message())
         return None
@@ -168,9 +177,22 @@ def _expire_or_fail(image: Image, exc: Exception) -> None:
         )
 
 
-def image_mark(*, image_id: int, status: str, message: str) -> None:
-    """Move a pending image to a final state (expired or failed) and settle its generation."""
+def image_wait_for_host(*, image_id: int, host: str) -> None:
+    """A pending image's host is not allowed: it waits for ``host`` (its generation is not settled), and
+    admins hear about the host once."""
     Image.objects.filter(id=image_id, status=ImageStatus.PENDING).update(
+        status=ImageStatus.WAITING_HOST,
+        waiting_host=host,
+        error_message=waiting_message(host),
+        updated_at=timezone.now(),
+    )
+    logger.warning("image %s waits: %s is not an allowed image host", image_id, host)
+    image_host_notify_admins(host=host)
+
+
+def image_mark(*, image_id: int, status: str, message: str) -> None:
+    """Move a pending or waiting image to a final state (expired or failed) and settle its generation."""
+    Image.objects.filter(id=image_id, status__in=Image.UNSETTLED_STATUSES).update(
         status=status, error_message=message, updated_at=timezone.now()
     )
     generation_id = Image.objects.filter(id=image_id).values_list("generation_id", flat=True).first()
@@ -179,7 +201,7 @@ def image_mark(*, image_id: int, status: str, message: str) -> None:
 
 
 def generation_settle(*, generation_id: int) -> None:
-    """Once no image is pending, the generation is done (some stored) or failed (none could be kept)."""
+    """Once no image is pending or waiting, the generation is done (some stored) or failed (none kept)."""
     with transaction.atomic():
         generation = (
             Generation.objects.select_for_update().filter(id=generation_id, status=Status.SAVING).first()
@@ -187,7 +209,7 @@ def generation_settle(*, generation_id: int) -> None:
         if generation is None:
             return
         statuses = list(generation.images.values_list("status", flat=True))
-        if ImageStatus.PENDING in statuses:
+        if any(status in Image.UNSETTLED_STATUSES for status in statuses):
             return
         stored = statuses.count(ImageStatus.STORED)
         generation.finished_at = timezone.now()

@@ -17,6 +17,7 @@ from generations.services.persistence import (
     image_is_past_retention,
     image_mark,
 )
+from generations.services.waiting import image_hosts_notify_pending, images_release_waiting
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,9 @@ ImageStatus = Image.Status
 
 
 def sweep_stale_work() -> dict[str, int]:
-    """Re-queue work left untouched for ``SWEEP_STALE_SECONDS``; expire images PixelDojo has deleted."""
+    """Re-queue work left untouched for ``SWEEP_STALE_SECONDS``; expire images PixelDojo has deleted;
+    re-queue images waiting for a host that is allowed now (a setting changed) and e-mail admins about
+    waiting hosts no e-mail went out for."""
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.SWEEP_STALE_SECONDS)
     counts = {
@@ -34,6 +37,9 @@ def sweep_stale_work() -> dict[str, int]:
         "generations_requeued": 0,
         "answers_recorded": 0,
         "generations_settled": 0,
+        "waiting_images_requeued": 0,
+        "waiting_images_expired": 0,
+        "host_emails_sent": 0,
     }
 
     pending = Image.objects.select_related("generation").filter(
@@ -47,6 +53,11 @@ def sweep_stale_work() -> dict[str, int]:
             Image.objects.filter(id=image.id).update(updated_at=now)  # one re-queue per stale period
             tasks.persist_image.delay(image.id)
             counts["images_requeued"] += 1
+
+    released = images_release_waiting()
+    counts["waiting_images_requeued"] = released["images_requeued"]
+    counts["waiting_images_expired"] = released["images_expired"]
+    counts["host_emails_sent"] = image_hosts_notify_pending()
 
     unanswered = (
         Generation.objects.awaiting_answer()
@@ -68,7 +79,7 @@ def sweep_stale_work() -> dict[str, int]:
         counts["answers_recorded"] += 1
 
     saving = Generation.objects.filter(status=Status.SAVING, updated_at__lt=stale_before).exclude(
-        images__status=ImageStatus.PENDING
+        images__status__in=Image.UNSETTLED_STATUSES
     )
     for generation_id in list(saving.values_list("id", flat=True)):
         generation_settle(generation_id=generation_id)

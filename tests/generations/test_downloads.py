@@ -28,10 +28,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from generations import services
 from generations.downloads import (
     DownloadError,
+    HostNotAllowed,
     ImageGone,
     RefusedURL,
+    allowing_setting,
     check_image_url,
     fetch_image,
+    is_allowed_image_host,
     retention_words,
 )
 from generations.imaging import InvalidImage, verify_image
@@ -530,6 +533,101 @@ def test_the_api_host_is_looked_up_once_and_fetched_from_that_answer(settings, i
 
     assert fetch_image(f"http://pixeldojo.test:{checked.port}/generated/a.png", max_bytes=CAP) == PNG
     assert internet.lookups == ["pixeldojo.test"] and rebound.requests == []
+
+
+@pytest.fixture
+def api_named(settings) -> str:
+    """PixelDojo's API on a name (as pixeldojo.ai is), over plain HTTP so local servers can stand in."""
+    settings.PIXELDOJO_BASE_URL = "http://pixeldojo.test/api/v1"
+    settings.PIXELDOJO_IMAGE_HOSTS = []
+    settings.PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK = []
+    return "pixeldojo.test"
+
+
+def test_a_subdomain_of_the_api_host_is_an_image_host_by_default_when_public(api_named, internet, servers):
+    server = servers()
+    server.serve("/generated/a.png", reply(PNG))
+    internet.answer("temp.pixeldojo.test", (PUBLIC,))
+    internet.route(PUBLIC, server.port)
+
+    url = f"http://temp.pixeldojo.test:{server.port}/generated/a.png"
+    assert fetch_image(url, max_bytes=CAP) == PNG
+    assert internet.lookups == ["temp.pixeldojo.test"] and server.paths() == ["/generated/a.png"]
+
+
+@pytest.mark.parametrize("answer", [("127.0.0.1",), (PUBLIC, "10.0.0.8")], ids=["loopback", "partly-private"])
+def test_a_subdomain_of_the_api_host_resolving_to_a_private_address_is_refused_for_good(
+    api_named, internet, servers, answer
+):
+    server = servers()
+    server.serve("/a.png", reply(PNG))
+    internet.answer("temp.pixeldojo.test", answer)
+    internet.route(PUBLIC, server.port)
+
+    with pytest.raises(
+        RefusedURL, match=r"temp\.pixeldojo\.test: it resolves to a private address"
+    ) as caught:
+        fetch_image(f"http://temp.pixeldojo.test:{server.port}/a.png", max_bytes=CAP)
+    assert not isinstance(caught.value, HostNotAllowed) and caught.value.retryable is False
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("host", ["evilpixeldojo.test", "pixeldojo.test.evil.example", "temp-pixeldojo.test"])
+def test_names_that_only_look_like_the_api_host_are_not_allowed_and_not_looked_up(api_named, internet, host):
+    internet.answer(host, (PUBLIC,))
+
+    with pytest.raises(HostNotAllowed, match=f"{host}: not an allowed PixelDojo image host") as caught:
+        check_image_url(f"http://{host}/a.png")
+    assert caught.value.host == host
+    assert internet.lookups == []
+
+
+def test_an_api_host_given_as_an_address_has_no_subdomains(hostile):
+    assert is_allowed_image_host("127.0.0.1")
+    assert not is_allowed_image_host("x.127.0.0.1")
+
+
+def test_hosts_operators_allowed_are_fetched_from_when_public(api_named, internet, servers, settings):
+    server = servers()
+    server.serve("/a.png", reply(PNG))
+    internet.answer("images.example", (PUBLIC,))
+    internet.route(PUBLIC, server.port)
+    url = f"http://images.example:{server.port}/a.png"
+
+    with pytest.raises(HostNotAllowed):
+        fetch_image(url, max_bytes=CAP)
+    assert fetch_image(url, max_bytes=CAP, extra_hosts=["images.example"]) == PNG
+
+
+def test_loopback_is_fetched_from_only_for_an_allowed_host_the_test_setting_names(
+    hostile, elsewhere, settings
+):
+    url = hostile.serve("/a.png", reply(PNG)).replace("127.0.0.1", "localhost")
+    settings.PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK = ["localhost"]
+    with pytest.raises(HostNotAllowed):  # the setting lets loopback through, it allows no host
+        fetch_image(url, max_bytes=CAP)
+
+    settings.PIXELDOJO_IMAGE_HOSTS = ["localhost"]
+    assert fetch_image(url, max_bytes=CAP) == PNG
+
+    settings.PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK = []
+    with pytest.raises(RefusedURL, match="resolves to a private address"):
+        fetch_image(url, max_bytes=CAP)
+
+
+def test_the_loopback_test_setting_lets_no_other_private_address_through(image_host, internet, settings):
+    settings.PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK = [image_host]
+    internet.answer(image_host, ("10.0.0.8",))
+
+    with pytest.raises(RefusedURL, match="resolves to a private address"):
+        check_image_url(f"http://{image_host}/a.png")
+
+
+def test_the_setting_that_allows_a_host_keeps_the_hosts_listed(settings):
+    settings.PIXELDOJO_IMAGE_HOSTS = ["cdn.example"]
+    assert allowing_setting("temp.pixeldojo.ai") == "PIXELDOJO_IMAGE_HOSTS=cdn.example,temp.pixeldojo.ai"
+    settings.PIXELDOJO_IMAGE_HOSTS = []
+    assert allowing_setting("temp.pixeldojo.ai") == "PIXELDOJO_IMAGE_HOSTS=temp.pixeldojo.ai"
 
 
 def test_https_goes_to_the_checked_address_with_sni_host_and_certificate_checked_for_the_name(

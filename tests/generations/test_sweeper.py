@@ -61,6 +61,9 @@ def test_fresh_work_is_left_alone(alice, sandbox):
         "generations_requeued": 0,
         "answers_recorded": 0,
         "generations_settled": 0,
+        "waiting_images_requeued": 0,
+        "waiting_images_expired": 0,
+        "host_emails_sent": 0,
     }
     generation.refresh_from_db()
     assert generation.status == Generation.Status.QUEUED

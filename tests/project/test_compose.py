@@ -38,6 +38,7 @@ DEV_ONLY_VARIABLES = {
     "MEDIA_ROOT": "local image folder; compose stores images in the S3 bucket",
     "REDIS_URL": "alias of CELERY_BROKER_URL for local runs; compose passes CELERY_BROKER_URL",
     "DJANGO_STATIC_ROOT": "build time: the image collects static files into the default folder",
+    "PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK": "tests only (image hosts on loopback); check --deploy refuses it",
 }
 # Built by compose from other variables instead of being passed through from .env.
 COMPOSED_VARIABLES = {"DATABASE_URL": ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")}

@@ -19,7 +19,7 @@ from axes.models import AccessAttempt
 from django.test import RequestFactory, override_settings
 from django.urls import reverse
 
-from pixelgallery.checks import metrics_token_check, secret_key_check
+from pixelgallery.checks import image_hosts_loopback_check, metrics_token_check, secret_key_check
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +72,24 @@ def test_check_deploy_fails_without_a_metrics_token():
     result = manage("check", "--deploy", "--fail-level", "ERROR", env=env)
     assert result.returncode != 0
     assert "pixelgallery.E002" in result.stderr and "METRICS_TOKEN" in result.stderr
+
+
+def test_check_deploy_refuses_loopback_image_hosts():
+    """The test setting that lets an image host resolve to loopback never reaches production."""
+    env = clean_env(**{**PRODUCTION, "PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK": "localhost"})
+    result = manage("check", "--deploy", "--fail-level", "ERROR", env=env)
+    assert result.returncode != 0
+    assert "pixelgallery.E003" in result.stderr and "PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("hosts", "debug", "failing"),
+    [(["localhost"], False, True), ([], False, False), (["localhost"], True, False)],
+)
+def test_image_hosts_loopback_check(hosts, debug, failing):
+    with override_settings(PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK=hosts, DEBUG=debug):
+        errors = image_hosts_loopback_check()
+    assert [error.id for error in errors] == (["pixelgallery.E003"] if failing else [])
 
 
 @pytest.mark.parametrize(

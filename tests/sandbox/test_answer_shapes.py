@@ -440,3 +440,36 @@ def test_config_rejects_invalid_new_values(changes, message):
 def test_config_from_env_rejects_invalid_new_values(name, value, message):
     with pytest.raises(ValueError, match=message):
         SandboxConfig.from_env({f"PIXELDOJO_SANDBOX_{name}": value})
+
+
+# --- image URLs on a second host name ---
+
+
+@pytest.mark.parametrize("style", ["urls", "objects"])
+def test_image_urls_can_be_on_a_second_name_for_the_sandbox_and_are_served_there(server, style):
+    server.configure(image_host="second", image_style=style)
+
+    urls = urls_of(flux(server, num_outputs=2).json()["images"])
+    assert [url.split("/generated/")[0] for url in urls] == [f"http://localhost:{server.port}"] * 2
+    for url in urls:
+        got = requests.get(url, timeout=5)
+        assert got.status_code == 200 and got.headers["Content-Type"] == "image/png"
+
+    called_at_localhost = requests.post(
+        f"http://localhost:{server.port}/api/v1/flux",
+        json=BODY,
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=10,
+    )
+    assert urls_of(called_at_localhost.json()["images"])[0].startswith(f"http://127.0.0.1:{server.port}/")
+
+
+def test_image_urls_are_on_the_host_called_by_default(server):
+    assert server.config.image_host == "api"
+    assert urls_of(flux(server).json()["images"])[0].startswith(f"http://127.0.0.1:{server.port}/generated/")
+
+
+def test_the_image_host_is_read_from_the_environment_and_checked():
+    assert SandboxConfig.from_env({"PIXELDOJO_SANDBOX_IMAGE_HOST": "Second"}).image_host == "second"
+    with pytest.raises(ValueError, match="image_host must be one of api, second"):
+        SandboxConfig.from_env({"PIXELDOJO_SANDBOX_IMAGE_HOST": "cdn"})
