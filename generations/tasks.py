@@ -38,3 +38,11 @@ def sweep_stale_work() -> dict[str, int]:
     from generations import services
 
     return services.sweep_stale_work()
+
+
+@shared_task
+def refresh_catalogue() -> bool:
+    """Periodic (beat, daily) and on demand (/ops/): fetch PixelDojo's model catalogue."""
+    from generations import services
+
+    return services.catalogue_refresh().ok

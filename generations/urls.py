@@ -12,4 +12,9 @@ urlpatterns = [
     path("t/<str:signature>/<int:expiry>/<path:key>", views.signed_thumbnail, name="signed_thumbnail"),
     path("ops/", views_operations.operations, name="operations"),
     path("ops/resume/", views_operations.operations_resume, name="operations_resume"),
+    path(
+        "ops/catalogue/refresh/",
+        views_operations.operations_catalogue_refresh,
+        name="operations_catalogue_refresh",
+    ),
 ]

@@ -361,6 +361,7 @@ CELERY_TASK_ROUTES = {
     "generations.tasks.run_generation": {"queue": "pixeldojo"},
     "generations.tasks.persist_image": {"queue": "downloads"},
     "generations.tasks.sweep_stale_work": {"queue": "celery"},
+    "generations.tasks.refresh_catalogue": {"queue": "celery"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -404,4 +405,6 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Every periodic schedule lives here.
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-work": {"task": "generations.tasks.sweep_stale_work", "schedule": 60.0},
+    # PixelDojo's model catalogue (models, costs, request schemas); /ops/ can also ask for it at once.
+    "refresh-catalogue": {"task": "generations.tasks.refresh_catalogue", "schedule": 24 * 3600.0},
 }

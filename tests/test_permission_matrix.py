@@ -181,6 +181,7 @@ EXPECTED: dict[str, Case] = {
     "signed_thumbnail": Case("GET", everyone(200), kwargs="signed"),
     "operations": Case("GET", {**everyone(ADMIN_LOGIN)}),
     "operations_resume": Case("POST", {**everyone(ADMIN_LOGIN)}),
+    "operations_catalogue_refresh": Case("POST", {**everyone(ADMIN_LOGIN)}),
     # Library
     "my_images": Case("GET", logged_in(200)),
     "team_library": Case("GET", {**logged_in(200), "other": 302}),  # no team picked: back to My images

@@ -5,6 +5,7 @@ transitions made with conditional updates or row locks.
 """
 
 from generations.services.calling import generation_fail, generation_run, retry_delay
+from generations.services.catalogue import catalogue_refresh
 from generations.services.pause import (
     forget_provider_pause,
     header_provider_pause,
@@ -21,12 +22,18 @@ from generations.services.persistence import (
     image_thumbnails_remake,
     images_missing_small_thumbnail,
 )
-from generations.services.submission import SubmissionRefused, generation_submit
+from generations.services.submission import (
+    SubmissionRefused,
+    catalogue_submission_check,
+    generation_submit,
+)
 from generations.services.sweeping import sweep_stale_work
 from generations.services.teams import team_generations_delete
 
 __all__ = [
     "SubmissionRefused",
+    "catalogue_refresh",
+    "catalogue_submission_check",
     "forget_provider_pause",
     "generation_fail",
     "generation_run",
