@@ -643,6 +643,8 @@ class _Handler(BaseHTTPRequestHandler):
         """The public catalogue (no key needed): the list, one model with its requestSchema, or its schema."""
         if self.state.roll(self.state.config.faults.catalogue_error):
             raise ApiError(503, "server_error", "The model catalogue is unavailable (injected)")
+        if api_id is not None and self.state.roll(self.state.config.faults.schema_error):
+            raise ApiError(503, "server_error", "The model's schema is unavailable (injected)")
         if api_id is None:
             detailed = "detailed=true" in (urlsplit(self.path).query or "").lower()
             self._send_json(200, catalogue.model_list(detailed=detailed))

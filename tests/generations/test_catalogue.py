@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
+from credits.models import LedgerEntry
 from credits.services import budget_set
 from generations import services, tasks
 from generations.catalogue import CostRule, UnreadableCost, parse_cost_rule
@@ -143,15 +144,33 @@ def test_when_pixeldojo_cannot_be_reached_the_last_catalogue_stays(
     assert "9 image models stored from PixelDojo's catalogue, 8 offered" in html
 
 
-def test_a_model_whose_schema_cannot_be_fetched_keeps_the_schema_it_had(catalogue, sandbox, monkeypatch):
+def test_a_model_whose_schema_cannot_be_fetched_keeps_the_schema_it_had(catalogue, sandbox):
     """Only GET /models/{apiId} fails (the list still answers): every model keeps its stored schema."""
-    from sandbox import catalogue as sandbox_catalogue
-
-    monkeypatch.setattr(sandbox_catalogue, "model_detail", lambda api_id: None)  # the sandbox answers 404
+    sandbox.configure(faults=FaultRates(schema_error=1.0))
     refresh = services.catalogue_refresh()
     assert refresh.ok and "Schemas not read (kept as they were)" in refresh.message
     assert CatalogueModel.objects.get(api_id="flux-2-flex").request_schema["required"] == ["prompt"]
     assert CatalogueModel.objects.filter(unsupported_reason="").count() == 8
+
+
+def test_a_new_model_whose_schema_cannot_be_fetched_is_not_offered(sandbox, alice):
+    sandbox.configure(faults=FaultRates(schema_error=1.0))
+    assert services.catalogue_refresh().ok
+    reasons = set(CatalogueModel.objects.values_list("unsupported_reason", flat=True))
+    assert reasons == {"Its request schema could not be fetched yet."}
+    assert list(model_menu().choices) == list(MODELS)
+
+
+def test_a_list_without_image_models_leaves_the_catalogue_as_it_was(catalogue, sandbox, monkeypatch):
+    from sandbox import catalogue as sandbox_catalogue  # the sandbox's data, changed for this test only
+
+    videos = [model for model in sandbox_catalogue.MODELS if model["modality"] == "video"]
+    monkeypatch.setattr(sandbox_catalogue, "MODELS", videos)
+    refresh = services.catalogue_refresh()
+    assert not refresh.ok and refresh.message == (
+        "PixelDojo's model list named no image model. The catalogue was kept."
+    )
+    assert CatalogueModel.objects.count() == 9
 
 
 def test_the_seeds_four_models_are_always_offered(alice, sandbox, settings):
@@ -310,3 +329,14 @@ def test_seed_models_are_priced_by_the_catalogue_unless_the_cost_table_names_the
         reverse("generate"), {"prompt": "", "model": "flux-1.1-pro-ultra", "num_outputs": "2"}
     )
     assert price(response) == f"Price: 2 {TIMES} 1.5 = 3 credits"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_seed_model_is_charged_at_the_catalogues_cost_by_a_real_worker(celery_worker, alice, settings):
+    assert services.catalogue_refresh().ok
+    settings.PIXELDOJO_MODEL_COSTS = {}  # no explicit price: the catalogue's 1.5 per image
+    params = GenerationRequest(prompt="a fox", model="flux-1.1-pro-ultra", num_outputs=2, megapixels="0.25")
+    generation = services.generation_submit(user=alice, params=params)
+    wait_for(lambda: Generation.objects.get(id=generation.id).status == Generation.Status.DONE, timeout=30)
+    charges = LedgerEntry.objects.filter(generation=generation, kind="charge")
+    assert sorted(charges.values_list("credits", flat=True)) == [D("1.5"), D("1.5")]

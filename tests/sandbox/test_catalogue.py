@@ -43,5 +43,9 @@ def test_the_catalogue_can_be_made_to_fail(server):
     server.configure(faults=FaultRates(catalogue_error=1.0))
     assert get(server, "/models", detailed="true").status_code == 503
     assert get(server, "/models/flux-dev").status_code == 503
+    server.configure(faults=FaultRates(schema_error=1.0))
+    assert get(server, "/models").status_code == 200
+    assert get(server, "/models/flux-dev").status_code == 503
+    assert get(server, "/models/flux-dev/schema").status_code == 503
     server.configure(faults=FaultRates())
     assert get(server, "/models/flux-dev").status_code == 200
