@@ -180,7 +180,7 @@ class GenerationForm(forms.Form):
         self.fields["megapixels"].widget.attrs["data-price-resolution"] = ""
         self.choice = self.menu.choices.get(str(self["model"].value()))
         self.parameter_forms = [
-            ParametersForm(choice, self.data if choice is self.choice else None)
+            ParametersForm(choice, self.data if self.is_bound and choice is self.choice else None)
             for choice in self.menu.choices.values()
             if not choice.is_seed
         ]

@@ -41,8 +41,11 @@ def sweep_stale_work() -> dict[str, int]:
 
 
 @shared_task
-def refresh_catalogue() -> bool:
-    """Periodic (beat, daily) and on demand (/ops/): fetch PixelDojo's model catalogue."""
+def refresh_catalogue(only_if_due: bool = False) -> bool | None:
+    """Fetch PixelDojo's model catalogue: on demand (/ops/), or from beat ``only_if_due`` (daily; sooner
+    after a start or a failure). Whether it was fetched, None when it was not due."""
     from generations import services
 
+    if only_if_due and not services.catalogue_refresh_due():
+        return None
     return services.catalogue_refresh().ok

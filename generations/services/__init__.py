@@ -5,7 +5,7 @@ transitions made with conditional updates or row locks.
 """
 
 from generations.services.calling import generation_fail, generation_run, retry_delay
-from generations.services.catalogue import catalogue_refresh
+from generations.services.catalogue import catalogue_refresh, catalogue_refresh_due
 from generations.services.pause import (
     forget_provider_pause,
     header_provider_pause,
@@ -33,6 +33,7 @@ from generations.services.teams import team_generations_delete
 __all__ = [
     "SubmissionRefused",
     "catalogue_refresh",
+    "catalogue_refresh_due",
     "catalogue_submission_check",
     "forget_provider_pause",
     "generation_fail",

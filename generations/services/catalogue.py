@@ -10,9 +10,12 @@ read keeps the schema it had (or, new, is stored as not offered, saying why).
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from generations.catalogue import UnreadableCost, UnsupportedSchema, parse_cost_rule, read_schema
@@ -50,6 +53,16 @@ def _unsupported_reason(credit_cost: Any, schema: Any) -> tuple[str, list[str]]:
     except UnsupportedSchema as exc:
         return f"The form cannot render it: {exc}.", []
     return "", list(reading.left_out)
+
+
+def catalogue_refresh_due(*, now: datetime | None = None) -> bool:
+    """Whether the catalogue should be fetched now: no good fetch in ``PIXELDOJO_CATALOGUE_REFRESH_SECONDS``
+    and no attempt at all in ``PIXELDOJO_CATALOGUE_RETRY_SECONDS``."""
+    now = now or timezone.now()
+    fresh_since = now - timedelta(seconds=settings.PIXELDOJO_CATALOGUE_REFRESH_SECONDS)
+    tried_since = now - timedelta(seconds=settings.PIXELDOJO_CATALOGUE_RETRY_SECONDS)
+    recent = CatalogueRefresh.objects.filter(Q(ok=True, at__gt=fresh_since) | Q(at__gt=tried_since))
+    return not recent.exists()
 
 
 def catalogue_refresh(*, client: PixelDojoClient | None = None) -> CatalogueRefresh:

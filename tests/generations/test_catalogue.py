@@ -5,6 +5,7 @@ against it), the seed's four models always there, unsupported models named on /o
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal as D
 from html import unescape
 
@@ -53,6 +54,22 @@ def catalogue(sandbox):
 @pytest.fixture
 def staff(django_user_model):
     return django_user_model.objects.create_user("olga", password=PASSWORD, is_staff=True)
+
+
+def test_the_beat_task_fetches_daily_and_retries_a_failure_soon_after(sandbox, settings):
+    assert services.catalogue_refresh_due()  # never fetched: at the first beat after a start
+    settings.PIXELDOJO_BASE_URL = CLOSED_PORT_URL
+    failed = services.catalogue_refresh()
+    assert not failed.ok and not services.catalogue_refresh_due()  # not again at once
+    later = failed.at + timedelta(seconds=settings.PIXELDOJO_CATALOGUE_RETRY_SECONDS + 1)
+    assert services.catalogue_refresh_due(now=later)
+    settings.PIXELDOJO_BASE_URL = sandbox.base_url
+    settings.PIXELDOJO_CATALOGUE_RETRY_SECONDS = 0  # the retry window has passed
+    assert tasks.refresh_catalogue(only_if_due=True) is True  # run in this process: due, fetched
+    assert tasks.refresh_catalogue(only_if_due=True) is None  # not due any more
+    fetched = CatalogueRefresh.objects.filter(ok=True).get()
+    assert not services.catalogue_refresh_due(now=fetched.at + timedelta(hours=23))
+    assert services.catalogue_refresh_due(now=fetched.at + timedelta(hours=24, seconds=1))
 
 
 def test_a_refresh_stores_the_image_models_with_their_cost_rules_and_schemas(catalogue):
@@ -111,10 +128,12 @@ def test_the_daily_beat_task_and_the_ops_button_refresh_the_catalogue_through_a_
     celery_worker, staff, client
 ):
     schedule = django_settings.CELERY_BEAT_SCHEDULE["refresh-catalogue"]
-    assert schedule == {"task": tasks.refresh_catalogue.name, "schedule": 86400.0}
-    tasks.refresh_catalogue.delay()
+    assert schedule["task"] == tasks.refresh_catalogue.name and schedule["kwargs"] == {"only_if_due": True}
+    tasks.refresh_catalogue.apply_async(kwargs=schedule["kwargs"])  # as beat sends it
     wait_for(lambda: CatalogueRefresh.objects.filter(ok=True).count() == 1)
     assert CatalogueModel.objects.count() == 9
+    assert django_settings.PIXELDOJO_CATALOGUE_REFRESH_SECONDS == 86400
+    assert not services.catalogue_refresh_due()  # the next beat, within the day, does nothing
 
     client.force_login(staff)
     response = client.post(reverse("operations_catalogue_refresh"))
