@@ -141,6 +141,7 @@ def catalogue_overview() -> dict[str, object]:
         "last_success": CatalogueRefresh.objects.filter(ok=True).order_by("-at", "-id").first(),
         "listed": len(rows),
         "offered": sum(row.offered for row in rows),
+        "offered_beyond_seed": sum(row.offered and row.api_id not in MODELS for row in rows),
         "not_offered": [row for row in rows if not row.offered],
         "left_out": [row for row in rows if row.offered and row.left_out],
     }

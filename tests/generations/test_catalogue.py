@@ -160,7 +160,7 @@ def test_when_pixeldojo_cannot_be_reached_the_last_catalogue_stays(
     client.force_login(staff)
     html = unescape(client.get(reverse("operations")).content.decode())
     assert 'data-testid="catalogue-failure"' in html and refresh.message in html
-    assert "9 image models stored from PixelDojo's catalogue, 8 offered" in html
+    assert "9 image models stored from PixelDojo's catalogue, 8 of them offered; the form offers 6" in html
 
 
 def test_a_model_whose_schema_cannot_be_fetched_keeps_the_schema_it_had(catalogue, sandbox):
