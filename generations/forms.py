@@ -1,25 +1,37 @@
-"""The generation form: its field names are PixelDojo's parameter names."""
+"""The generation form: its field names are PixelDojo's parameter names.
+
+The seed's four models use the ``POST /flux`` fields below; every other model offered (the catalogue's) gets
+its fields from its ``requestSchema`` (``ParametersForm``, one fieldset per model, prefixed ``p-<apiId>``),
+and what it sends is validated against that schema before anything is submitted.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 
-from credits.amounts import credits_label, format_credits, plain
+from credits.amounts import credits_label, format_credits
+from generations.catalogue import (
+    COUNT_PARAMETERS,
+    RESOLUTION_PARAMETERS,
+    Parameter,
+    requested_count,
+    requested_megapixels,
+    validation_errors,
+)
 from generations.pixeldojo import (
     ASPECT_RATIOS,
     LORA_MODEL,
     MAX_OUTPUTS,
     MEGAPIXEL_LABELS,
     MEGAPIXELS,
-    MODEL_LABELS,
     MODELS,
     GenerationRequest,
-    model_cost,
 )
+from generations.selectors_catalogue import ModelChoice, ModelMenu, model_menu
 
 MAX_PROMPT_LENGTH = 2000
 MAX_SEED = 2**32 - 1
@@ -45,6 +57,82 @@ class Price:
         return f"{self.num_outputs} {TIMES} {cost} = {credits_label(self.total)}"
 
 
+def _parameter_field(parameter: Parameter) -> forms.Field:
+    """The form field for one schema parameter (bounds, choices, default and help text from the schema)."""
+    common: dict[str, Any] = {
+        "required": parameter.required and parameter.kind != "boolean",
+        "label": parameter.title or parameter.name.replace("_", " ").capitalize(),
+        "help_text": parameter.description,
+        "initial": parameter.default,
+    }
+    if parameter.kind == "choice":
+        coerce = type(parameter.choices[0])
+        choices = [(str(value), str(value)) for value in parameter.choices]
+        if not parameter.required and parameter.default is None:
+            choices.insert(0, ("", "PixelDojo's default"))
+        field: forms.Field = forms.TypedChoiceField(
+            choices=choices, coerce=coerce, empty_value=None, **common
+        )
+    elif parameter.kind == "integer":
+        field = forms.IntegerField(min_value=parameter.minimum, max_value=parameter.maximum, **common)
+    elif parameter.kind == "number":
+        field = forms.FloatField(min_value=parameter.minimum, max_value=parameter.maximum, **common)
+    elif parameter.kind == "boolean":
+        field = forms.BooleanField(**common)
+    elif parameter.kind == "url":
+        length = min(parameter.max_length or 2000, 2000)
+        field = forms.URLField(max_length=length, assume_scheme="https", **common)
+    else:
+        field = forms.CharField(max_length=parameter.max_length, **common)
+    if parameter.name in COUNT_PARAMETERS:
+        field.widget.attrs["data-price-count"] = ""
+    if parameter.name in RESOLUTION_PARAMETERS:
+        field.widget.attrs["data-price-resolution"] = ""
+    return field
+
+
+class ParametersForm(forms.Form):
+    """The parameters of one catalogue model, built from its ``requestSchema`` (the prompt aside)."""
+
+    def __init__(self, choice: ModelChoice, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, prefix=f"p-{choice.api_id}", **kwargs)
+        self.choice = choice
+        assert choice.reading is not None
+        for parameter in choice.reading.parameters:
+            self.fields[parameter.name] = _parameter_field(parameter)
+
+    def values(self) -> dict[str, Any]:
+        """The parameters set (cleaned): empty ones are not sent, booleans always are."""
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if value not in (None, "") or isinstance(value, bool)
+        }
+
+    def raw_values(self) -> dict[str, Any]:
+        """The values as submitted (or pre-filled), for the price of a form that is not valid yet."""
+        values: dict[str, Any] = {}
+        for name in self.fields:
+            value = self[name].value()
+            try:
+                values[name] = int(value) if name in COUNT_PARAMETERS else value
+            except (TypeError, ValueError):
+                continue
+        return values
+
+
+# Fields only the seed's POST /flux models use: not required (and not sent) for a catalogue model.
+FLUX_ONLY_FIELDS = (
+    "aspect_ratio",
+    "num_outputs",
+    "seed",
+    "megapixels",
+    "go_fast",
+    "lora_weights",
+    "lora_scale",
+)
+
+
 class GenerationForm(forms.Form):
     prompt = forms.CharField(
         max_length=MAX_PROMPT_LENGTH,
@@ -53,7 +141,7 @@ class GenerationForm(forms.Form):
         ),
         help_text="Describe the image you want.",
     )
-    model = forms.ChoiceField(choices=[(m, MODEL_LABELS[m]) for m in MODELS], initial=DEFAULT_MODEL)
+    model = forms.ChoiceField(initial=DEFAULT_MODEL)  # choices: the model menu, grouped (``__init__``)
     aspect_ratio = forms.ChoiceField(choices=[(r, r) for r in ASPECT_RATIOS], initial="16:9")
     num_outputs = forms.TypedChoiceField(
         label="Number of images",
@@ -81,6 +169,39 @@ class GenerationForm(forms.Form):
         required=False, min_value=-1.0, max_value=3.0, label="LoRA scale", help_text="Default 0.7."
     )
 
+    def __init__(self, *args: Any, menu: ModelMenu | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.menu = menu or model_menu()
+        self.fields["model"].choices = [
+            (group, [(choice.api_id, choice.label) for choice in choices])
+            for group, choices in self.menu.groups()
+        ]
+        self.fields["num_outputs"].widget.attrs["data-price-count"] = ""
+        self.fields["megapixels"].widget.attrs["data-price-resolution"] = ""
+        self.choice = self.menu.choices.get(str(self["model"].value()))
+        self.parameter_forms = [
+            ParametersForm(choice, self.data if self.is_bound and choice is self.choice else None)
+            for choice in self.menu.choices.values()
+            if not choice.is_seed
+        ]
+        if self.catalogue_choice is not None:
+            for name in FLUX_ONLY_FIELDS:
+                self.fields[name].required = False
+
+    @property
+    def catalogue_choice(self) -> ModelChoice | None:
+        """The chosen model when it is a catalogue model (its fields come from its schema), else None."""
+        return self.choice if self.choice is not None and not self.choice.is_seed else None
+
+    @property
+    def chosen_parameters(self) -> ParametersForm | None:
+        return next((f for f in self.parameter_forms if f.choice is self.catalogue_choice), None)
+
+    @property
+    def flux_models(self) -> str:
+        """The seed's models, space-separated, for the fieldset of the /flux fields."""
+        return " ".join(MODELS)
+
     def clean_prompt(self) -> str:
         prompt = " ".join(self.cleaned_data["prompt"].split())
         if not prompt:
@@ -95,6 +216,9 @@ class GenerationForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        if (parameters := self.chosen_parameters) is not None:
+            self._clean_parameters(parameters, cleaned)
+            return cleaned
         is_lora = cleaned.get("model") == LORA_MODEL
         if cleaned.get("lora_weights") and not is_lora:
             self.add_error("lora_weights", f"LoRA weights can only be used with the {LORA_MODEL} model.")
@@ -103,6 +227,29 @@ class GenerationForm(forms.Form):
         if is_lora and not cleaned.get("lora_weights") and "lora_weights" not in self.errors:
             self.add_error("lora_weights", f"The {LORA_MODEL} model needs a LoRA weights URL.")
         return cleaned
+
+    def _clean_parameters(self, parameters: ParametersForm, cleaned: dict) -> None:
+        """Validate a catalogue model's parameters: their fields, then the request against its schema."""
+        name = parameters.choice.name
+        if not parameters.is_valid():
+            self.add_error(None, f"Some of {name}'s parameters need fixing: see below.")
+            return
+        if "prompt" not in cleaned:
+            return
+        assert parameters.choice.schema is not None
+        for field, message in validation_errors(parameters.choice.schema, self.catalogue_payload()):
+            if field in parameters.fields:
+                parameters.add_error(field, message)
+            else:
+                self.add_error(None, f"{name}: {message}" if field is None else f"{name}, {field}: {message}")
+        if parameters.errors:
+            self.add_error(None, f"Some of {name}'s parameters need fixing: see below.")
+
+    def catalogue_payload(self) -> dict[str, Any]:
+        """The request body for the chosen catalogue model (valid data): the prompt and its parameters."""
+        parameters = self.chosen_parameters
+        assert parameters is not None
+        return {"prompt": self.cleaned_data["prompt"], **parameters.values()}
 
     def to_request(self) -> GenerationRequest:
         """The PixelDojo request for valid data; unset optional fields stay unset."""
@@ -122,21 +269,24 @@ class GenerationForm(forms.Form):
     def price(self) -> Price:
         """The price of the model and number of images chosen now: as submitted (also when the form has
         errors), else as pre-filled; a value that is not one of the choices counts as the default."""
-        model = str(self["model"].value())
+        if (parameters := self.chosen_parameters) is not None:
+            values = parameters.raw_values()
+            megapixels = requested_megapixels(values)
+            return Price(num_outputs=requested_count(values), cost=parameters.choice.rule.cost(megapixels))
+        choice = self.choice if self.choice is not None else self.menu.choices[DEFAULT_MODEL]
         try:
             num_outputs = int(str(self["num_outputs"].value()))
         except ValueError:
             num_outputs = 1
-        if model not in MODELS:
-            model = DEFAULT_MODEL
         if not 1 <= num_outputs <= MAX_OUTPUTS:
             num_outputs = 1
-        return Price(num_outputs=num_outputs, cost=model_cost(model))
+        megapixels = requested_megapixels({"megapixels": self["megapixels"].value()})
+        return Price(num_outputs=num_outputs, cost=choice.rule.cost(megapixels))
 
-    @staticmethod
-    def costs_json() -> str:
-        """Credits per image of every model, ``{"flux-pro": "1", …}``, for the live price in the browser."""
-        return json.dumps({model: plain(model_cost(model)) for model in MODELS})
+    def costs_json(self) -> str:
+        """Cost rules of every model offered, ``{"flux-pro": "1", "flux-2-flex": {"default", "tiers"}}``,
+        for the live price in the browser."""
+        return self.menu.costs_json()
 
     @classmethod
     def initial_from(cls, params: GenerationRequest) -> dict:

@@ -328,3 +328,49 @@ class ImageHost(models.Model):
 
     def __str__(self) -> str:
         return self.host
+
+
+class CatalogueModel(models.Model):
+    """An image model PixelDojo lists in its catalogue, as last fetched (``services.catalogue_refresh``)."""
+
+    api_id = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    credit_cost = models.JSONField(help_text="PixelDojo's creditCost as sent (fixed, or by resolution).")
+    request_schema = models.JSONField(
+        null=True, blank=True, help_text="The model's requestSchema (JSON Schema of the request body)."
+    )
+    unsupported_reason = models.TextField(
+        blank=True, help_text="Why the form does not offer it (empty: offered)."
+    )
+    left_out = models.JSONField(
+        default=list, blank=True, help_text="Optional parameters the form cannot render (never sent)."
+    )
+    fetched_at = models.DateTimeField(help_text="When PixelDojo last listed it.")
+    schema_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["api_id"]
+
+    def __str__(self) -> str:
+        return self.api_id
+
+    @property
+    def offered(self) -> bool:
+        return not self.unsupported_reason
+
+
+class CatalogueRefresh(models.Model):
+    """One attempt to fetch the catalogue: a failed one leaves the catalogue as it was."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    ok = models.BooleanField()
+    message = models.TextField()
+    image_models = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        get_latest_by = "at"
+
+    def __str__(self) -> str:
+        return f"catalogue {'fetched' if self.ok else 'not fetched'} at {self.at:%Y-%m-%d %H:%M}"

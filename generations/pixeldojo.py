@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import requests
 import urllib3
@@ -316,7 +317,7 @@ def _image_url_and_details(image: Any) -> tuple[str, dict[str, Any]]:
 
 
 class PixelDojoClient:
-    """One ``requests.Session`` per client; one HTTP call per ``generate``."""
+    """One ``requests.Session`` per client; one HTTP call per method."""
 
     def __init__(
         self,
@@ -384,6 +385,54 @@ class PixelDojoClient:
         except UnexpectedResponse as exc:
             raise UnexpectedResponse(detail=exc.detail, raw_answer=raw, rate_limit=rate_limit) from exc
         return dataclasses.replace(result, raw_answer=raw, rate_limit=rate_limit)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """``GET /models?detailed=true``: every model PixelDojo lists (image and video), as sent.
+
+        Read tolerantly: ``{"models": [...]}``, ``{"data": [...]}`` or a bare list; entries that are not
+        objects are dropped.
+        """
+        body = self._get_json("/models", params={"detailed": "true"})
+        models = body.get("models", body.get("data")) if isinstance(body, dict) else body
+        if not isinstance(models, list):
+            raise UnexpectedResponse(detail="the model list has no models array")
+        return [model for model in models if isinstance(model, dict)]
+
+    def get_model(self, api_id: str) -> dict[str, Any]:
+        """``GET /models/{apiId}``: one model with its ``requestSchema`` (``{"model": {...}}`` read too)."""
+        body = self._get_json(f"/models/{quote(api_id, safe='')}")
+        model = body.get("model", body.get("data", body)) if isinstance(body, dict) else None
+        if not isinstance(model, dict):
+            raise UnexpectedResponse(detail="the model is not a JSON object")
+        return model
+
+    def _get_json(self, path: str, *, params: dict[str, str] | None = None) -> Any:
+        """One GET of a read-only endpoint, decoded; a ``PixelDojoError`` on any failure (all retryable or
+        harmless: nothing is spent by reading)."""
+        started = time.monotonic()
+        try:
+            response = self.session.get(
+                f"{self.base_url}{path}",
+                params=params,
+                headers={"Authorization": f"Bearer {self._api_key}"},
+                timeout=(min(self.timeout[0], self.deadline), min(self.timeout[1], self.deadline)),
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.RequestException as exc:
+            raise NetworkError(detail=type(exc).__name__) from exc
+        with response:
+            body, cut = _read_body(response, until=started + self.deadline)
+        if not 200 <= response.status_code < 300:
+            raise error_for_response(response, body, secret=self._api_key)
+        if cut:
+            raise NetworkError(f"PixelDojo's answer to GET {path} was incomplete: {cut}.", detail=cut)
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise UnexpectedResponse(
+                f"PixelDojo's answer to GET {path} is not JSON.", detail="body is not JSON"
+            ) from exc
 
     def _answer_text(self, body: bytes) -> str:
         """The answer's body for operators: at most ``MAX_RAW_ANSWER`` characters, secrets redacted."""

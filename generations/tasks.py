@@ -38,3 +38,14 @@ def sweep_stale_work() -> dict[str, int]:
     from generations import services
 
     return services.sweep_stale_work()
+
+
+@shared_task
+def refresh_catalogue(only_if_due: bool = False) -> bool | None:
+    """Fetch PixelDojo's model catalogue: on demand (/ops/), or from beat ``only_if_due`` (daily; sooner
+    after a start or a failure). Whether it was fetched, None when it was not due."""
+    from generations import services
+
+    if only_if_due and not services.catalogue_refresh_due():
+        return None
+    return services.catalogue_refresh().ok

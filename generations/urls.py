@@ -13,4 +13,9 @@ urlpatterns = [
     path("ops/", views_operations.operations, name="operations"),
     path("ops/resume/", views_operations.operations_resume, name="operations_resume"),
     path("ops/hosts/allow/", views_operations.operations_allow_host, name="operations_allow_host"),
+    path(
+        "ops/catalogue/refresh/",
+        views_operations.operations_catalogue_refresh,
+        name="operations_catalogue_refresh",
+    ),
 ]

@@ -8,13 +8,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from generations import selectors, services
+from generations import selectors, services, tasks
+from generations.selectors_catalogue import catalogue_overview
 
 
 @staff_member_required
 @require_GET
 def operations(request: HttpRequest) -> HttpResponse:
-    return render(request, "generations/operations.html", {"overview": selectors.operations_overview()})
+    context = {"overview": selectors.operations_overview(), "catalogue": catalogue_overview()}
+    return render(request, "generations/operations.html", context)
 
 
 @staff_member_required
@@ -39,4 +41,13 @@ def operations_allow_host(request: HttpRequest) -> HttpResponse:
     if expired:
         text += f", {expired} expired (PixelDojo had deleted {'them' if expired != 1 else 'it'})"
     messages.success(request, f"{text}.")
+    return redirect("operations")
+
+
+@staff_member_required
+@require_POST
+def operations_catalogue_refresh(request: HttpRequest) -> HttpResponse:
+    """Fetch PixelDojo's model catalogue now (a task on the workers, as the daily one)."""
+    tasks.refresh_catalogue.delay()
+    messages.success(request, "Catalogue refresh queued: reload this page in a moment.")
     return redirect("operations")

@@ -310,6 +310,10 @@ def _model_costs(name: str, default: str) -> dict[str, Decimal]:
 
 # Credits one image of a model costs, when PixelDojo's answer does not say (models not named: 1 each).
 PIXELDOJO_MODEL_COSTS = _model_costs("PIXELDOJO_MODEL_COSTS", "flux-1.1-pro-ultra=1.5")
+# The model catalogue is fetched again this long after the last good fetch; after a failed attempt, not
+# before this long (the beat task looks every 15 minutes).
+PIXELDOJO_CATALOGUE_REFRESH_SECONDS = env_int("PIXELDOJO_CATALOGUE_REFRESH_SECONDS", 86400)
+PIXELDOJO_CATALOGUE_RETRY_SECONDS = env_int("PIXELDOJO_CATALOGUE_RETRY_SECONDS", 900)
 SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 180)  # untouched this long: the sweeper re-queues it
 
 # --- Celery: Redis in production; an embedded filesystem broker for the no-Redis first run. ---
@@ -365,6 +369,7 @@ CELERY_TASK_ROUTES = {
     "generations.tasks.run_generation": {"queue": "pixeldojo"},
     "generations.tasks.persist_image": {"queue": "downloads"},
     "generations.tasks.sweep_stale_work": {"queue": "celery"},
+    "generations.tasks.refresh_catalogue": {"queue": "celery"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -408,4 +413,11 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Every periodic schedule lives here.
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-work": {"task": "generations.tasks.sweep_stale_work", "schedule": 60.0},
+    # PixelDojo's model catalogue (models, costs, request schemas): looked at every 15 minutes, fetched when
+    # due (daily; soon after a start or a failure). /ops/ can also fetch it at once.
+    "refresh-catalogue": {
+        "task": "generations.tasks.refresh_catalogue",
+        "schedule": 900.0,
+        "kwargs": {"only_if_due": True},
+    },
 }

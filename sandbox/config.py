@@ -80,6 +80,9 @@ class FaultRates:
     half the JSON sent, then the connection closed; drip_200 the JSON sent in small pieces over drip_seconds.
     Precedence when several fire: html_200, then error_200 (no images to add to), then the image-list faults,
     then how the JSON is sent (truncated_200 before drip_200).
+
+    catalogue_error answers the model catalogue (``GET /models``, ``GET /models/{apiId}``) with a 503;
+    schema_error only one model's (``GET /models/{apiId}`` and its ``/schema``).
     """
 
     server_error: float = 0.0
@@ -98,6 +101,8 @@ class FaultRates:
     truncated_200: float = 0.0
     drip_200: float = 0.0
     drip_seconds: float = 5.0
+    catalogue_error: float = 0.0
+    schema_error: float = 0.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

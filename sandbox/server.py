@@ -43,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from sandbox import catalogue
 from sandbox.config import MODELS, KeyPlan, SandboxConfig
 from sandbox.render import ASPECT_RATIOS, MEGAPIXELS, bomb_png, image_size, render_png, with_text
 
@@ -70,6 +71,7 @@ ALLOWED_FIELDS = frozenset(
     }
 )
 FLUX_PATHS = frozenset({f"{API_PREFIX}/flux", "/flux"})
+MODELS_PATH = re.compile(rf"^(?:{API_PREFIX})?/models(?:/(?P<api_id>[A-Za-z0-9._\-]+)(?P<schema>/schema)?)?$")
 IMAGE_PATH = re.compile(r"^/generated/(?P<token>[0-9a-f]{24,})_(?P<index>[1-9][0-9]{0,2})\.png$")
 HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -475,6 +477,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._require(method, "POST")
                 with self.state.answering("flux"):
                     self._handle_flux(body)
+            elif match := MODELS_PATH.match(path):
+                self._require(method, "GET", "HEAD")
+                self._handle_models(match["api_id"], schema=bool(match["schema"]))
             elif match := IMAGE_PATH.match(path):
                 self._require(method, "GET", "HEAD")
                 with self.state.answering("image"):
@@ -638,6 +643,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_drip(data, faults.drip_seconds, headers)
         else:
             self._send_bytes(status, data, "application/json", headers)
+
+    def _handle_models(self, api_id: str | None, *, schema: bool) -> None:
+        """The public catalogue (no key needed): the list, one model with its requestSchema, or its schema."""
+        if self.state.roll(self.state.config.faults.catalogue_error):
+            raise ApiError(503, "server_error", "The model catalogue is unavailable (injected)")
+        if api_id is not None and self.state.roll(self.state.config.faults.schema_error):
+            raise ApiError(503, "server_error", "The model's schema is unavailable (injected)")
+        if api_id is None:
+            detailed = "detailed=true" in (urlsplit(self.path).query or "").lower()
+            self._send_json(200, catalogue.model_list(detailed=detailed))
+            return
+        model = catalogue.model_detail(api_id)
+        if model is None:
+            raise ApiError(404, "model_not_found", f"Unknown model: {api_id}")
+        self._send_json(200, model["requestSchema"] if schema else model)
 
     def _generate(self, config: SandboxConfig, key: str, raw_body: bytes) -> dict[str, Any]:
         state = self.state

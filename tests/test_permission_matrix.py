@@ -182,6 +182,7 @@ EXPECTED: dict[str, Case] = {
     "operations": Case("GET", {**everyone(ADMIN_LOGIN)}),
     "operations_resume": Case("POST", {**everyone(ADMIN_LOGIN)}),
     "operations_allow_host": Case("POST", {**everyone(ADMIN_LOGIN)}, data=(("host", "localhost"),)),
+    "operations_catalogue_refresh": Case("POST", {**everyone(ADMIN_LOGIN)}),
     # Library
     "my_images": Case("GET", logged_in(200)),
     "team_library": Case("GET", {**logged_in(200), "other": 302}),  # no team picked: back to My images

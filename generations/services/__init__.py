@@ -5,6 +5,7 @@ transitions made with conditional updates or row locks.
 """
 
 from generations.services.calling import generation_fail, generation_run, retry_delay
+from generations.services.catalogue import catalogue_refresh, catalogue_refresh_due
 from generations.services.pause import (
     forget_provider_pause,
     header_provider_pause,
@@ -22,13 +23,20 @@ from generations.services.persistence import (
     image_wait_for_host,
     images_missing_small_thumbnail,
 )
-from generations.services.submission import SubmissionRefused, generation_submit
+from generations.services.submission import (
+    SubmissionRefused,
+    catalogue_submission_check,
+    generation_submit,
+)
 from generations.services.sweeping import sweep_stale_work
 from generations.services.teams import team_generations_delete
 from generations.services.waiting import image_host_allow, images_release_waiting
 
 __all__ = [
     "SubmissionRefused",
+    "catalogue_refresh",
+    "catalogue_refresh_due",
+    "catalogue_submission_check",
     "forget_provider_pause",
     "generation_fail",
     "generation_run",

@@ -284,6 +284,13 @@ def _price(generation: Generation) -> Decimal:
     return generation.num_outputs * model_cost(generation.model)
 
 
+def _unit_price(generation: Generation) -> Decimal:
+    """Credits per image as priced when submitted (the model's cost rule then), else the model's cost."""
+    if generation.price is not None and generation.num_outputs:
+        return generation.price / generation.num_outputs
+    return model_cost(generation.model)
+
+
 def generation_record_answer(*, generation_id: int, result: GenerationResult) -> None:
     """Record a kept answer's images and charges; if that fails, fail the generation (never re-ask)."""
     try:
@@ -341,7 +348,7 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
             for index, (url, details) in enumerate(kept)
         ]
         used = reported(result.extra.get("credits_used"))  # what PixelDojo says it charged, else our table
-        cost = len(images) * model_cost(generation.model) if used is None else used
+        cost = len(images) * _unit_price(generation) if used is None else used
         ledger_charge_images(generation=generation, images=images, credits=cost)
         for image in images:
             transaction.on_commit(partial(tasks.persist_image.delay, image.id))

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Any
 
 from django.db import transaction
 
 from credits.services import BudgetExceeded, budget_check_submission
 from generations import tasks
-from generations.models import Generation
-from generations.pixeldojo import GenerationRequest, model_cost
+from generations.catalogue import (
+    UnsupportedSchema,
+    read_schema,
+    requested_count,
+    validation_errors,
+)
+from generations.models import CatalogueModel, Generation
+from generations.pixeldojo import MODELS, GenerationRequest
 from generations.selectors import credits_reserved
+from generations.selectors_catalogue import unit_price
 from generations.services.pause import provider_pause_active
 from pixelgallery.moments import absolute_text
 from teams.models import Team
@@ -38,28 +46,62 @@ def generation_submit(*, user, params: GenerationRequest, team: Team | None = No
             f"an operator resumes it. Nothing was queued or charged."
         )
     generation = Generation(user=user, team=team, **Generation.fields_for(params))
-    generation.price = generation.num_outputs * model_cost(generation.model)  # reserved until answered
+    unit = unit_price(model=generation.model, params=params.to_payload())
+    generation.price = generation.num_outputs * unit  # reserved until answered
     with transaction.atomic():
-        if team is not None:
-            # The team's row, locked as its deletion locks it: work is never queued in a deleted team (the
-            # deletion, for its part, waits for work queued before it).
-            if Team.objects.select_for_update().filter(pk=team.id, deleted_at__isnull=True).first() is None:
-                raise SubmissionRefused(
-                    f"{team.name} was deleted. Switch to Personal or another team; nothing was queued "
-                    "or charged."
-                )
-            try:
-                budget_check_submission(
-                    team=team,
-                    user=user,
-                    credits=generation.price,
-                    reserved=partial(credits_reserved, team_id=team.id),
-                )
-            except BudgetExceeded as refusal:
-                raise SubmissionRefused(str(refusal)) from refusal
+        _check_team_and_budget(user=user, team=team, credits=generation.price)
         generation.save(force_insert=True)
         transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
     logger.info(
         "generation %s queued (%s, %d outputs)", generation.code, generation.model, generation.num_outputs
     )
     return generation
+
+
+def _check_team_and_budget(*, user, team: Team | None, credits) -> None:
+    """Inside the submission's transaction: refuse work in a deleted team or beyond the team's budgets."""
+    if team is not None:
+        # The team's row, locked as its deletion locks it: work is never queued in a deleted team (the
+        # deletion, for its part, waits for work queued before it).
+        if Team.objects.select_for_update().filter(pk=team.id, deleted_at__isnull=True).first() is None:
+            raise SubmissionRefused(
+                f"{team.name} was deleted. Switch to Personal or another team; nothing was queued or charged."
+            )
+        try:
+            budget_check_submission(
+                team=team, user=user, credits=credits, reserved=partial(credits_reserved, team_id=team.id)
+            )
+        except BudgetExceeded as refusal:
+            raise SubmissionRefused(str(refusal)) from refusal
+
+
+def catalogue_submission_check(
+    *, user, model: str, payload: dict[str, Any], team: Team | None = None
+) -> None:
+    """Check a request for a catalogue model (not one of the seed's ``POST /flux`` models): who may, its
+    schema (validated with ``jsonschema``), its price by the model's cost rule against the budgets.
+
+    Sending it needs PixelDojo's job API (``POST /models/{apiId}/run``), which is not built yet: a request
+    that passes every check is refused as not yet supported. Nothing is queued or charged either way.
+    """
+    reason = role_refusal(user, Action.GENERATE, team=team)
+    if reason is not None:
+        raise SubmissionRefused(reason)
+    row = CatalogueModel.objects.filter(api_id=model).exclude(api_id__in=MODELS).first()
+    if row is None or not row.offered:
+        raise SubmissionRefused(f"The model {model} is not offered. Pick another model; nothing was queued.")
+    try:
+        read_schema(row.request_schema)
+    except UnsupportedSchema as exc:
+        raise SubmissionRefused(f"{row.name} cannot be offered: {exc}. Nothing was queued.") from None
+    if errors := validation_errors(row.request_schema, payload):
+        said = "; ".join(f"{name}: {message}" if name else message for name, message in errors)
+        raise SubmissionRefused(f"{row.name} refuses this request ({said}). Nothing was queued.")
+    price = requested_count(payload) * unit_price(model=model, params=payload)
+    with transaction.atomic():
+        _check_team_and_budget(user=user, team=team, credits=price)
+    raise SubmissionRefused(
+        f"{row.name} is not yet supported: its images are made through PixelDojo's job API, which this site "
+        "does not use yet. Only the Flux (POST /flux) models can be generated for now; nothing was queued "
+        "or charged."
+    )

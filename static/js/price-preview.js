@@ -1,7 +1,10 @@
-// The generate form's price ("4 × 1.5 = 6 credits"), kept up to date as the model or the number of images
-// changes. The page renders the same text on the server for the values it was sent with, so without
-// JavaScript the price shown is the one of the initial choice. Costs come from the element's data-costs
-// (credits per image by model, as decimal strings); sums are made in ten-thousandths so 3 × 1.1 is 3.3.
+// The generate form's price ("4 × 1.5 = 6 credits"), kept up to date as the model, the number of images or
+// the resolution changes. The page renders the same text on the server for the values it was sent with, so
+// without JavaScript the price shown is the one of the initial choice. Costs come from the element's
+// data-costs: by model, a decimal string (credits per image) or {"default", "tiers": [[megapixels, credits]]}
+// when the cost depends on resolution (the cheapest tier at least as large as asked, else the largest).
+// The count and the resolution are read from the chosen model's enabled fields marked data-price-count and
+// data-price-resolution. Sums are made in ten-thousandths so 3 × 1.1 is 3.3.
 (function () {
   "use strict";
 
@@ -29,20 +32,40 @@
       return; // keep the server's text
     }
     const model = form.querySelector("[name=model]");
-    const count = form.querySelector("[name=num_outputs]");
-    if (!model || !count) return;
+    if (!model) return;
+
+    function enabled(selector) {
+      const found = Array.prototype.filter.call(form.querySelectorAll(selector), function (input) {
+        return !input.disabled && !input.closest("fieldset:disabled");
+      });
+      return found.length ? found[0] : null;
+    }
+
+    function costOf(rule, resolution) {
+      if (typeof rule === "string") return rule;
+      if (!rule || typeof rule !== "object") return undefined;
+      const megapixels = resolution ? parseFloat(resolution.value) : NaN;
+      const tiers = rule.tiers || [];
+      if (!(megapixels > 0) || !tiers.length) return rule.default;
+      for (let i = 0; i < tiers.length; i++) {
+        if (megapixels <= Number(tiers[i][0])) return tiers[i][1];
+      }
+      return tiers[tiers.length - 1][1];
+    }
 
     function update() {
-      const images = parseInt(count.value, 10);
-      const cost = costs[model.value];
+      const count = enabled("[data-price-count]");
+      const images = count ? parseInt(count.value, 10) : 1;
+      const cost = costOf(costs[model.value], enabled("[data-price-resolution]"));
       if (!(images > 0) || cost === undefined || !(units(cost) >= 0)) return;
       const total = images * units(cost);
       text.textContent =
         images + " × " + format(units(cost)) + " = " + format(total) + " credit" + (total === SCALE ? "" : "s");
     }
 
-    model.addEventListener("change", update);
-    count.addEventListener("change", update);
+    form.addEventListener("change", update);
+    form.addEventListener("input", update);
+    form.addEventListener("model-fields-changed", update);
     update();
   }
 

@@ -7,6 +7,8 @@ import pytest
 from generations.forms import GenerationForm
 from generations.pixeldojo import GenerationRequest
 
+pytestmark = pytest.mark.django_db  # the form offers the stored catalogue's models too
+
 VALID = {"prompt": "a red fox in snow", "model": "flux-pro", "aspect_ratio": "16:9", "num_outputs": "2"}
 
 
