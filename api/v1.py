@@ -122,6 +122,13 @@ def _error(request: HttpRequest, status: int, code: str, message: str, **extra: 
     return api.create_response(request, body, status=status)
 
 
+def _invalid_fields(request: HttpRequest, errors: dict) -> HttpResponse:
+    """422 naming each parameter's problems (``fields``) and saying them all in ``message``."""
+    fields = {name: [str(message) for message in messages] for name, messages in errors.items()}
+    said = "; ".join(f"{name}: {' '.join(messages).rstrip('.')}" for name, messages in fields.items())
+    return _error(request, 422, "invalid_request", f"{said}.", fields=fields)
+
+
 @api.exception_handler(ApiError)
 def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     response = _error(request, exc.status, exc.code, exc.message)
@@ -143,8 +150,7 @@ def _invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
             str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path", "payload")
         ]
         fields.setdefault(".".join(location) or "request", []).append(str(problem.get("msg", "invalid")))
-    message = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
-    return _error(request, 422, "invalid_request", message, fields=fields)
+    return _invalid_fields(request, fields)
 
 
 @api.exception_handler(Http404)
@@ -251,9 +257,7 @@ def generation_create(
         raise ApiError(403, "forbidden", refusal)
     form = GenerationForm(_form_data(payload))
     if not form.is_valid():
-        fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
-        message = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
-        return _error(request, 422, "invalid_request", message, fields=fields)
+        return _invalid_fields(request, form.errors)
     try:
         generation, _ = api_generation_submit(
             token=token, params=form.to_request(), idempotency_key=idempotency_key or None
@@ -330,9 +334,7 @@ def image_list(request: HttpRequest, query: Query[ImageQuery]):
         {name: str(value) if not isinstance(value, bool) else value for name, value in values.items()}
     )
     if not form.is_valid():
-        fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
-        message = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
-        return _error(request, 422, "invalid_request", message, fields=fields)
+        return _invalid_fields(request, form.errors)
     page = library_selectors.library_page(
         user=token.user,
         team=token.team,
