@@ -56,6 +56,7 @@ from generations.views import _serve
 from library import selectors as library_selectors
 from library import services as library_services
 from library.filters import LibraryFilterForm
+from library.forms import TagsForm
 from teams.models import Membership
 from teams.permissions import Action, can, role_in, role_refusal
 
@@ -419,11 +420,11 @@ def tags_add(request: HttpRequest, code: UUID, payload: TagsIn):
     """Add tags to the image (members and up in a team); answers all of its tags."""
     token = _token(request)
     image = selectors.image_for_token(token=token, code=code)
-    current = selectors.image_tags(image=image)
-    added = library_services.normalise_tags(",".join(payload.tags))
-    library_services.tags_set(
-        user=token.user, image=image, names=current + [t for t in added if t not in current]
-    )
+    # The page's tag form checks the image's tags after the change (names, lengths, how many).
+    form = TagsForm({"tags": ", ".join(selectors.image_tags(image=image) + payload.tags)})
+    if not form.is_valid():
+        return _invalid_fields(request, form.errors)
+    library_services.tags_set(user=token.user, image=image, names=form.cleaned_data["tags"])
     return {"tags": selectors.image_tags(image=image)}
 
 

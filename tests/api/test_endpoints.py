@@ -285,3 +285,13 @@ def test_the_api_takes_every_parameter_of_the_prompt_form():
     from generations.forms import GenerationForm
 
     assert set(GenerationIn.model_fields) == set(GenerationForm.base_fields)
+
+
+@pytest.mark.parametrize("tags", [["sun\x00set"], ["x" * 41], [f"tag{i}" for i in range(21)]])
+def test_tags_are_validated_like_the_pages_tag_form(alice, tags):
+    """Found by Schemathesis on PostgreSQL: a NUL byte in a tag was a 500 (text cannot hold it)."""
+    image = make_image(alice)
+    client = api_client(token_for(alice))
+    response = client.post(f"/api/v1/images/{image.code}/tags", {"tags": tags}, content_type="application/json")
+    assert response.status_code == 422 and "tags" in response.json()["error"]["fields"]
+    assert client.get(f"/api/v1/images/{image.code}").json()["tags"] == []
