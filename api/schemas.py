@@ -22,9 +22,10 @@ class ErrorOut(Schema):
 
 
 class GenerationIn(Schema):
-    """PixelDojo's own parameter names, validated exactly as the prompt form validates them."""
+    """PixelDojo's own parameter names, validated exactly as the prompt form validates them; any other
+    parameter of the prompt form is accepted too (and anything else refused with 422)."""
 
-    model_config = ConfigDict(extra="forbid")  # an unknown parameter is refused, not ignored
+    model_config = ConfigDict(extra="allow")
 
     prompt: str = Field(description="Describe the image you want (at most 2000 characters).")
     model: str | None = Field(None, description="A PixelDojo model (default `flux-pro`).")

@@ -8,6 +8,7 @@ personal space) through the same services and ``teams.permissions`` as the pages
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -224,13 +225,37 @@ def _generation_out(request: HttpRequest, generation: Generation) -> dict[str, A
     }
 
 
-def _form_data(payload: GenerationIn) -> dict[str, Any]:
-    """The body as the prompt form's data; unset parameters take the form's defaults."""
+def _form_data(request: HttpRequest, payload: GenerationIn) -> dict[str, Any]:
+    """The body as the prompt form's data; unset parameters take the form's defaults.
+
+    A parameter the form has beyond ``GenerationIn``'s (one it gained later, e.g. a new model's) is passed
+    on to it as sent, so the form decides; anything the form does not know is refused (422).
+    """
     data = {"model": DEFAULT_MODEL, "aspect_ratio": "16:9", "num_outputs": 1, "megapixels": "1"}
     data.update(payload.model_dump(exclude_none=True))
+    body = json.loads(request.body or b"{}")
+    extra = {name: value for name, value in body.items() if name not in GenerationIn.model_fields}
+    problems = {
+        name: ["Unknown parameter."]
+        if name not in GenerationForm.base_fields
+        else ["Expected a single value."]
+        for name, value in extra.items()
+        if name not in GenerationForm.base_fields or isinstance(value, (dict, list))
+    }
+    if problems:
+        raise FormInvalid(problems)
+    data.update({name: value for name, value in extra.items() if value is not None})
     if data.get("go_fast") is False:
         data.pop("go_fast")
     return data
+
+
+class FormInvalid(Exception):
+    """Parameters refused before the form saw them, by name (answered as 422)."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__(fields)
+        self.fields = fields
 
 
 @api.post(
@@ -256,7 +281,10 @@ def generation_create(
     refusal = role_refusal(token.user, Action.GENERATE, team=token.team)
     if refusal is not None:
         raise ApiError(403, "forbidden", refusal)
-    form = GenerationForm(_form_data(payload))
+    try:
+        form = GenerationForm(_form_data(request, payload))
+    except FormInvalid as invalid:
+        return _invalid_fields(request, invalid.fields)
     if not form.is_valid():
         return _invalid_fields(request, form.errors)
     try:
