@@ -51,6 +51,12 @@ def credits_for_image(*, image_id: int) -> Decimal:
     return tidy(rows["total"] or ZERO)
 
 
+def credits_for_generation(*, generation_id: int) -> Decimal:
+    """Credits charged for a generation's images so far (net of refunds), without trailing zeros."""
+    rows = LedgerEntry.objects.filter(generation_id=generation_id).aggregate(total=Sum("credits"))
+    return tidy(rows["total"] or ZERO)
+
+
 def provider_balance_latest() -> ProviderBalance | None:
     """The latest account balance PixelDojo reported (``credits_remaining``), if it ever sent one."""
     return ProviderBalance.objects.order_by("-reported_at", "-id").first()
@@ -477,3 +483,31 @@ def team_ledger_totals(*, team_id: int) -> dict[str, int | Decimal]:
     entries = LedgerEntry.objects.filter(team_id=team_id)
     spent = entries.filter(kind__in=LedgerEntry.SPEND_KINDS).aggregate(total=Sum("credits"))["total"]
     return {"ledger_entries": entries.count(), "ledger_credits": tidy(spent or ZERO)}
+
+
+LEDGER_FIELDS = (
+    "id",
+    "created_at",
+    "kind",
+    "user__username",
+    "model",
+    "credits",
+    "generation__code",
+    "image__code",
+    "note",
+)
+
+
+def ledger_page(
+    *, team_id: int | None, user_id: int, after: tuple[datetime, int] | None, limit: int
+) -> list[dict]:
+    """Up to ``limit`` ledger rows, newest first, after the position ``after`` (created_at, id): the team's
+    (``team_id``), or the user's personal ones; one query (an index range on the team, or on the user)."""
+    if team_id is not None:
+        rows = LedgerEntry.objects.filter(team_id=team_id)
+    else:
+        rows = LedgerEntry.objects.filter(team__isnull=True, user_id=user_id)
+    if after is not None:
+        moment, entry_id = after
+        rows = rows.filter(created_at__lte=moment).exclude(created_at=moment, id__gte=entry_id)
+    return list(rows.order_by("-created_at", "-id").values(*LEDGER_FIELDS)[:limit])

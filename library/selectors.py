@@ -91,7 +91,8 @@ def visible_images(*, user) -> QuerySet[Image]:
 
 
 def library_queryset(*, user, team: Team | None, mine: bool, filters: LibraryFilters) -> QuerySet[Image]:
-    """The filtered, ordered library (``mine``: the user's own images; else the team's, for its members).
+    """The filtered, ordered library (``mine``: the user's own images; else the team's, for its members;
+    with neither, the user's personal images).
 
     The scope is one predicate the planner estimates well (``team_id = X``, or ``user_id = U`` for
     ``mine``) once ``teams.permissions`` has checked membership, not ``visible_q`` and-ed with the team.
@@ -102,8 +103,8 @@ def library_queryset(*, user, team: Team | None, mine: bool, filters: LibraryFil
         scope = own_work_q(user)
     elif team is not None:
         scope = team_scope_q(user, team_id=team.id)
-    else:
-        scope = Q(pk__in=[])
+    else:  # the personal space alone (an API token acting outside any team)
+        scope = Q(team__isnull=True, user_id=user.id) if user.is_authenticated else Q(pk__in=[])
     images = (
         Image.objects.filter(scope)
         .annotate(is_favourite=Exists(Favourite.objects.filter(user_id=user.id, image_id=OuterRef("pk"))))

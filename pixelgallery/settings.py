@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "library",
     "credits",
     "sandbox",
+    "ninja",  # Django Ninja: its bundled Swagger UI (no CDN) for /api/v1/docs
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -334,6 +336,9 @@ PIXELDOJO_RATE_LIMIT_REDIS_URL = env_str(
         "REDIS_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
     ),
 )
+# --- JSON API (/api/v1/): requests per token and minute, counted in the rate limiter's Redis (else files).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
+API_RATE_LIMIT_NAME = env_str("API_RATE_LIMIT_NAME", "api")
 # --- Cache: what every page of a user or team repeats (header spend, provider pause, collection names);
 # services forget an entry when its data changes, so it must be shared by the web and worker processes:
 # Redis whenever Redis is around, else files under var/cache (one machine).

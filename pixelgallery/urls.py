@@ -6,6 +6,8 @@ from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
+from api.v1 import api
+
 urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page links; send them to the static (cached) file.
     path(
@@ -19,6 +21,8 @@ urlpatterns = [
     path("", include("library.urls")),
     path("teams/", include("teams.urls")),
     path("credits/", include("credits.urls")),
+    path("", include("api.urls")),
+    path("api/v1/", api.urls),  # the JSON API, its OpenAPI document and docs (namespace "api")
 ]
 
 # 403 and 404: Django's own views render templates/403.html and templates/404.html.

@@ -18,7 +18,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from api.models import ApiToken
+from api.services import token_create, token_revoke
 from credits.services import budget_set, ledger_charge_images, ledger_top_up
 from generations.models import Generation, Image
 from generations.thumbnails import thumbnail_url, url_window
@@ -49,6 +52,7 @@ class World:
     invitation: Invitation
     users: dict[str, object] = field(default_factory=dict)
     second_image: Image | None = None  # the generation's second output (compare takes two images)
+    api_token: ApiToken | None = None  # the owner's API token (its revoke URL)
 
 
 @pytest.fixture
@@ -106,7 +110,8 @@ def world(django_user_model) -> World:
         invited_by=users["owner"],
         expires_at=generation.created_at.replace(year=generation.created_at.year + 1),
     )
-    return World(team, generation, image, collection, invitation, users, second_image)
+    api_token = token_create(user=users["owner"], name="Matrix", scopes=["read"], team=team).token
+    return World(team, generation, image, collection, invitation, users, second_image, api_token)
 
 
 def client_for(world: World, persona: str) -> Client:
@@ -243,6 +248,9 @@ EXPECTED: dict[str, Case] = {
         data=(("credits", "10"), ("note", "plan")),
     ),
     "credits:team_export": Case("GET", team_only(403, other=302, outsider=200, admin=200, owner=200)),
+    # API tokens: each user's own page; a token is revoked by its owner only (404 for anyone else).
+    "tokens:list": Case("GET", logged_in(200)),
+    "tokens:revoke": Case("POST", {**logged_in(404), "owner": 302}, kwargs="api_token"),
 }
 
 
@@ -264,7 +272,7 @@ def app_url_names() -> list[str]:
 
 
 def test_every_url_has_expected_answers():
-    assert sorted(EXPECTED) == app_url_names()
+    assert sorted([*EXPECTED, *API_EXPECTED]) == app_url_names()
 
 
 # The probes answer in middleware, before the URL resolver (so they are not in EXPECTED): the same for
@@ -306,6 +314,7 @@ def url_for(world: World, name: str, case: Case) -> str:
         "team": {"code": world.team.code},
         "token": {"token": world.invitation.token},
         "reset": {"uidb64": "MQ", "token": "set-password"},
+        "api_token": {"token_id": world.api_token.id},
         "": {},
     }
     if case.kwargs == "signed":
@@ -482,3 +491,151 @@ def test_a_batch_with_the_teams_image_never_lands_on_a_personal_board(world):
         },
     )
     assert not CollectionItem.objects.filter(collection=board).exists()
+
+
+# --- The JSON API (/api/v1/): the same seven people, each with an API token instead of a session ------------
+# Each persona's token acts where its session would: "other" in their personal space, "outsider" in their
+# own team, the team's members in the team; all scopes. Beyond them: a revoked and an expired token of the
+# owner, an owner's token lacking the operation's scope, a token of a member since removed from the team,
+# and the owner's browser session without a token (cookies never authenticate the API).
+API_EXTRA = ("revoked", "expired", "wrong_scope", "removed", "session")
+API_PERSONAS = PERSONAS + API_EXTRA
+
+
+@dataclass(frozen=True)
+class ApiCase:
+    method: str
+    expected: dict[str, int]
+    scope: str = "read"
+    kwargs: tuple[str, ...] = ()  # which objects fill the URL, in order: generation, image, collection
+    body: dict | None = None
+
+
+def api_answers(everyone_status: int, **overrides: int) -> dict[str, int]:
+    """Token personas' answers: ``everyone_status`` unless overridden; the extra personas are always refused
+    (no token, revoked, expired: 401; the scope missing, no longer a member: 403)."""
+    refused = {
+        "anonymous": 401,
+        "revoked": 401,
+        "expired": 401,
+        "session": 401,
+        "wrong_scope": 403,
+        "removed": 403,
+    }
+    return {**dict.fromkeys(PERSONAS, everyone_status), **refused, **overrides}
+
+
+def api_team_only(status: int, **overrides: int) -> dict[str, int]:
+    return api_answers(status, other=404, outsider=404, **overrides)
+
+
+def no_auth(status: int) -> dict[str, int]:
+    return dict.fromkeys(API_PERSONAS, status)
+
+
+SUBMISSION = {"prompt": "a test", "model": "flux-pro", "aspect_ratio": "1:1", "num_outputs": 1}
+
+API_EXPECTED: dict[str, ApiCase] = {
+    "api:openapi-json": ApiCase("GET", no_auth(200)),  # the document and its docs are public
+    "api:openapi-view": ApiCase("GET", no_auth(200)),
+    "api:api-root": ApiCase("GET", no_auth(404)),
+    "api:generation_create": ApiCase("POST", api_answers(202, viewer=403), scope="generate", body=SUBMISSION),
+    "api:generation_get": ApiCase("GET", api_team_only(200), kwargs=("generation",)),
+    "api:image_list": ApiCase("GET", api_answers(200)),
+    "api:image_get": ApiCase("GET", api_team_only(200), kwargs=("image",)),
+    "api:image_original": ApiCase("GET", api_team_only(200), kwargs=("image",)),
+    "api:favourite_add": ApiCase("PUT", api_team_only(200), scope="curate", kwargs=("image",)),
+    "api:favourite_remove": ApiCase("DELETE", api_team_only(200), scope="curate", kwargs=("image",)),
+    "api:tags_add": ApiCase(
+        "POST", api_team_only(200, viewer=403), scope="curate", kwargs=("image",), body={"tags": ["x"]}
+    ),
+    "api:tag_remove": ApiCase(
+        "DELETE", api_team_only(200, viewer=403), scope="curate", kwargs=("image", "tag")
+    ),
+    "api:collection_list": ApiCase("GET", api_answers(200)),
+    "api:collection_image_add": ApiCase(
+        "PUT", api_team_only(200, viewer=403), scope="curate", kwargs=("collection", "image")
+    ),
+    "api:collection_image_remove": ApiCase(
+        "DELETE", api_team_only(200, viewer=403), scope="curate", kwargs=("collection", "image")
+    ),
+    # Credits: your own with a personal token; the team's for its admins and owners ("outsider": their own
+    # team's, never this one's).
+    "api:credits_get": ApiCase("GET", api_answers(403, other=200, outsider=200, admin=200, owner=200)),
+    "api:ledger_list": ApiCase("GET", api_answers(403, other=200, outsider=200, admin=200, owner=200)),
+}
+
+
+def api_token_for(world: World, persona: str, case: ApiCase) -> str | None:
+    """The persona's token for this case (``None``: no token at all)."""
+    if persona in ("anonymous", "session"):
+        return None
+    all_scopes = ["generate", "read", "curate"]
+    owner, team = world.users["owner"], world.team
+    if persona == "other":
+        return token_create(user=world.users["other"], name="t", scopes=all_scopes).secret
+    if persona == "outsider":
+        elsewhere = Team.objects.get(name="Elsewhere")
+        return token_create(user=world.users["outsider"], name="t", scopes=all_scopes, team=elsewhere).secret
+    if persona in ("revoked", "expired"):
+        made = token_create(user=owner, name="t", scopes=all_scopes, team=team)
+        if persona == "revoked":
+            token_revoke(user=owner, token=made.token)
+        else:
+            ApiToken.objects.filter(pk=made.token.pk).update(expires_at=timezone.now())
+        return made.secret
+    if persona == "wrong_scope":
+        scopes = [scope for scope in all_scopes if scope != case.scope]
+        return token_create(user=owner, name="t", scopes=scopes, team=team).secret
+    if persona == "removed":
+        member = world.users["member"]
+        secret = token_create(user=member, name="t", scopes=all_scopes, team=team).secret
+        Membership.objects.filter(team=team, user=member).delete()
+        return secret
+    return token_create(user=world.users[persona], name="t", scopes=all_scopes, team=team).secret
+
+
+def api_url_for(world: World, name: str, case: ApiCase) -> str:
+    values = {
+        "generation": world.generation.code,
+        "image": world.image.code,
+        "collection": world.collection.code,
+        "tag": "x",
+    }
+    keys = {"generation": "code", "image": "image", "collection": "code", "tag": "tag"}
+    kwargs = {}
+    for kind in case.kwargs:
+        key = "code" if kind == "image" and "collection" not in case.kwargs else keys[kind]
+        kwargs[key] = values[kind]
+    return reverse(name, kwargs=kwargs)
+
+
+@pytest.mark.parametrize("persona", API_PERSONAS)
+@pytest.mark.parametrize("name", sorted(API_EXPECTED))
+def test_api_answer_and_no_leak(world, name, persona):
+    case = API_EXPECTED[name]
+    secret = api_token_for(world, persona, case)
+    client = Client(headers={"Authorization": f"Bearer {secret}"} if secret else {})
+    if persona == "session":
+        client.force_login(world.users["owner"])
+        session = client.session
+        session[SESSION_KEY] = str(world.team.code)
+        session.save()
+    url = api_url_for(world, name, case)
+    kwargs = {"data": json.dumps(case.body), "content_type": "application/json"} if case.body else {}
+    response = getattr(client, case.method.lower())(url, **kwargs)
+
+    expected = case.expected[persona]
+    if name == "api:api-root" and response.status_code == 302:  # Ninja's root sends people to its docs
+        expected = 302
+    assert response.status_code == expected, (name, persona, response.status_code, body(response)[:300])
+    if expected >= 400 and name.startswith("api:") and name not in ("api:api-root",):
+        error = json.loads(body(response))["error"]
+        assert error["code"] and error["message"], (name, persona)
+    # The owner's own session sees its team in the site's 404 page header (api-root): only JSON is checked.
+    is_json = response.get("Content-Type", "").startswith("application/json")
+    if persona in OUTSIDERS + API_EXTRA and (persona != "session" or is_json):
+        content = body(response)
+        for secret_text in (SECRET_PROMPT, SECRET_SLUG, TEAM_NAME, "Secret board", "RIFF-secret-thumb"):
+            assert secret_text.encode() not in content, f"{name} leaks {secret_text!r} to {persona}"
+    assert Image.objects.filter(id=world.image.id).exists()

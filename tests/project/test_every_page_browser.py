@@ -26,6 +26,7 @@ from tests.browser import open_menu
 from tests.library.factories import png_bytes
 from tests.project.test_time_on_pages import check_page
 from tests.test_permission_matrix import (  # noqa: F401 - `world` is a fixture used by name
+    API_EXPECTED,
     EXPECTED,
     World,
     app_url_names,
@@ -52,7 +53,7 @@ class Page:
 
 def pages_for(site: World, persona: str) -> list[Page]:
     """Every named URL whose GET answers this persona with a whole HTML page (error pages included)."""
-    assert sorted(EXPECTED) == app_url_names(), "a URL without expected answers in test_permission_matrix"
+    assert sorted([*EXPECTED, *API_EXPECTED]) == app_url_names(), "a URL without answers in the matrix"
     client = client_for(site, persona)
     found = []
     for name, case in sorted(EXPECTED.items()):

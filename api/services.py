@@ -1,0 +1,149 @@
+"""Writes of the API: tokens (create, revoke, authenticate, mark used) and idempotent submissions.
+
+A token's secret is shown once, when it is made; only its SHA-256 digest is stored, so a database leak
+gives no usable token. The secret is 32 random bytes: a digest without salt is enough (nothing to guess).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from api.errors import ApiError
+from api.models import ApiToken, IdempotencyKey, Scope
+from generations.models import Generation
+from generations.pixeldojo import GenerationRequest
+from generations.services import generation_submit
+from teams.models import Team
+from teams.permissions import role_in
+
+TOKEN_PREFIX = "pgt_"  # noqa: S105 - a marker that starts every token, not a secret
+VISIBLE_PREFIX_LENGTH = 12  # "pgt_" and 8 characters of the secret: enough to tell tokens apart
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # last use is written at most once a minute per token
+
+
+def token_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+
+
+def token_create(
+    *,
+    user,
+    name: str,
+    scopes: list[str],
+    team: Team | None = None,
+    expires_at: datetime | None = None,
+) -> NewToken:
+    """A token for ``user`` in ``team`` (a team they belong to, or ``None``: personal) with ``scopes``."""
+    unknown = set(scopes) - set(Scope.values)
+    if not scopes or unknown:
+        raise ValueError(
+            f"Scopes must be some of {', '.join(Scope.values)}; got {', '.join(scopes) or 'none'}."
+        )
+    if team is not None and role_in(user, team.id) is None:
+        raise ValueError(f"{user.get_username()} is not a member of {team.name}.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValueError("The expiry must be in the future.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    ordered = [scope for scope in Scope.values if scope in scopes]
+    token = ApiToken.objects.create(
+        user=user,
+        team=team,
+        name=name,
+        prefix=secret[:VISIBLE_PREFIX_LENGTH],
+        digest=token_digest(secret),
+        scopes=",".join(ordered),
+        expires_at=expires_at,
+    )
+    return NewToken(token=token, secret=secret)
+
+
+def token_revoke(*, user, token: ApiToken) -> None:
+    """Revoke one of the user's tokens (at once, for every later request); revoking twice is harmless."""
+    if token.user_id != user.id:
+        raise ValueError("Only its owner can revoke a token.")
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def token_authenticate(raw: str) -> ApiToken:
+    """The usable token with this secret, its user and team loaded; ``ApiError`` 401 otherwise, saying
+    whether it is unknown, revoked or expired. Marks it used (at most one write a minute)."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        raise ApiError(401, "token_invalid", "This API token is not valid.")
+    token = ApiToken.objects.select_related("user", "team").filter(digest=token_digest(raw)).first()
+    if token is None or not token.user.is_active:
+        raise ApiError(401, "token_invalid", "This API token is not valid.")
+    if token.revoked_at is not None:
+        raise ApiError(
+            401, "token_revoked", "This API token was revoked; create a new one on /settings/tokens/."
+        )
+    now = timezone.now()
+    if token.is_expired(now=now):
+        raise ApiError(
+            401, "token_expired", "This API token has expired; create a new one on /settings/tokens/."
+        )
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    ).update(last_used_at=now)
+    return token
+
+
+def _fingerprint(params: GenerationRequest) -> str:
+    return hashlib.sha256(json.dumps(params.to_payload(), sort_keys=True).encode()).hexdigest()
+
+
+def api_generation_submit(
+    *, token: ApiToken, params: GenerationRequest, idempotency_key: str | None
+) -> tuple[Generation, bool]:
+    """Submit ``params`` as the token's user in the token's team, like the form does (``generation_submit``:
+    role, pause, budget); returns the generation and whether it is new.
+
+    With an ``idempotency_key`` the first generation made with it (by this token) is returned again and
+    nothing is submitted twice, even for two requests at once: the key's row is written in the submission's
+    transaction, and the loser of the unique constraint rolls its submission back (nothing was enqueued: the
+    PixelDojo call is queued on commit). The same key with other parameters is refused (409).
+    """
+    if not idempotency_key:
+        return generation_submit(user=token.user, params=params, team=token.team), True
+    fingerprint = _fingerprint(params)
+    earlier = _earlier(token, idempotency_key, fingerprint)
+    if earlier is not None:
+        return earlier, False
+    try:
+        with transaction.atomic():
+            generation = generation_submit(user=token.user, params=params, team=token.team)
+            IdempotencyKey.objects.create(
+                token=token, key=idempotency_key, fingerprint=fingerprint, generation=generation
+            )
+    except IntegrityError:
+        earlier = _earlier(token, idempotency_key, fingerprint)
+        if earlier is None:
+            raise
+        return earlier, False
+    return generation, True
+
+
+def _earlier(token: ApiToken, key: str, fingerprint: str) -> Generation | None:
+    row = IdempotencyKey.objects.filter(token=token, key=key).select_related("generation").first()
+    if row is None:
+        return None
+    if row.fingerprint != fingerprint:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for a request with other parameters; use a new key.",
+        )
+    return row.generation
