@@ -17,6 +17,7 @@ from django.utils import timezone
 from credits.amounts import credits_label, exact, format_credits, split
 from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry, ProviderBalance
 from credits.selectors import budget_usage, credits_spent_this_month, month_start, spent_cache_key
+from pixelgallery import events
 from pixelgallery.caching import forget
 from teams.models import Membership, Role
 
@@ -287,6 +288,7 @@ def budget_alerts_check(*, team_id: int, user_id: int) -> list[BudgetAlert]:
                 continue  # already alerted this month
             alert.notified = _notify_admins(alert)
             BudgetAlert.objects.filter(id=alert.id).update(notified=alert.notified)
+            events.publish("budget.threshold", budget_alert_id=alert.id)
             alerts.append(alert)
     return alerts
 

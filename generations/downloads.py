@@ -198,6 +198,18 @@ def check_image_url(url: str, *, extra_hosts: Iterable[str] = ()) -> ImageTarget
     return ImageTarget(host=host, netloc=urlsplit(url).netloc, addresses=addresses)
 
 
+def check_public_url(url: str, *, loopback_ok: Iterable[str] = ()) -> ImageTarget:
+    """The same guard for a URL we send to rather than fetch images from (webhooks): http(s), unambiguous,
+    no credentials, and every address the host resolves to public (or loopback, for a host in
+    ``loopback_ok``: tests only). Returns the checked addresses, the only ones to connect to."""
+    _scheme, host, port = _parse(url)
+    addresses = _resolve(host, port)
+    loopback = host in {item.strip().lower() for item in loopback_ok}
+    if not all(_is_global_address(item) or (loopback and _is_loopback_address(item)) for item in addresses):
+        raise RefusedURL(f"Refused to send to {host}: it resolves to a private address.")
+    return ImageTarget(host=host, netloc=urlsplit(url).netloc, addresses=addresses)
+
+
 def _parse(url: str) -> tuple[str, str, int]:
     """Scheme, host and port the HTTP client will really connect to; anything ambiguous is refused.
 
@@ -411,15 +423,27 @@ def _get(
 ) -> bytes:
     """One GET of ``url`` over a connection to ``address``, with ``Host`` (and TLS) naming ``target.host``."""
     headers = {**HEADERS, "Host": target.netloc}
-    with requests.Session() as session:
-        session.trust_env = False  # no proxy (it would resolve the name again), no .netrc credentials
-        adapter = _PinnedAdapter(address, target.host)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        with session.get(
+    with (
+        pinned_session(target, address) as session,
+        session.get(
             url, stream=True, timeout=timeout, allow_redirects=False, headers=headers, verify=_trusted_cas()
-        ) as got:
-            return _receive(got, max_bytes=max_bytes, deadline=deadline, budget=timeout[1])
+        ) as got,
+    ):
+        return _receive(got, max_bytes=max_bytes, deadline=deadline, budget=timeout[1])
+
+
+def pinned_session(target: ImageTarget, address: str) -> requests.Session:
+    """A session whose every connection goes to ``address`` (one of ``target``'s checked addresses), with
+    no proxy from the environment (it would resolve the name again), no .netrc credentials, and TLS verified
+    against the CAs requests would trust. Requests through it must send ``Host: target.netloc`` and not
+    follow redirects."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = _trusted_cas()
+    adapter = _PinnedAdapter(address, target.host)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def _receive(response: requests.Response, *, max_bytes: int, deadline: float, budget: float) -> bytes:

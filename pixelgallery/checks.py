@@ -61,3 +61,18 @@ def image_hosts_loopback_check(app_configs=None, **kwargs) -> list[Error]:
             id="pixelgallery.E003",
         )
     ]
+
+
+@register(deploy=True)
+def webhook_hosts_loopback_check(app_configs=None, **kwargs) -> list[Error]:
+    """With DEBUG off, no webhook may be sent to loopback or over plain HTTP (a test setting only)."""
+    if settings.DEBUG or not settings.WEBHOOK_HOSTS_LOOPBACK_OK:
+        return []
+    return [
+        Error(
+            "WEBHOOK_HOSTS_LOOPBACK_OK is set: webhooks to "
+            f"{', '.join(settings.WEBHOOK_HOSTS_LOOPBACK_OK)} could reach services on this machine.",
+            hint="Leave WEBHOOK_HOSTS_LOOPBACK_OK empty outside tests.",
+            id="pixelgallery.E004",
+        )
+    ]

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "sandbox",
     "ninja",  # Django Ninja: its bundled Swagger UI (no CDN) for /api/v1/docs
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -288,6 +289,23 @@ PIXELDOJO_MAX_ATTEMPTS = env_int("PIXELDOJO_MAX_ATTEMPTS", 6)  # API calls per g
 IMAGE_MAX_ATTEMPTS = env_int("IMAGE_MAX_ATTEMPTS", 8)  # downloads per image, then it is failed or expired
 PIXELDOJO_QUOTA_PAUSE_SECONDS = env_int("PIXELDOJO_QUOTA_PAUSE_SECONDS", 3600)
 
+# Outgoing webhooks (webhooks/): each POST is bounded by the timeout; a failed delivery is retried after
+# 1, 2, 4 … minutes (at most 2 h apart) for 24 h; an endpoint that failed that many attempts in a row, over
+# at least a day, is disabled and its team's admins are e-mailed.
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 60.0)
+WEBHOOK_RETRY_MAX_DELAY_SECONDS = env_float("WEBHOOK_RETRY_MAX_DELAY_SECONDS", 7200.0)
+WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600)
+WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20)
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 24 * 3600)
+# Waits up to this long are a task's countdown; longer ones are picked up by the beat sweeper (below the
+# broker's visibility timeout, which would otherwise deliver a waiting task twice).
+WEBHOOK_COUNTDOWN_MAX_SECONDS = env_float("WEBHOOK_COUNTDOWN_MAX_SECONDS", 600.0)
+WEBHOOK_SWEEP_GRACE_SECONDS = env_float("WEBHOOK_SWEEP_GRACE_SECONDS", 30.0)
+# Tests only: webhook hosts that may resolve to loopback and be sent plain HTTP. Empty by default;
+# `manage.py check --deploy` refuses it with DEBUG off.
+WEBHOOK_HOSTS_LOOPBACK_OK = env_list("WEBHOOK_HOSTS_LOOPBACK_OK")
+
 
 def _model_costs(name: str, default: str) -> dict[str, Decimal]:
     """``model=cost,…`` (credits per image, at most 4 decimal places, 0 or more); garbage fails loudly."""
@@ -365,14 +383,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # connection per task); workers instead treat a task as Django treats a request (pixelgallery/celery.py).
 CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_TASK_ALWAYS_EAGER = False
-# Queues: PixelDojo calls (which may wait for a rate-limit slot) and image downloads run in separate worker
-# pools, so downloads never starve behind API calls. A worker started without -Q consumes all three
-# (development, tests); production runs one pool per queue (docker-compose.yml: worker-api, worker-downloads).
+# Queues: PixelDojo calls (which may wait for a rate-limit slot), image downloads and outgoing webhooks run in
+# separate worker pools, so none starves behind another (a slow receiver holds only webhook workers). A worker
+# started without -Q consumes them all (development, tests); production runs one pool per queue
+# (docker-compose.yml: worker-api, worker-downloads, worker-webhooks).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = {"celery": {}, "pixeldojo": {}, "downloads": {}}
+CELERY_TASK_QUEUES = {"celery": {}, "pixeldojo": {}, "downloads": {}, "webhooks": {}}
 CELERY_TASK_ROUTES = {
     "generations.tasks.run_generation": {"queue": "pixeldojo"},
     "generations.tasks.persist_image": {"queue": "downloads"},
+    "webhooks.tasks.deliver_webhook": {"queue": "webhooks"},
+    "webhooks.tasks.send_due_webhooks": {"queue": "webhooks"},
     "generations.tasks.sweep_stale_work": {"queue": "celery"},
     "generations.tasks.refresh_catalogue": {"queue": "celery"},
 }
@@ -418,6 +439,8 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Every periodic schedule lives here.
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-work": {"task": "generations.tasks.sweep_stale_work", "schedule": 60.0},
+    # Webhook deliveries whose next attempt is due (back-offs longer than WEBHOOK_COUNTDOWN_MAX_SECONDS).
+    "send-due-webhooks": {"task": "webhooks.tasks.send_due_webhooks", "schedule": 60.0},
     # PixelDojo's model catalogue (models, costs, request schemas): looked at every 15 minutes, fetched when
     # due (daily; soon after a start or a failure). /ops/ can also fetch it at once.
     "refresh-catalogue": {

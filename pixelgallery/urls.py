@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("generations.urls")),
     path("", include("library.urls")),
     path("teams/", include("teams.urls")),
+    path("teams/<uuid:code>/webhooks/", include("webhooks.urls")),
     path("credits/", include("credits.urls")),
     path("", include("api.urls")),
     path("api/v1/", api.urls),  # the JSON API, its OpenAPI document and docs (namespace "api")

@@ -20,6 +20,7 @@ class Action(Enum):
     CURATE = "curate"  # collections and tags
     DELETE_ANY = "delete_any"  # delete other people's images
     MANAGE_MEMBERS = "manage_members"  # invite, change roles, remove, set budgets
+    MANAGE_WEBHOOKS = "manage_webhooks"  # register webhook endpoints, read their log, re-send
     MANAGE_TEAM = "manage_team"  # rename, delete, make owners
 
 
@@ -29,6 +30,7 @@ MINIMUM_ROLE = {
     Action.CURATE: Role.MEMBER,
     Action.DELETE_ANY: Role.ADMIN,
     Action.MANAGE_MEMBERS: Role.ADMIN,
+    Action.MANAGE_WEBHOOKS: Role.ADMIN,
     Action.MANAGE_TEAM: Role.OWNER,
 }
 

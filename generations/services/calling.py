@@ -34,6 +34,7 @@ from generations.pixeldojo import (
 )
 from generations.ratelimit import ProviderLimit, RateLimiter, acquire, limiter_from_settings
 from generations.services.pause import provider_pause_active, provider_pause_start
+from pixelgallery import events
 from pixelgallery.logging import redact
 from pixelgallery.moments import absolute_text
 
@@ -415,7 +416,7 @@ def generation_fail(
     PixelDojo sent, when it sent one that could not be used)."""
     now = timezone.now()
     answer = {} if provider_answer is None else {"provider_answer": provider_answer}
-    Generation.objects.filter(id=generation_id, status__in=[Status.QUEUED, Status.GENERATING]).update(
+    ended = Generation.objects.filter(id=generation_id, status__in=[Status.QUEUED, Status.GENERATING]).update(
         status=Status.FAILED,
         error_code=code,
         error_message=message,
@@ -424,3 +425,5 @@ def generation_fail(
         lease_until=None,
         **answer,
     )
+    if ended:
+        events.publish("generation.failed", generation_id=generation_id)

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from generations.models import ProviderPause
+from pixelgallery import events
 from pixelgallery.caching import forget, remembered
 
 PAUSE_CACHE_KEY = "generations:provider-pause"
@@ -44,7 +45,9 @@ def provider_pause_start(*, code: str, message: str) -> ProviderPause:
         forget_provider_pause()
         current.paused_until = until
         return current
-    return ProviderPause.objects.create(code=code, message=message, paused_until=until)  # post_save forgets
+    pause = ProviderPause.objects.create(code=code, message=message, paused_until=until)  # post_save forgets
+    events.publish("quota.paused", pause_id=pause.id)
+    return pause
 
 
 def provider_pause_clear(*, user=None, pauses: QuerySet[ProviderPause] | None = None) -> int:

@@ -24,6 +24,7 @@ from generations.imaging import (
 from generations.models import Generation, Image
 from generations.services.calling import retry_delay
 from generations.services.hosts import image_host_notify_admins, waiting_message
+from pixelgallery import events
 
 logger = logging.getLogger(__name__)
 
@@ -223,3 +224,4 @@ def generation_settle(*, generation_id: int) -> None:
             gone = " before PixelDojo deleted them." if ImageStatus.EXPIRED in statuses else "."
             generation.error_message = f"None of the images could be saved{gone}"
         generation.save()
+        events.publish(f"generation.{'completed' if stored else 'failed'}", generation_id=generation.id)
