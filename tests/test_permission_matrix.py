@@ -31,6 +31,7 @@ from teams.active import SESSION_KEY
 from teams.models import Invitation, Membership, Team
 from tests.conftest import PASSWORD
 from tests.library.factories import png_bytes
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,8 @@ class World:
     users: dict[str, object] = field(default_factory=dict)
     second_image: Image | None = None  # the generation's second output (compare takes two images)
     api_token: ApiToken | None = None  # the owner's API token (its revoke URL)
+    webhook: WebhookEndpoint | None = None  # the team's webhook endpoint
+    webhook_delivery: WebhookDelivery | None = None  # a delivery to it (its re-send URL)
 
 
 @pytest.fixture
@@ -111,7 +114,20 @@ def world(django_user_model) -> World:
         expires_at=generation.created_at.replace(year=generation.created_at.year + 1),
     )
     api_token = token_create(user=users["owner"], name="Matrix", scopes=["read"], team=team).token
-    return World(team, generation, image, collection, invitation, users, second_image, api_token)
+    webhook = WebhookEndpoint.objects.create(
+        team=team, url="https://hooks.example.com/in", event_types=["generation.completed"], secret="whsec_AA"
+    )
+    webhook_delivery = WebhookDelivery.objects.create(
+        endpoint=webhook,
+        message_id="msg_matrix",
+        event_type="generation.completed",
+        payload=json.dumps({"data": {"prompt": SECRET_PROMPT}}),
+        status="succeeded",
+        window_started_at=timezone.now(),
+    )
+    world = World(team, generation, image, collection, invitation, users, second_image, api_token)
+    world.webhook, world.webhook_delivery = webhook, webhook_delivery
+    return world
 
 
 def client_for(world: World, persona: str) -> Client:
@@ -251,6 +267,12 @@ EXPECTED: dict[str, Case] = {
     # API tokens: each user's own page; a token is revoked by its owner only (404 for anyone else).
     "tokens:list": Case("GET", logged_in(200)),
     "tokens:revoke": Case("POST", {**logged_in(404), "owner": 302}, kwargs="api_token"),
+    # Webhooks: the team's admins and owners only (members and viewers are told why; others get 404).
+    "webhooks:list": Case("GET", team_only(403, admin=200, owner=200), kwargs="team"),
+    "webhooks:detail": Case("GET", team_only(403, admin=200, owner=200), kwargs="webhook"),
+    "webhooks:delete": Case("POST", team_only(403, admin=302, owner=302), kwargs="webhook"),
+    "webhooks:enable": Case("POST", team_only(403, admin=302, owner=302), kwargs="webhook"),
+    "webhooks:resend": Case("POST", team_only(403, admin=302, owner=302), kwargs="webhook_delivery"),
 }
 
 
@@ -315,6 +337,12 @@ def url_for(world: World, name: str, case: Case) -> str:
         "token": {"token": world.invitation.token},
         "reset": {"uidb64": "MQ", "token": "set-password"},
         "api_token": {"token_id": world.api_token.id},
+        "webhook": {"code": world.team.code, "endpoint": world.webhook.code},
+        "webhook_delivery": {
+            "code": world.team.code,
+            "endpoint": world.webhook.code,
+            "delivery": world.webhook_delivery.code,
+        },
         "": {},
     }
     if case.kwargs == "signed":

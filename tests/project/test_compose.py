@@ -28,7 +28,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 
-APP_SERVICES = ("web", "worker-api", "worker-downloads", "beat", "flower", "migrate")
+APP_SERVICES = ("web", "worker-api", "worker-downloads", "worker-webhooks", "beat", "flower", "migrate")
 ONE_SHOT_SERVICES = {"migrate", "minio-init"}
 STATEFUL_SERVICES = {"postgres": "/var/lib/postgresql/data", "redis": "/data", "minio": "/data"}
 PROFILES = ("monitoring", "sandbox")
@@ -39,6 +39,7 @@ DEV_ONLY_VARIABLES = {
     "REDIS_URL": "alias of CELERY_BROKER_URL for local runs; compose passes CELERY_BROKER_URL",
     "DJANGO_STATIC_ROOT": "build time: the image collects static files into the default folder",
     "PIXELDOJO_IMAGE_HOSTS_LOOPBACK_OK": "tests only (image hosts on loopback); check --deploy refuses it",
+    "WEBHOOK_HOSTS_LOOPBACK_OK": "tests only (webhook receivers on loopback); check --deploy refuses it",
 }
 # Built by compose from other variables instead of being passed through from .env.
 COMPOSED_VARIABLES = {"DATABASE_URL": ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")}
@@ -150,13 +151,14 @@ def test_stack_has_the_production_services():
         "web",
         "worker-api",
         "worker-downloads",
+        "worker-webhooks",
     }
     assert expected | {"beat", "flower", "sandbox"} == set(services)
     assert services["flower"]["profiles"] == ["monitoring"]
     assert services["sandbox"]["profiles"] == ["sandbox"]
     assert services["minio-init"]["image"].startswith("minio/mc:RELEASE.")
     assert services["minio"]["image"].startswith("minio/minio:RELEASE.")
-    for name in ("web", "worker-api", "worker-downloads", "beat"):
+    for name in ("web", "worker-api", "worker-downloads", "worker-webhooks", "beat"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
         assert depends["minio-init"]["condition"] == "service_completed_successfully", name
@@ -191,7 +193,8 @@ def test_every_long_running_service_has_a_healthcheck_and_restarts():
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert "redis-cli ping" in " ".join(services["redis"]["healthcheck"]["test"])
     assert services["minio"]["healthcheck"]["test"] == ["CMD", "mc", "ready", "local"]
-    for name, node in (("worker-api", "api"), ("worker-downloads", "downloads")):
+    workers = (("worker-api", "api"), ("worker-downloads", "downloads"), ("worker-webhooks", "webhooks"))
+    for name, node in workers:
         check = unescape(" ".join(services[name]["healthcheck"]["test"]))
         assert f'inspect ping -d "{node}@$HOSTNAME"' in check, name
         assert f"{node}@%h" in worker_argv(name), "the ping addresses the worker's own node name"
@@ -232,13 +235,17 @@ def test_workers_consume_exactly_the_queues_tasks_are_routed_to():
     assert routed("generations.tasks.sweep_stale_work") == app.conf.task_default_queue == "celery"
     assert queues("worker-api") == {"pixeldojo"}
     assert queues("worker-downloads") == {"downloads", "celery"}  # the sweeper and unrouted tasks too
-    # A worker started without -Q consumes every queue; development (Procfile.dev) runs the same two pools.
-    assert set(app.conf.task_queues) == {"celery", "pixeldojo", "downloads"}
+    assert routed("webhooks.tasks.deliver_webhook") == "webhooks"
+    assert routed("webhooks.tasks.send_due_webhooks") == "webhooks"
+    assert queues("worker-webhooks") == {"webhooks"}
+    # A worker started without -Q consumes every queue; development (Procfile.dev) runs the same three pools.
+    assert set(app.conf.task_queues) == {"celery", "pixeldojo", "downloads", "webhooks"}
     procfile = dict(
         line.split(":", 1) for line in (ROOT / "Procfile.dev").read_text().splitlines() if line.strip()
     )
     assert "-Q pixeldojo " in procfile["worker_api"]
     assert "-Q downloads,celery " in procfile["worker_downloads"]
+    assert "-Q webhooks " in procfile["worker_webhooks"]
 
 
 def test_app_services_get_every_variable_the_settings_read():
@@ -373,7 +380,7 @@ def test_migrate_step_refuses_to_start_the_stack_without_a_real_secret_key_or_a_
 
 def test_workers_serve_their_task_metrics_from_every_pool_process():
     services = resolved_compose()["services"]
-    for name in ("worker-api", "worker-downloads"):
+    for name in ("worker-api", "worker-downloads", "worker-webhooks"):
         environment = services[name]["environment"]
         assert environment["WORKER_METRICS_PORT"] == "9808", name
         folder = environment["PROMETHEUS_MULTIPROC_DIR"]
