@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import requests
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -20,7 +25,7 @@ from tests.conftest import PASSWORD, purge_queues, running_worker, wait_for
 from tests.generations.factories import make_generation, make_stored_image
 from tests.webhooks.receiver import Receiver, running_receiver
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from webhooks.sending import new_secret
+from webhooks.sending import new_secret, signed_headers
 
 ALL_EVENTS = ["generation.completed", "generation.failed", "budget.threshold", "quota.paused"]
 
@@ -283,3 +288,48 @@ def test_messages_are_json_with_type_timestamp_and_data(webhook_worker, team, re
     message = json.loads(got.body)
     assert set(message) == {"type", "timestamp", "data"} and message == verified(endpoint, got)
     assert message["data"]["error_code"] == "moderation"
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_receiver() -> str:
+    """The README's "verify a webhook in ten lines of Python" example, as printed there."""
+    after = README.read_text().split("Verify a webhook in ten lines of Python", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_readme_receiver_is_ten_lines_and_verifies_a_real_delivery(webhook_worker, team):
+    code = readme_receiver()
+    assert len([line for line in code.splitlines() if line.strip()]) == 10
+    port = free_port()
+    endpoint = register(team, f"http://127.0.0.1:{port}/")
+    code = code.replace('"whsec_…"', repr(endpoint.secret)).replace('("", 8001)', f'("127.0.0.1", {port})')
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, timeout=10)
+        completed_generation(team)
+        delivery = wait_for(lambda: WebhookDelivery.objects.filter(status="succeeded").first(), timeout=15)
+        assert delivery.attempt_log.get().status_code == 204
+        forged = signed_headers(secret=new_secret(), message_id=delivery.message_id, body=delivery.payload)
+        with pytest.raises(requests.ConnectionError):  # a forgery gets no answer at all
+            requests.post(f"http://127.0.0.1:{port}/", data=delivery.payload, headers=forged, timeout=5)
+    finally:
+        process.terminate()
+        out, _err = process.communicate(timeout=10)
+    assert out.splitlines() == [
+        f"{delivery.message_id} generation.completed {json.loads(delivery.payload)['data']}"
+    ]
