@@ -55,6 +55,11 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     endpoint.delete()
 
 
+def team_endpoints_delete(*, team_id: int, actor) -> int:
+    """The team is being deleted: nothing more is sent for it. Returns how many endpoints went."""
+    return WebhookEndpoint.objects.filter(team_id=team_id).delete()[1].get(WebhookEndpoint._meta.label, 0)
+
+
 def endpoint_enable(*, endpoint: WebhookEndpoint) -> None:
     """Switch an endpoint back on (after it was disabled), with a clean failure count."""
     WebhookEndpoint.objects.filter(id=endpoint.id).update(

@@ -333,3 +333,12 @@ def test_the_readme_receiver_is_ten_lines_and_verifies_a_real_delivery(webhook_w
     assert out.splitlines() == [
         f"{delivery.message_id} generation.completed {json.loads(delivery.payload)['data']}"
     ]
+
+
+def test_deleting_the_team_deletes_its_endpoints(team, webhook_settings):
+    from teams.services import team_delete
+
+    with running_receiver() as hooked:
+        register(team, hooked.url)
+    team_delete(actor=team.created_by, team=team, confirm=team.name)
+    assert not WebhookEndpoint.objects.exists()
