@@ -18,9 +18,11 @@ from django.urls import reverse
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from credits.services import budget_set, ledger_charge_images
-from generations.services import generation_fail, generation_settle, provider_pause_start
+from generations.pixeldojo import GenerationRequest
+from generations.services import generation_fail, generation_settle, generation_submit, provider_pause_start
 from pixelgallery.checks import webhook_hosts_loopback_check
 from teams.models import Membership, Team
+from teams.services import team_delete
 from tests.conftest import PASSWORD, purge_queues, running_worker, wait_for
 from tests.generations.factories import make_generation, make_stored_image
 from tests.webhooks.receiver import Receiver, running_receiver
@@ -336,9 +338,21 @@ def test_the_readme_receiver_is_ten_lines_and_verifies_a_real_delivery(webhook_w
 
 
 def test_deleting_the_team_deletes_its_endpoints(team, webhook_settings):
-    from teams.services import team_delete
-
     with running_receiver() as hooked:
         register(team, hooked.url)
     team_delete(actor=team.created_by, team=team, confirm=team.name)
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_real_generation_through_the_sandbox_ends_in_a_signed_generation_completed(
+    celery_worker, team, receiver, webhook_settings
+):
+    """The whole way: prompt → PixelDojo sandbox → image stored → event → webhooks queue → receiver."""
+    endpoint = register(team, receiver.url)
+    params = GenerationRequest(prompt="a lighthouse at dawn", model="flux-pro", num_outputs=2)
+    generation = generation_submit(user=team.created_by, params=params, team=team)
+
+    [got] = wait_for(lambda: receiver.requests(), timeout=40)
+    message = verified(endpoint, got)
+    assert message["type"] == "generation.completed" and message["data"]["generation"] == str(generation.code)
+    assert [image["status"] for image in message["data"]["images"]] == ["stored", "stored"]
