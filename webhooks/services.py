@@ -171,6 +171,8 @@ def _endpoint_failed(endpoint: WebhookEndpoint) -> bool:
     endpoint.refresh_from_db(fields=["consecutive_failures", "failing_since", "is_active"])
     if endpoint.consecutive_failures < settings.WEBHOOK_DISABLE_AFTER_FAILURES:
         return False
+    if endpoint.failing_since is None:  # a success in between started the count again
+        return False
     if now - endpoint.failing_since < timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS):
         return False
     reason = (
