@@ -24,15 +24,37 @@ SANDBOX_KEY = "sandbox-key"
 PASSWORD = "correct horse battery staple"
 
 
+def _empty_the_cache() -> None:
+    """Delete the cache's own keys. On Redis the cache shares the run's claimed database with the broker and
+    the claim mark, which ``cache.clear()`` (FLUSHDB) would wipe too: queued messages, and the mark that
+    keeps another test run from claiming the same database."""
+    from django.conf import settings
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]  # the backend itself: ``django.core.cache.cache`` is a proxy, no RedisCache
+
+    if not isinstance(cache, RedisCache):
+        cache.clear()
+        return
+    import redis
+
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    try:
+        keys = list(client.scan_iter(match=cache.make_key("*"), count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 @pytest.fixture(autouse=True)
 def empty_cache() -> Iterator[None]:
     """Each test starts with an empty cache (settings.CACHES): rolled-back rows reuse ids, and a value
     cached for one test's user must not show in another's header."""
-    from django.core.cache import cache
-
-    cache.clear()
+    _empty_the_cache()
     yield
-    cache.clear()
+    _empty_the_cache()
 
 
 @pytest.fixture(autouse=True)

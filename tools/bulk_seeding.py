@@ -108,7 +108,7 @@ _IMAGES = """
 INSERT INTO generations_image (
     code, index, provider_url, status, error_message, attempts, file, thumbnail, thumbnail_small,
     content_type, width, height, size_bytes, sha256, created_at, stored_at, generation_id, updated_at,
-    team_id, user_id, provider_details)
+    team_id, user_id, provider_details, waiting_host)
 SELECT gen_random_uuid(), i, 'https://images.pixeldojo.ai/' || g.provider_id || '/' || i || '.png',
     s.status, CASE WHEN s.status = 'stored' THEN '' ELSE 'Not stored.' END, 1,
     CASE WHEN s.status = 'stored' THEN 'originals/' || g.code || '/' || i || '.png' ELSE '' END,
@@ -116,7 +116,8 @@ SELECT gen_random_uuid(), i, 'https://images.pixeldojo.ai/' || g.provider_id || 
     CASE WHEN s.status = 'stored' THEN 'thumbnails/' || g.code || '/' || i || '-320.webp' ELSE '' END,
     CASE WHEN s.status = 'stored' THEN 'image/png' ELSE '' END,
     1024, 1024, 1500000, md5(g.code::text || i), g.created_at + interval '5 seconds',
-    g.created_at + interval '5 seconds', g.id, g.created_at + interval '5 seconds', g.team_id, g.user_id, '{}'
+    g.created_at + interval '5 seconds', g.id, g.created_at + interval '5 seconds', g.team_id, g.user_id,
+    '{}', ''
 FROM generations_generation g
 CROSS JOIN LATERAL generate_series(0, g.num_outputs - 1) AS i
 CROSS JOIN LATERAL (SELECT CASE WHEN r < 0.02 THEN 'expired' WHEN r < 0.03 THEN 'failed' ELSE 'stored' END
