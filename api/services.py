@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -114,7 +115,8 @@ def api_generation_submit(
     With an ``idempotency_key`` the first generation made with it (by this token) is returned again and
     nothing is submitted twice, even for two requests at once: the key's row is written in the submission's
     transaction, and the loser of the unique constraint rolls its submission back (nothing was enqueued: the
-    PixelDojo call is queued on commit). The same key with other parameters is refused (409).
+    PixelDojo call is queued on commit). The same key with other parameters is refused (409). A key is
+    remembered for ``API_IDEMPOTENCY_KEY_HOURS``; after that it is new again.
     """
     if not idempotency_key:
         return generation_submit(user=token.user, params=params, team=token.team), True
@@ -122,6 +124,9 @@ def api_generation_submit(
     earlier = _earlier(token, idempotency_key, fingerprint)
     if earlier is not None:
         return earlier, False
+    IdempotencyKey.objects.filter(
+        token=token, key=idempotency_key, created_at__lt=_remembered_since()
+    ).delete()
     try:
         with transaction.atomic():
             generation = generation_submit(user=token.user, params=params, team=token.team)
@@ -136,8 +141,16 @@ def api_generation_submit(
     return generation, True
 
 
+def _remembered_since() -> datetime:
+    return timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_KEY_HOURS)
+
+
 def _earlier(token: ApiToken, key: str, fingerprint: str) -> Generation | None:
-    row = IdempotencyKey.objects.filter(token=token, key=key).select_related("generation").first()
+    row = (
+        IdempotencyKey.objects.filter(token=token, key=key, created_at__gte=_remembered_since())
+        .select_related("generation")
+        .first()
+    )
     if row is None:
         return None
     if row.fingerprint != fingerprint:
@@ -147,3 +160,10 @@ def _earlier(token: ApiToken, key: str, fingerprint: str) -> Generation | None:
             "This Idempotency-Key was used for a request with other parameters; use a new key.",
         )
     return row.generation
+
+
+def idempotency_keys_forget_old() -> int:
+    """Delete the idempotency keys older than ``API_IDEMPOTENCY_KEY_HOURS`` (they no longer answer);
+    returns how many."""
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=_remembered_since()).delete()
+    return deleted

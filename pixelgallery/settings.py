@@ -356,6 +356,8 @@ PIXELDOJO_RATE_LIMIT_REDIS_URL = env_str(
 )
 # --- JSON API (/api/v1/): requests per token and minute, counted in the rate limiter's Redis (else files).
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
+# An Idempotency-Key answers with its first generation for this long (as Stripe's do); then it is forgotten.
+API_IDEMPOTENCY_KEY_HOURS = env_int("API_IDEMPOTENCY_KEY_HOURS", 24)
 API_RATE_LIMIT_NAME = env_str("API_RATE_LIMIT_NAME", "api")
 # --- Cache: what every page of a user or team repeats (header spend, provider pause, collection names);
 # services forget an entry when its data changes, so it must be shared by the web and worker processes:
@@ -396,6 +398,7 @@ CELERY_TASK_ROUTES = {
     "webhooks.tasks.send_due_webhooks": {"queue": "webhooks"},
     "generations.tasks.sweep_stale_work": {"queue": "celery"},
     "generations.tasks.refresh_catalogue": {"queue": "celery"},
+    "api.tasks.forget_old_idempotency_keys": {"queue": "celery"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -448,4 +451,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 900.0,
         "kwargs": {"only_if_due": True},
     },
+    # Idempotency keys older than API_IDEMPOTENCY_KEY_HOURS.
+    "forget-old-idempotency-keys": {"task": "api.tasks.forget_old_idempotency_keys", "schedule": 3600.0},
 }
