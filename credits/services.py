@@ -148,6 +148,21 @@ def ledger_refund(*, actor, user, team=None, credits: Decimal, note: str, genera
     )
 
 
+def ledger_refund_provider(*, generation, credits: Decimal, note: str) -> LedgerEntry:
+    """Credits PixelDojo gave back for part of a job it was paid for (failed images, a failed job): a
+    negative spend row, made by nobody. The caller records each outcome once (under the generation's lock)."""
+    credits = _positive(credits, "refund")
+    return _spend(
+        kind=LedgerEntry.Kind.REFUND,
+        user_id=generation.user_id,
+        team_id=generation.team_id,
+        generation=generation,
+        model=generation.model,
+        credits=-credits,
+        note=note[:255],
+    )
+
+
 def ledger_top_up(*, actor, team, credits: Decimal, note: str = "") -> LedgerEntry:
     """An admin records credits added to the team's PixelDojo allowance."""
     credits = _positive(credits, "top-up")

@@ -108,6 +108,20 @@ class Generation(models.Model):
         blank=True,
         help_text="What the answer held beyond what was asked (extra or repeated images), not kept.",
     )
+    # Catalogue models run as PixelDojo jobs: the body sent to POST /models/{apiId}/run, and the job as
+    # last polled. ``provider_id`` holds the job's id from the moment PixelDojo accepted it.
+    job_input = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The request sent as a PixelDojo job (catalogue models); empty for POST /flux work.",
+    )
+    job_status = models.CharField(
+        max_length=16, blank=True, help_text="The job's status as PixelDojo last reported it."
+    )
+    job_polls = models.PositiveIntegerField(default=0, help_text="Times the job was polled.")
+    job_next_poll_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job is polled next (the sweeper resumes it if missed)."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -135,6 +149,24 @@ class Generation(models.Model):
         return self.status in self.ACTIVE_STATUSES
 
     @property
+    def uses_job_api(self) -> bool:
+        """Sent as a PixelDojo job (a catalogue model), not through ``POST /flux``."""
+        return bool(self.job_input)
+
+    @property
+    def is_polling_job(self) -> bool:
+        """A job PixelDojo accepted whose outcome is not recorded yet."""
+        return (
+            self.status == self.Status.GENERATING
+            and bool(self.provider_id)
+            and self.job_status
+            in (
+                "pending",
+                "processing",
+            )
+        )
+
+    @property
     def is_awaiting_answer(self) -> bool:
         """This row matches ``AWAITING_ANSWER`` (as last loaded)."""
         return self.status in AWAITING_ANSWER_STATUSES and not self.provider_id
@@ -160,11 +192,17 @@ class Generation(models.Model):
 
     def parameters(self) -> dict[str, object]:
         """The parameters as sent to PixelDojo (unset ones omitted), for the detail pages."""
+        if self.job_input:
+            return {"model": self.model, **self.job_input}
         return self.to_request().to_payload()
 
     def parameter_rows(self) -> list[tuple[str, str]]:
         """The set parameters as (label, value) for people: labels, not API names; the prompt left out."""
         sent = self.parameters()
+        if self.job_input:  # a catalogue model's own parameters, by their names
+            rows = [("Model", self.model_label)]
+            rows += [(name, str(value)) for name, value in self.job_input.items() if name != "prompt"]
+            return rows
         rows: list[tuple[str, str]] = []
         for name, label in PARAMETER_LABELS.items():
             if name not in sent:

@@ -26,6 +26,7 @@ from urllib.parse import quote
 import requests
 import urllib3
 
+from credits.amounts import reported
 from generations.ratelimit import ProviderLimit
 from pixelgallery.logging import REDACTED, redact
 
@@ -316,6 +317,133 @@ def _image_url_and_details(image: Any) -> tuple[str, dict[str, Any]]:
     raise TypeError("each image must be a URL or an object with a url")
 
 
+JOB_STATUSES = {
+    "pending": ("pending", "queued", "submitted", "starting", "created", "waiting"),
+    "processing": ("processing", "running", "in_progress", "started", "generating"),
+    "completed": ("completed", "succeeded", "success", "done", "finished", "complete"),
+    "failed": ("failed", "error", "errored", "canceled", "cancelled", "expired", "rejected"),
+}
+TERMINAL_JOB_STATUSES = ("completed", "failed")
+_JOB_STATUS_OF = {spelling: status for status, spellings in JOB_STATUSES.items() for spelling in spellings}
+
+
+@dataclass(frozen=True)
+class JobSubmission:
+    """PixelDojo accepted a job (``POST /models/{apiId}/run`` answered 2xx): money committed."""
+
+    id: str
+    status: str
+    credits: Decimal | None  # what PixelDojo said the job costs, when it said
+    raw_answer: str = ""
+    rate_limit: ProviderLimit | None = None
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A job as ``GET /jobs/{jobId}`` reported it.
+
+    ``status`` is one of pending, processing, completed, failed (PixelDojo's other spellings mapped;
+    an unknown one reads as processing, so it is polled again). ``outputs`` are the images made, as
+    (URL, what was said about it); ``failed_assets`` how many asked-for images failed.
+    """
+
+    id: str
+    status: str
+    outputs: tuple[tuple[str, dict[str, Any]], ...] = ()
+    failed_assets: int = 0
+    credits_used: Decimal | None = None
+    credits_refunded: Decimal | None = None
+    error: str = ""
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_JOB_STATUSES
+
+
+def job_status_of(value: Any) -> str | None:
+    """PixelDojo's job status in our four words, None when it is missing or unknown."""
+    return _JOB_STATUS_OF.get(str(value).strip().lower()) if isinstance(value, str) else None
+
+
+def _job_object(body: Any) -> dict[str, Any]:
+    """The job inside an answer: the body itself, or ``{"job": {...}}`` / ``{"data": {...}}``."""
+    if not isinstance(body, dict):
+        return {}
+    for wrapper in ("job", "data"):
+        if isinstance(body.get(wrapper), dict):
+            return body[wrapper]
+    return body
+
+
+def _job_id(job: dict[str, Any]) -> str:
+    for name in ("jobId", "job_id", "id"):
+        value = job.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()[:128]
+    return ""
+
+
+def reported_credits(body: dict[str, Any], *names: str) -> Decimal | None:
+    """The first of ``names`` that holds a usable amount of credits (``credits.amounts.reported``)."""
+    for name in names:
+        if (amount := reported(body.get(name))) is not None:
+            return amount
+    return None
+
+
+def _asset_failed(asset: dict[str, Any]) -> bool:
+    return job_status_of(asset.get("status")) == "failed" or bool(asset.get("error"))
+
+
+def _job_outputs(job: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], int]:
+    """The images a job made and how many of its assets failed: from ``assets`` (the SDK's
+    ``job.assets[0].url``), else ``images``, else ``output`` (a URL, or a list of URLs or objects)."""
+    entries = job.get("assets")
+    if not isinstance(entries, list):
+        entries = job.get("images")
+    if not isinstance(entries, list):
+        entries = job.get("output")
+        entries = [entries] if isinstance(entries, str | dict) else entries
+    if not isinstance(entries, list):
+        return [], 0
+    outputs: list[tuple[str, dict[str, Any]]] = []
+    failed = 0
+    for entry in entries:
+        if isinstance(entry, str) and entry.strip():
+            outputs.append((entry.strip(), {}))
+        elif isinstance(entry, dict) and not _asset_failed(entry):
+            url = entry.get("url")
+            if isinstance(url, str) and url.strip():
+                about = {k: v for k, v in entry.items() if k not in ("url", "status", "error")}
+                outputs.append((url.strip(), about))
+            else:
+                failed += 1
+        else:
+            failed += 1
+    return outputs, failed
+
+
+def parse_job(body: Any) -> JobState:
+    """Read a job tolerantly; only its status is needed. Outputs count only once it is completed."""
+    job = _job_object(body)
+    if not job:
+        raise UnexpectedResponse(detail="the job is not a JSON object")
+    status = job_status_of(job.get("status")) or "processing"
+    outputs, failed = _job_outputs(job) if status == "completed" else ([], 0)
+    error = job.get("error")
+    if isinstance(error, dict):
+        error = error.get("message") or error.get("code") or ""
+    return JobState(
+        id=_job_id(job),
+        status=status,
+        outputs=tuple(outputs),
+        failed_assets=failed,
+        credits_used=reported_credits(job, "creditsUsed", "credits_used"),
+        credits_refunded=reported_credits(job, "creditsRefunded", "credits_refunded"),
+        error=provider_text(error) if isinstance(error, str) else "",
+    )
+
+
 class PixelDojoClient:
     """One ``requests.Session`` per client; one HTTP call per method."""
 
@@ -340,16 +468,48 @@ class PixelDojoClient:
         return f"PixelDojoClient(base_url={self.base_url!r})"
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
-        """Ask PixelDojo for images; raise a ``PixelDojoError`` subclass on any failure.
+        """Ask PixelDojo for images (``POST /flux``); raise a ``PixelDojoError`` subclass on any failure.
 
         The whole call (connect, wait, body) ends within ``deadline`` seconds: a body still arriving then is
         cut and, being a 2xx, fails as unreadable instead of being asked again.
         """
+        decoded, raw, rate_limit = self._post_paid("/flux", request.to_payload())
+        try:
+            result = parse_result(decoded, request=request)
+        except UnexpectedResponse as exc:
+            raise UnexpectedResponse(detail=exc.detail, raw_answer=raw, rate_limit=rate_limit) from exc
+        return dataclasses.replace(result, raw_answer=raw, rate_limit=rate_limit)
+
+    def run_job(self, api_id: str, payload: dict[str, Any]) -> JobSubmission:
+        """Submit a job for a catalogue model (``POST /models/{apiId}/run``); it answers at once with the
+        job's id. A 2xx without a readable id raises an ``answered`` ``UnexpectedResponse``."""
+        decoded, raw, rate_limit = self._post_paid(f"/models/{quote(api_id, safe='')}/run", payload)
+        job = _job_object(decoded)
+        job_id = _job_id(job)
+        if not job_id:
+            raise UnexpectedResponse(detail="the answer has no job id", raw_answer=raw, rate_limit=rate_limit)
+        return JobSubmission(
+            id=job_id,
+            status=job_status_of(job.get("status")) or "pending",
+            credits=reported_credits(job, "creditCost", "credits_used", "creditsUsed", "cost"),
+            raw_answer=raw,
+            rate_limit=rate_limit,
+        )
+
+    def get_job(self, job_id: str) -> JobState:
+        """``GET /jobs/{jobId}``: the job's status and outputs, read tolerantly (``parse_job``)."""
+        body = self._get_json(f"/jobs/{quote(job_id, safe='')}")
+        return parse_job(body)
+
+    def _post_paid(self, path: str, payload: dict[str, Any]) -> tuple[Any, str, ProviderLimit | None]:
+        """One POST that may cost money: the decoded 2xx body, the body for operators, the rate-limit
+        headers. A non-2xx raises its error; a 2xx that is cut, not JSON or ``{"error": …}`` raises with
+        ``raw_answer`` set (answered: never to be sent again)."""
         started = time.monotonic()
         try:
             response = self.session.post(
-                f"{self.base_url}/flux",
-                json=request.to_payload(),
+                f"{self.base_url}{path}",
+                json=payload,
                 headers={"Authorization": f"Bearer {self._api_key}"},
                 timeout=(min(self.timeout[0], self.deadline), min(self.timeout[1], self.deadline)),
                 allow_redirects=False,
@@ -380,11 +540,7 @@ class PixelDojoClient:
             ) from exc
         if isinstance(decoded, dict) and decoded.get("error"):
             raise error_in_answer(decoded, raw_answer=raw, rate_limit=rate_limit)
-        try:
-            result = parse_result(decoded, request=request)
-        except UnexpectedResponse as exc:
-            raise UnexpectedResponse(detail=exc.detail, raw_answer=raw, rate_limit=rate_limit) from exc
-        return dataclasses.replace(result, raw_answer=raw, rate_limit=rate_limit)
+        return decoded, raw, rate_limit
 
     def list_models(self) -> list[dict[str, Any]]:
         """``GET /models?detailed=true``: every model PixelDojo lists (image and video), as sent.

@@ -23,6 +23,16 @@ def run_generation(self, generation_id: int) -> None:
 
 
 @shared_task(**TASK_OPTIONS)
+def poll_job(self, generation_id: int, polls: int) -> None:
+    """Poll the PixelDojo job of one generation; the next poll is a new message (``polls + 1``)."""
+    from generations.services import jobs
+
+    delay = jobs.job_poll(generation_id=generation_id, polls=polls)
+    if delay is not None:
+        poll_job.apply_async((generation_id, polls + 1), countdown=delay)
+
+
+@shared_task(**TASK_OPTIONS)
 def persist_image(self, image_id: int) -> None:
     """Download and store one image."""
     from generations import services

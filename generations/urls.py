@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generations import views, views_operations
+from generations import views, views_hooks, views_operations
 
 urlpatterns = [
     path("", views.gallery, name="gallery"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("i/<uuid:code>/original/", views.image_original, name="image_original"),
     path("i/<uuid:code>/thumbnail/", views.image_thumbnail, name="image_thumbnail"),
     path("t/<str:signature>/<int:expiry>/<path:key>", views.signed_thumbnail, name="signed_thumbnail"),
+    path("hooks/pixeldojo/<str:secret>/", views_hooks.pixeldojo_job_hook, name="pixeldojo_job_hook"),
     path("ops/", views_operations.operations, name="operations"),
     path("ops/resume/", views_operations.operations_resume, name="operations_resume"),
     path("ops/hosts/allow/", views_operations.operations_allow_host, name="operations_allow_host"),

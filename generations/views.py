@@ -50,11 +50,13 @@ def _generate_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             if (choice := form.catalogue_choice) is not None:
-                payload = form.catalogue_payload()
-                services.catalogue_submission_check(
-                    user=request.user, model=choice.api_id, payload=payload, team=team
+                generation = services.catalogue_generation_submit(
+                    user=request.user, model=choice.api_id, payload=form.catalogue_payload(), team=team
                 )
-            generation = services.generation_submit(user=request.user, params=form.to_request(), team=team)
+            else:
+                generation = services.generation_submit(
+                    user=request.user, params=form.to_request(), team=team
+                )
         except services.SubmissionRefused as refused:
             form.add_error(None, str(refused))
         else:

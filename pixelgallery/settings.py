@@ -288,6 +288,12 @@ PIXELDOJO_LEASE_RENEW_SECONDS = env_float("PIXELDOJO_LEASE_RENEW_SECONDS", 30.0)
 PIXELDOJO_MAX_ATTEMPTS = env_int("PIXELDOJO_MAX_ATTEMPTS", 6)  # API calls per generation, then it fails
 IMAGE_MAX_ATTEMPTS = env_int("IMAGE_MAX_ATTEMPTS", 8)  # downloads per image, then it is failed or expired
 PIXELDOJO_QUOTA_PAUSE_SECONDS = env_int("PIXELDOJO_QUOTA_PAUSE_SECONDS", 3600)
+# Catalogue models run as PixelDojo jobs: a job is polled after PIXELDOJO_JOB_POLL_SECONDS, then ever less
+# often (x1.5 each time) up to PIXELDOJO_JOB_POLL_MAX_SECONDS apart. With a secret set, PixelDojo's
+# completion webhook at /hooks/pixeldojo/<secret>/ polls the job at once (its payload is not trusted).
+PIXELDOJO_JOB_POLL_SECONDS = env_float("PIXELDOJO_JOB_POLL_SECONDS", 2.0)
+PIXELDOJO_JOB_POLL_MAX_SECONDS = env_float("PIXELDOJO_JOB_POLL_MAX_SECONDS", 30.0)
+PIXELDOJO_JOB_WEBHOOK_SECRET = env_str("PIXELDOJO_JOB_WEBHOOK_SECRET")
 
 # Outgoing webhooks (webhooks/): each POST is bounded by the timeout; a failed delivery is retried after
 # 1, 2, 4 … minutes (at most 2 h apart) for 24 h; an endpoint that failed that many attempts in a row, over
@@ -393,6 +399,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {"celery": {}, "pixeldojo": {}, "downloads": {}, "webhooks": {}}
 CELERY_TASK_ROUTES = {
     "generations.tasks.run_generation": {"queue": "pixeldojo"},
+    "generations.tasks.poll_job": {"queue": "pixeldojo"},
     "generations.tasks.persist_image": {"queue": "downloads"},
     "webhooks.tasks.deliver_webhook": {"queue": "webhooks"},
     "webhooks.tasks.send_due_webhooks": {"queue": "webhooks"},

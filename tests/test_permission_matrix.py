@@ -204,6 +204,8 @@ EXPECTED: dict[str, Case] = {
     "operations_resume": Case("POST", {**everyone(ADMIN_LOGIN)}),
     "operations_allow_host": Case("POST", {**everyone(ADMIN_LOGIN)}, data=(("host", "localhost"),)),
     "operations_catalogue_refresh": Case("POST", {**everyone(ADMIN_LOGIN)}),
+    # PixelDojo's job webhook: only at its secret address (none is set here, so no address answers)
+    "pixeldojo_job_hook": Case("POST", everyone(404), kwargs="hook"),
     # Library
     "my_images": Case("GET", logged_in(200)),
     "team_library": Case("GET", {**logged_in(200), "other": 302}),  # no team picked: back to My images
@@ -336,6 +338,7 @@ def url_for(world: World, name: str, case: Case) -> str:
         "team": {"code": world.team.code},
         "token": {"token": world.invitation.token},
         "reset": {"uidb64": "MQ", "token": "set-password"},
+        "hook": {"secret": "a-guess"},
         "api_token": {"token_id": world.api_token.id},
         "webhook": {"code": world.team.code, "endpoint": world.webhook.code},
         "webhook_delivery": {

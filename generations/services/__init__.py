@@ -25,7 +25,7 @@ from generations.services.persistence import (
 )
 from generations.services.submission import (
     SubmissionRefused,
-    catalogue_submission_check,
+    catalogue_generation_submit,
     generation_submit,
 )
 from generations.services.sweeping import sweep_stale_work
@@ -34,9 +34,9 @@ from generations.services.waiting import image_host_allow, images_release_waitin
 
 __all__ = [
     "SubmissionRefused",
+    "catalogue_generation_submit",
     "catalogue_refresh",
     "catalogue_refresh_due",
-    "catalogue_submission_check",
     "forget_provider_pause",
     "generation_fail",
     "generation_run",

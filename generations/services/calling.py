@@ -33,6 +33,7 @@ from generations.pixeldojo import (
     parse_result,
 )
 from generations.ratelimit import ProviderLimit, RateLimiter, acquire, limiter_from_settings
+from generations.services.jobs import job_keep_submission
 from generations.services.pause import provider_pause_active, provider_pause_start
 from pixelgallery import events
 from pixelgallery.logging import redact
@@ -91,7 +92,11 @@ def generation_run(*, generation_id: int) -> float | None:
     generation.refresh_from_db()
     try:
         with _lease_renewed(generation_id):
-            result = client_from_settings().generate(generation.to_request())
+            client = client_from_settings()
+            if generation.uses_job_api:
+                submitted = client.run_job(generation.model, generation.job_input)
+            else:
+                result = client.generate(generation.to_request())
     except PixelDojoError as exc:
         if exc.answered:  # a 2xx that cannot be used: PixelDojo may have charged, never ask again
             _fail_with_answer(generation, exc)
@@ -99,6 +104,11 @@ def generation_run(*, generation_id: int) -> float | None:
             return None
         _observe(limiter, exc.rate_limit)
         return _handle_error(generation, exc)
+    if generation.uses_job_api:
+        if not job_keep_submission(generation_id=generation_id, submission=submitted):
+            logger.warning("generation %s: a second job (%s) was not kept", generation.code, submitted.id)
+        _observe(limiter, submitted.rate_limit)
+        return None
     if _keep_answer(generation_id, result):
         generation_record_answer(generation_id=generation_id, result=result)
     else:  # a second call for it was answered too (a lease that ran out): PixelDojo may have charged twice

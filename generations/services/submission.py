@@ -75,15 +75,12 @@ def _check_team_and_budget(*, user, team: Team | None, credits) -> None:
             raise SubmissionRefused(str(refusal)) from refusal
 
 
-def catalogue_submission_check(
+def catalogue_generation_submit(
     *, user, model: str, payload: dict[str, Any], team: Team | None = None
-) -> None:
-    """Check a request for a catalogue model (not one of the seed's ``POST /flux`` models): who may, its
-    schema (validated with ``jsonschema``), its price by the model's cost rule against the budgets.
-
-    Sending it needs PixelDojo's job API (``POST /models/{apiId}/run``), which is not built yet: a request
-    that passes every check is refused as not yet supported. Nothing is queued or charged either way.
-    """
+) -> Generation:
+    """Record a queued generation of a catalogue model (not one of the seed's ``POST /flux`` models), sent
+    as a PixelDojo job after commit: who may, its schema (validated with ``jsonschema``), and its price by
+    the model's cost rule against the budgets, as ``generation_submit`` does."""
     reason = role_refusal(user, Action.GENERATE, team=team)
     if reason is not None:
         raise SubmissionRefused(reason)
@@ -97,11 +94,27 @@ def catalogue_submission_check(
     if errors := validation_errors(row.request_schema, payload):
         said = "; ".join(f"{name}: {message}" if name else message for name, message in errors)
         raise SubmissionRefused(f"{row.name} refuses this request ({said}). Nothing was queued.")
-    price = requested_count(payload) * unit_price(model=model, params=payload)
-    with transaction.atomic():
-        _check_team_and_budget(user=user, team=team, credits=price)
-    raise SubmissionRefused(
-        f"{row.name} is not yet supported: its images are made through PixelDojo's job API, which this site "
-        "does not use yet. Only the Flux (POST /flux) models can be generated for now; nothing was queued "
-        "or charged."
+    if (pause := provider_pause_active()) is not None:
+        raise SubmissionRefused(
+            f"Generation is paused: PixelDojo reported the account's quota exhausted at "
+            f"{absolute_text(pause.paused_at)}. Nothing was queued or charged."
+        )
+    count = requested_count(payload)
+    seed, aspect = payload.get("seed"), payload.get("aspect_ratio")
+    generation = Generation(
+        user=user,
+        team=team,
+        prompt=str(payload.get("prompt") or ""),
+        model=model,
+        num_outputs=count,
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63 else None,
+        aspect_ratio=aspect if isinstance(aspect, str) and len(aspect) <= 8 else "",
+        job_input=dict(payload),
+        price=count * unit_price(model=model, params=payload),
     )
+    with transaction.atomic():
+        _check_team_and_budget(user=user, team=team, credits=generation.price)
+        generation.save(force_insert=True)
+        transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
+    logger.info("generation %s queued as a PixelDojo job (%s, %d outputs)", generation.code, model, count)
+    return generation

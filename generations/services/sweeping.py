@@ -11,6 +11,7 @@ from django.utils import timezone
 from generations import tasks
 from generations.models import Generation, Image
 from generations.services.calling import generation_record_kept_answer
+from generations.services.jobs import jobs_poll_missed
 from generations.services.persistence import (
     expired_message,
     generation_settle,
@@ -40,6 +41,7 @@ def sweep_stale_work() -> dict[str, int]:
         "waiting_images_requeued": 0,
         "waiting_images_expired": 0,
         "host_emails_sent": 0,
+        "jobs_polled": 0,
     }
 
     pending = Image.objects.select_related("generation").filter(
@@ -71,12 +73,15 @@ def sweep_stale_work() -> dict[str, int]:
         counts["generations_requeued"] += 1
 
     # Answered (the answer is kept) but never recorded: the worker died in between. Never asked again.
-    kept = Generation.objects.filter(status=Status.GENERATING, updated_at__lt=stale_before).exclude(
-        provider_id=""
-    )
+    kept = Generation.objects.filter(
+        status=Status.GENERATING, updated_at__lt=stale_before, job_status=""
+    ).exclude(provider_id="")
     for generation_id in list(kept.values_list("id", flat=True)):
         generation_record_kept_answer(generation_id=generation_id)
         counts["answers_recorded"] += 1
+
+    # Jobs PixelDojo accepted whose next poll is long overdue (a lost message, a dead worker): polled anew.
+    counts["jobs_polled"] = jobs_poll_missed(stale_before=stale_before)
 
     saving = Generation.objects.filter(status=Status.SAVING, updated_at__lt=stale_before).exclude(
         images__status__in=Image.UNSETTLED_STATUSES

@@ -297,18 +297,18 @@ def test_the_service_validates_against_the_schema_before_anything_else(catalogue
     with pytest.raises(
         services.SubmissionRefused, match=r"resolution: PixelDojo's schema refuses this value"
     ):
-        services.catalogue_submission_check(
+        services.catalogue_generation_submit(
             user=alice, model="flux-2-flex", payload={"prompt": "a fox", "resolution": "3 MP"}
         )
     with pytest.raises(services.SubmissionRefused, match="Additional properties are not allowed"):
-        services.catalogue_submission_check(user=alice, model="flux-dev", payload={"prompt": "x", "go": 1})
+        services.catalogue_generation_submit(user=alice, model="flux-dev", payload={"prompt": "x", "go": 1})
     with pytest.raises(services.SubmissionRefused, match="consistent-characters is not offered"):
-        services.catalogue_submission_check(
+        services.catalogue_generation_submit(
             user=alice, model="consistent-characters", payload={"prompt": "x"}
         )
 
 
-def test_a_valid_catalogue_request_is_refused_as_not_yet_supported(catalogue, alice):
+def test_a_valid_catalogue_request_is_queued_as_a_job_at_its_catalogue_price(catalogue, alice):
     data = {
         "prompt": "a fox",
         "model": "flux-2-flex",
@@ -318,12 +318,18 @@ def test_a_valid_catalogue_request_is_refused_as_not_yet_supported(catalogue, al
         "p-flux-2-flex-output_format": "webp",
     }
     response = client_in(alice).post(reverse("generate"), data)
-    html = unescape(response.content.decode())
-    assert response.status_code == 200
-    assert "Flux 2 Flex is not yet supported: its images are made through PixelDojo's job API" in html
-    assert "nothing was queued or charged" in html
-    assert price(response) == f"Price: 3 {TIMES} 3 = 9 credits"
-    assert Generation.objects.count() == 0
+    assert response.status_code == 302
+    generation = Generation.objects.get()
+    assert (generation.model, generation.num_outputs, generation.price) == ("flux-2-flex", 3, D(9))
+    assert generation.job_input == {
+        "prompt": "a fox",
+        "resolution": "2 MP",
+        "num_outputs": 3,
+        "safety_tolerance": 2,
+        "output_format": "webp",
+        "prompt_upsampling": False,  # an unticked box is sent as false
+    }
+    assert generation.uses_job_api and generation.status == Generation.Status.QUEUED
 
 
 def test_the_budget_counts_a_catalogue_models_cost_by_resolution(catalogue, alice, bob):
@@ -331,10 +337,15 @@ def test_the_budget_counts_a_catalogue_models_cost_by_resolution(catalogue, alic
     budget_set(actor=alice, team=team, monthly_credits=D(9))
     payload = {"prompt": "a fox", "resolution": "4 MP", "num_outputs": 2}
     with pytest.raises(services.SubmissionRefused, match="This needs 10 credits but only 9"):
-        services.catalogue_submission_check(user=bob, team=team, model="flux-2-flex", payload=payload)
-    payload["resolution"] = "2 MP"  # 2 x 3 = 6 fits: then refused only for want of the job API
-    with pytest.raises(services.SubmissionRefused, match="not yet supported"):
-        services.catalogue_submission_check(user=bob, team=team, model="flux-2-flex", payload=payload)
+        services.catalogue_generation_submit(user=bob, team=team, model="flux-2-flex", payload=payload)
+    assert Generation.objects.count() == 0
+    payload["resolution"] = "2 MP"  # 2 x 3 = 6 fits, and is reserved until PixelDojo accepts the job
+    generation = services.catalogue_generation_submit(
+        user=bob, team=team, model="flux-2-flex", payload=payload
+    )
+    assert generation.price == 6
+    with pytest.raises(services.SubmissionRefused, match="This needs 6 credits but only 3"):
+        services.catalogue_generation_submit(user=bob, team=team, model="flux-2-flex", payload=payload)
 
 
 def test_seed_models_are_priced_by_the_catalogue_unless_the_cost_table_names_them(catalogue, alice, settings):

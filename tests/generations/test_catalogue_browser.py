@@ -56,3 +56,41 @@ def test_a_catalogue_model_shows_its_parameters_and_its_price_by_resolution(
     expect(price).to_have_text(f"Price: 1 {TIMES} 1 = 1 credit")
     assert Generation.objects.count() == 0
     assert errors == []
+
+
+def test_a_catalogue_model_picked_in_the_browser_is_made_stored_and_charged_its_catalogue_cost(
+    page, live_server, celery_worker, sandbox, alice, settings
+):
+    """Flux 2 Flex: an enum (resolution) and a bounded integer (safety tolerance 1 to 6) on the form, the
+    price shown before submitting, then a job through the sandbox and real workers; the card fills in."""
+    settings.PIXELDOJO_JOB_POLL_SECONDS = 0.2
+    settings.PIXELDOJO_JOB_POLL_MAX_SECONDS = 1.0
+    assert services.catalogue_refresh().ok
+    page.goto(f"{live_server.url}/accounts/login/?next=/generate/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+
+    page.select_option("#id_model", "flux-2-flex")
+    tolerance = page.locator("#id_p-flux-2-flex-safety_tolerance")
+    expect(tolerance).to_have_attribute("min", "1")
+    expect(tolerance).to_have_attribute("max", "6")
+    page.select_option("#id_p-flux-2-flex-resolution", "2 MP")
+    tolerance.fill("3")
+    page.fill("#id_p-flux-2-flex-num_outputs", "2")
+    expect(page.get_by_test_id("price")).to_have_text(f"Price: 2 {TIMES} 3 = 6 credits")
+    page.fill("#id_prompt", "a lighthouse in a storm")
+    page.click("button:has-text('Generate')")
+
+    expect(page.locator(".flash").first).to_contain_text("Queued")
+    card = page.locator("article.card").first
+    expect(card.get_by_test_id("stored-thumbnail")).to_have_count(2, timeout=30_000)  # filled in live
+    expect(card.get_by_test_id("status")).to_have_text("Done")
+    expect(page.get_by_test_id("credits-total")).to_have_text("6 credits spent")
+
+    generation = Generation.objects.get()
+    assert (generation.model, generation.status, generation.price) == ("flux-2-flex", "done", 6)
+    assert generation.job_input["safety_tolerance"] == 3 and generation.job_input["resolution"] == "2 MP"
+    assert [image.status for image in generation.images.all()] == ["stored", "stored"]
+    assert sum(entry.credits for entry in generation.ledger_entries.all()) == 6
+    assert sandbox.stats()["run_requests"] == 1

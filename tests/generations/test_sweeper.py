@@ -64,6 +64,7 @@ def test_fresh_work_is_left_alone(alice, sandbox):
         "waiting_images_requeued": 0,
         "waiting_images_expired": 0,
         "host_emails_sent": 0,
+        "jobs_polled": 0,
     }
     generation.refresh_from_db()
     assert generation.status == Generation.Status.QUEUED
