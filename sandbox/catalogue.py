@@ -9,6 +9,9 @@ Pure stdlib.
 from __future__ import annotations
 
 import copy
+import json
+import math
+import re
 from typing import Any
 
 ASPECT_RATIOS = ["1:1", "16:9", "9:16", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3"]
@@ -198,3 +201,134 @@ def model_detail(api_id: str) -> dict[str, Any] | None:
     """The body of ``GET /models/{apiId}`` (the model with its ``requestSchema``), or None when unknown."""
     model = BY_ID.get(api_id)
     return copy.deepcopy(model) if model is not None else None
+
+
+# --- the job API: input validation and prices ---
+
+_JSON_TYPES: dict[str, str] = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "array": "an array",
+    "object": "an object",
+}
+
+
+def _has_type(value: Any, kind: str) -> bool:
+    """JSON Schema's type check (an integer may be written 2.0; a boolean is not a number)."""
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "array":
+        return isinstance(value, list)
+    if kind == "object":
+        return isinstance(value, dict)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return kind == "number" or isinstance(value, int) or value.is_integer()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: 1 == 1.0, but true is not 1."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _value_error(name: str, value: Any, schema: dict[str, Any]) -> str | None:
+    """What is wrong with ``value`` of field ``name`` under ``schema`` (None: nothing)."""
+    kind = schema.get("type")
+    if kind is not None and not _has_type(value, kind):
+        return f"{name} must be {_JSON_TYPES.get(kind, kind)}"
+    if "enum" in schema and not any(_same(value, option) for option in schema["enum"]):
+        return f"{name} must be one of {', '.join(map(json.dumps, schema['enum']))}"
+    if _has_type(value, "number"):
+        if "minimum" in schema and value < schema["minimum"]:
+            return f"{name} must be at least {schema['minimum']}"
+        if "maximum" in schema and value > schema["maximum"]:
+            return f"{name} must be at most {schema['maximum']}"
+    if isinstance(value, str):
+        if "minLength" in schema and len(value) < schema["minLength"]:
+            return f"{name} must be at least {schema['minLength']} character(s) long"
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            return f"{name} must be at most {schema['maxLength']} characters long"
+        if "pattern" in schema and re.search(schema["pattern"], value) is None:
+            return f"{name} must match the pattern {schema['pattern']}"
+    if isinstance(value, list):
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            return f"{name} must have at most {schema['maxItems']} item(s)"
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            return f"{name} must have at least {schema['minItems']} item(s)"
+        for n, item in enumerate(value):
+            problem = _value_error(f"{name}[{n}]", item, schema.get("items", {}))
+            if problem:
+                return problem
+    return None
+
+
+def validation_error(schema: dict[str, Any], body: Any) -> str | None:
+    """Check a request body against a model's ``requestSchema``; a message naming the field, or None.
+
+    A small subset of JSON Schema, the one the catalogue uses: required, additionalProperties false, type,
+    enum, minimum / maximum, minLength / maxLength, pattern, minItems / maxItems and items. ``format`` is
+    not checked (as JSON Schema validators do by default).
+    """
+    if not isinstance(body, dict):
+        return "Request body must be a JSON object"
+    properties: dict[str, Any] = schema.get("properties", {})
+    missing = [name for name in schema.get("required", ()) if name not in body]
+    if missing:
+        return f"{missing[0]} is required"
+    if schema.get("additionalProperties") is False:
+        unknown = sorted(set(body) - set(properties))
+        if unknown:
+            return f"Unknown field(s): {', '.join(unknown)}"
+    for name, value in body.items():
+        problem = _value_error(name, value, properties.get(name, {}))
+        if problem:
+            return problem
+    return None
+
+
+def megapixels_text(value: Any) -> str | None:
+    """A number of megapixels as a short string ("2", "0.5"), from 2, "2" or "2 MP"; None if not one."""
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if text.upper().endswith("MP"):
+        text = text[:-2].strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return f"{number:g}" if math.isfinite(number) and number > 0 else None
+
+
+def unit_credits(api_id: str, body: dict[str, Any]) -> float:
+    """Credits one image of model ``api_id`` costs with this input (KeyError for an unknown model).
+
+    Fixed costs are their ``amount``. A "resolution" cost is the tier whose ``resolution`` equals
+    ``body["resolution"]`` (or ``body["megapixels"]`` spelled like "2 MP"); a "by_resolution" cost is the
+    ``byResolution`` entry of that many megapixels ("2"); else the cost's ``default``.
+    """
+    cost = BY_ID[api_id]["creditCost"]
+    size = body.get("resolution", body.get("megapixels"))
+    if cost["type"] == "resolution":
+        for tier in cost.get("tiers", ()):
+            if tier["resolution"] == size or (
+                "resolution" not in body and f"{megapixels_text(size)} MP" == tier["resolution"]
+            ):
+                return float(tier["amount"])
+    elif cost["type"] == "by_resolution":
+        by_size = cost.get("byResolution", {})
+        if megapixels_text(size) in by_size:
+            return float(by_size[megapixels_text(size)])
+    elif "amount" in cost:
+        return float(cost["amount"])
+    return float(cost["default"])
+
+
+def job_credits(api_id: str, body: dict[str, Any]) -> float:
+    """Credits a job of model ``api_id`` with input ``body`` costs: ``num_outputs`` (1 if absent) images."""
+    count = body.get("num_outputs", 1)
+    return round(int(count) * unit_credits(api_id, body), 9)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_KEY = "sandbox-key"
 DEFAULT_RPM = 60
@@ -26,11 +27,24 @@ DEFAULT_MODEL_COST = 1.0
 ERROR_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_OUTPUT_MEGAPIXELS = 16.0  # a 4096² picture; PixelDojo's largest outputs (ultra) are about 4 MP
 MAX_IMAGE_POOL = 64  # rendered pictures kept in memory (see render.render_png's cache)
+JOB_SUBMIT_STYLES = ("flat", "nested")  # POST /models/{apiId}/run answers the job, or {"job": the job}
+JOB_OUTPUT_STYLES = ("assets", "images", "output")  # how GET /jobs/{jobId} lists a job's pictures
 
 
 def _is_number(value: Any) -> bool:
     """A finite int or float (bool is not a number here)."""
     return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def _is_http_url(value: Any) -> bool:
+    """An absolute http(s) URL with a host."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _default_model_costs() -> dict[str, float]:
@@ -83,6 +97,13 @@ class FaultRates:
 
     catalogue_error answers the model catalogue (``GET /models``, ``GET /models/{apiId}``) with a 503;
     schema_error only one model's (``GET /models/{apiId}`` and its ``/schema``).
+
+    The job API (``POST /models/{apiId}/run``): server_error / rate_limit answer the run with 500 / 429
+    before a job is made (nothing charged), and html_200 / error_200 / truncated_200 / drip_200 spoil its
+    200 as for /flux (the job exists and is charged). job_failed decides at submission that the whole job
+    ends "failed" (every credit refunded); otherwise asset_failed fails each image on its own (its credits
+    refunded; the job stays "completed" unless every image failed). poll_error / poll_rate_limit answer
+    ``GET /jobs/{jobId}`` with a 503 / a 429 with ``Retry-After: 1``.
     """
 
     server_error: float = 0.0
@@ -103,6 +124,10 @@ class FaultRates:
     drip_seconds: float = 5.0
     catalogue_error: float = 0.0
     schema_error: float = 0.0
+    job_failed: float = 0.0
+    asset_failed: float = 0.0
+    poll_error: float = 0.0
+    poll_rate_limit: float = 0.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -160,6 +185,11 @@ class SandboxConfig:
     error_200_code: str = "server_error"
     output_megapixels: float | None = None  # served pictures' size whatever was asked (None = as asked)
     image_pool: int = 0  # > 0: serve one of this many pictures per shape, each file made unique (benchmarks)
+    job_pending_seconds: float = 0.2  # a job is "pending" this long after its submission,
+    job_processing_seconds: float = 0.6  # then "processing" this long, then completed or failed
+    job_submit_style: str = "flat"
+    job_output_style: str = "assets"
+    job_webhook_url: str | None = None  # where the completion webhook of every job is POSTed (None: nowhere)
 
     def __post_init__(self) -> None:
         self.keys = {str(name): KeyPlan.coerce(plan) for name, plan in dict(self.keys).items()}
@@ -197,7 +227,19 @@ class SandboxConfig:
                 "error_200_code must be an error code such as server_error or quota_exceeded "
                 f"(lowercase letters, digits, underscores), got {self.error_200_code!r}"
             )
-        for name in ("retention_seconds", "latency_seconds"):
+        if self.job_submit_style not in JOB_SUBMIT_STYLES:
+            raise ValueError(
+                f"job_submit_style must be one of {', '.join(JOB_SUBMIT_STYLES)}, "
+                f"got {self.job_submit_style!r}"
+            )
+        if self.job_output_style not in JOB_OUTPUT_STYLES:
+            raise ValueError(
+                f"job_output_style must be one of {', '.join(JOB_OUTPUT_STYLES)}, "
+                f"got {self.job_output_style!r}"
+            )
+        if self.job_webhook_url is not None and not _is_http_url(self.job_webhook_url):
+            raise ValueError(f"job_webhook_url must be an http(s) URL or None, got {self.job_webhook_url!r}")
+        for name in ("retention_seconds", "latency_seconds", "job_pending_seconds", "job_processing_seconds"):
             value = getattr(self, name)
             if not _is_number(value) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
@@ -254,6 +296,11 @@ class SandboxConfig:
             "error_200_code": self.error_200_code,
             "output_megapixels": self.output_megapixels,
             "image_pool": self.image_pool,
+            "job_pending_seconds": self.job_pending_seconds,
+            "job_processing_seconds": self.job_processing_seconds,
+            "job_submit_style": self.job_submit_style,
+            "job_output_style": self.job_output_style,
+            "job_webhook_url": self.job_webhook_url,
         }
 
     def model_cost(self, model: str) -> float:
@@ -276,6 +323,10 @@ class SandboxConfig:
         PIXELDOJO_SANDBOX_RATE_LIMIT_HEADERS (none | seconds | epoch), PIXELDOJO_SANDBOX_ERROR_200_CODE
         PIXELDOJO_SANDBOX_OUTPUT_MEGAPIXELS (e.g. 4: every picture that size, whatever was asked),
         PIXELDOJO_SANDBOX_IMAGE_POOL (e.g. 16: pictures rendered once and reused; 0 renders each one)
+        PIXELDOJO_SANDBOX_JOB_PENDING_SECONDS (0.2), PIXELDOJO_SANDBOX_JOB_PROCESSING_SECONDS (0.6): how long
+                                    a job is "pending", then "processing"
+        PIXELDOJO_SANDBOX_JOB_SUBMIT_STYLE (flat | nested), PIXELDOJO_SANDBOX_JOB_OUTPUT_STYLE
+        (assets | images | output), PIXELDOJO_SANDBOX_JOB_WEBHOOK_URL (where completion webhooks go)
         """
         env = os.environ if environ is None else environ
 
@@ -294,17 +345,29 @@ class SandboxConfig:
             ("INVALID_STATUS", "invalid_status", int),
             ("OUTPUT_MEGAPIXELS", "output_megapixels", float),
             ("IMAGE_POOL", "image_pool", int),
+            ("JOB_PENDING_SECONDS", "job_pending_seconds", float),
+            ("JOB_PROCESSING_SECONDS", "job_processing_seconds", float),
         ):
             raw = get(name)
             if raw is not None:
                 kwargs[field_name] = _parse_number(kind, f"PIXELDOJO_SANDBOX_{name}", raw)
         if get("FAULTS"):
             kwargs["faults"] = FaultRates.parse(get("FAULTS") or "")
-        shapes = ("ERROR_STYLE", "IMAGE_STYLE", "IMAGE_HOST", "CREDITS_STYLE", "RATE_LIMIT_HEADERS")
+        shapes = (
+            "ERROR_STYLE",
+            "IMAGE_STYLE",
+            "IMAGE_HOST",
+            "CREDITS_STYLE",
+            "RATE_LIMIT_HEADERS",
+            "JOB_SUBMIT_STYLE",
+            "JOB_OUTPUT_STYLE",
+        )
         for name in (*shapes, "ERROR_200_CODE"):
             raw = get(name)
             if raw is not None:
                 kwargs[name.lower()] = raw.lower()
+        if get("JOB_WEBHOOK_URL"):
+            kwargs["job_webhook_url"] = get("JOB_WEBHOOK_URL")
         if get("MODEL_COSTS"):
             kwargs["model_costs"] = _parse_costs(get("MODEL_COSTS") or "")
         return cls(**kwargs)

@@ -6,6 +6,11 @@ Pure stdlib + Pillow so tests can run it in-process on an ephemeral port::
     requests.post(f"{server.base_url}/flux", headers={"Authorization": "Bearer sandbox-key"}, json={...})
     server.stop()
 
+The job API (``POST /models/{apiId}/run``, ``GET /jobs/{jobId}``, ``GET /jobs``,
+``POST /jobs/{jobId}/webhook/replay``) runs catalogue models: a job is "pending", then "processing", then
+"completed" or "failed" by the sandbox's clock, with images on the same ``/generated/`` URLs and an optional
+completion webhook (``job_webhook_url``).
+
 Control endpoints (no auth, meant for loopback): GET/POST /_sandbox/config, POST /_sandbox/reset,
 GET /_sandbox/stats, POST /_sandbox/clock ``{"advance": seconds}``.
 
@@ -36,9 +41,13 @@ import socketserver
 import string
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.client import HTTPException
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,6 +65,11 @@ MAX_BODY_BYTES = 1024 * 1024
 RATE_WINDOW_SECONDS = 60.0
 MAX_GENERATIONS = 100_000
 MAX_REQUEST_TIMES = 10_000
+MAX_JOBS = 100_000
+MAX_WEBHOOK_RECORDS = 10_000
+JOBS_LISTED = 50  # GET /jobs lists at most this many, newest first
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+TERMINAL_STATUSES = frozenset({"completed", "failed"})
 DRIP_INTERVAL_SECONDS = 0.1  # gap between the pieces of a drip_200 body
 ALLOWED_FIELDS = frozenset(
     {
@@ -72,6 +86,10 @@ ALLOWED_FIELDS = frozenset(
 )
 FLUX_PATHS = frozenset({f"{API_PREFIX}/flux", "/flux"})
 MODELS_PATH = re.compile(rf"^(?:{API_PREFIX})?/models(?:/(?P<api_id>[A-Za-z0-9._\-]+)(?P<schema>/schema)?)?$")
+RUN_PATH = re.compile(rf"^(?:{API_PREFIX})?/models/(?P<api_id>[A-Za-z0-9._\-]+)/run$")
+JOBS_PATH = re.compile(
+    rf"^(?:{API_PREFIX})?/jobs(?:/(?P<job_id>[A-Za-z0-9_\-]+)(?P<replay>/webhook/replay)?)?$"
+)
 IMAGE_PATH = re.compile(r"^/generated/(?P<token>[0-9a-f]{24,})_(?P<index>[1-9][0-9]{0,2})\.png$")
 HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -191,13 +209,116 @@ class Generation:
     extra_images: int = 0  # served beyond num_outputs (the extra_url fault)
 
 
+@dataclass(frozen=True)
+class Job:
+    """A job of the job API. Its outcome is decided at submission; its status follows the sandbox clock."""
+
+    id: str
+    key: str
+    model: str
+    created: float
+    processing_at: float  # "pending" before, "processing" from then
+    terminal_at: float  # completed or failed from then
+    credit_cost: float
+    unit_cost: float  # credits of one image (refunded when it fails)
+    assets_ok: tuple[bool, ...]  # per image, in order
+    job_failed: bool  # the whole job failed (the job_failed fault)
+    token: str | None  # of the generation serving its images (None when none was made)
+    image_root: str  # root URL of its image links
+    seed: int
+    width: int
+    height: int
+
+    @property
+    def failed(self) -> bool:
+        return self.job_failed or not any(self.assets_ok)
+
+    @property
+    def refund(self) -> float:
+        """Credits given back when the job ends: all of them if it failed, else its failed images'."""
+        if self.failed:
+            return self.credit_cost
+        return _credits(self.unit_cost * self.assets_ok.count(False))
+
+    def status(self, now: float) -> str:
+        if now < self.processing_at:
+            return "pending"
+        if now < self.terminal_at:
+            return "processing"
+        return "failed" if self.failed else "completed"
+
+    def assets(self) -> list[dict[str, Any]]:
+        """Its images once terminal: none if the whole job failed, else one per image, in order."""
+        if self.job_failed:
+            return []
+        assets: list[dict[str, Any]] = []
+        for n, ok in enumerate(self.assets_ok, start=1):
+            if ok:
+                url = f"{self.image_root}/generated/{self.token}_{n}.png"
+                assets.append(
+                    {
+                        "url": url,
+                        "status": "completed",
+                        "seed": self.seed,
+                        "width": self.width,
+                        "height": self.height,
+                    }
+                )
+            else:
+                error = {"code": "asset_failed", "message": f"Image {n} failed to generate (injected)"}
+                assets.append({"url": None, "status": "failed", "error": error})
+        return assets
+
+
+def _iso(timestamp: float) -> str:
+    """An ISO 8601 UTC time with milliseconds, as JavaScript writes it ("2026-11-20T10:11:12.345Z")."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def job_body(job: Job, now: float, output_style: str) -> dict[str, Any]:
+    """The body of ``GET /jobs/{jobId}`` for ``job`` at sandbox time ``now``, images in ``output_style``."""
+    status = job.status(now)
+    terminal = status in TERMINAL_STATUSES
+    body: dict[str, Any] = {
+        "id": job.id,
+        "jobId": job.id,
+        "status": status,
+        "model": job.model,
+        "createdAt": _iso(job.created),
+    }
+    if terminal:
+        body["completedAt"] = _iso(job.terminal_at)
+    refunded = job.refund if terminal else 0.0
+    body["creditCost"] = _json_number(job.credit_cost)
+    body["creditsRefunded"] = _json_number(refunded)
+    if terminal:
+        body["creditsUsed"] = _json_number(_credits(job.credit_cost - refunded))
+    assets = job.assets() if terminal else []
+    urls = [asset["url"] for asset in assets if asset["status"] == "completed"]
+    if output_style == "images":
+        body["images"] = urls
+    elif output_style == "output":
+        body["output"] = urls[0] if len(urls) == 1 else urls
+    else:
+        body["assets"] = assets
+    if status == "failed":
+        message = (
+            "The model failed to generate (injected)" if job.job_failed else "Every image failed (injected)"
+        )
+        body["error"] = {"code": "generation_failed", "message": message}
+    return body
+
+
 class SandboxState:
     """Config, rate-limit windows, credits, stats and generations, all guarded by one lock."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self._lock = threading.Lock()
         self._initial = config
-        self._in_flight = {"flux": 0, "image": 0}  # requests being answered; a reset does not end them
+        self._in_flight = {"flux": 0, "image": 0, "run": 0}  # being answered; a reset does not end them
+        self._epoch = 0  # bumped by reset(): webhooks of jobs from before are not sent
+        self._closed = False  # the server stopped: no more webhooks
+        self._timers: dict[str, threading.Timer] = {}  # webhook timers of jobs not ended yet, by job id
         self._clear(config)
 
     def _clear(self, config: SandboxConfig) -> None:
@@ -211,6 +332,11 @@ class SandboxState:
         self._request_times: deque[float] = deque(maxlen=MAX_REQUEST_TIMES)
         self._flux_requests = self._image_requests = self._images_generated = 0
         self._clock_offset = 0.0
+        self._jobs: dict[str, Job] = {}  # in creation order
+        self._unsettled: set[str] = set()  # jobs whose refund (if any) is not given back yet
+        self._run_requests = self._job_polls = 0
+        self._run_by_status: dict[str, int] = {}
+        self._webhooks: deque[dict[str, Any]] = deque(maxlen=MAX_WEBHOOK_RECORDS)
 
     def now(self) -> float:
         """The sandbox's wall clock: real time plus however far tests advanced it."""
@@ -241,7 +367,20 @@ class SandboxState:
 
     def reset(self) -> None:
         with self._lock:
+            self._epoch += 1
+            self._cancel_timers()
             self._clear(self._initial)
+
+    def close(self) -> None:
+        """The server stopped: cancel pending webhooks and send none from now on."""
+        with self._lock:
+            self._closed = True
+            self._cancel_timers()
+
+    def _cancel_timers(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
     def authenticate(self, key: str, config: SandboxConfig | None = None) -> KeyPlan:
         """The plan of ``key`` in ``config`` (default: the current config), or a 401."""
@@ -281,6 +420,7 @@ class SandboxState:
         Returns the credits left on the key's quota afterwards (None for a key without a quota).
         """
         with self._lock:
+            self._settle(self.now())  # refunds of jobs that ended count first
             remaining = None
             if plan.quota is not None:
                 remaining = _credit_sum(plan.quota, -self._credits_used.get(key, 0.0))
@@ -297,10 +437,13 @@ class SandboxState:
 
     def refund_credits(self, key: str, credits: float) -> None:
         with self._lock:
-            if key in self._credits_used:
-                self._credits_used[key] = max(0.0, _credit_sum(self._credits_used[key], -credits))
-            if key in self._credits_charged:
-                self._credits_charged[key] = max(0.0, _credit_sum(self._credits_charged[key], -credits))
+            self._refund(key, credits)
+
+    def _refund(self, key: str, credits: float) -> None:
+        if key in self._credits_used:
+            self._credits_used[key] = max(0.0, _credit_sum(self._credits_used[key], -credits))
+        if key in self._credits_charged:
+            self._credits_charged[key] = max(0.0, _credit_sum(self._credits_charged[key], -credits))
 
     def rate_limit_headers(self, key: str, rpm: int, style: str) -> dict[str, str]:
         """X-RateLimit-* for the key's sliding window as it is now (style "seconds" or "epoch")."""
@@ -331,7 +474,10 @@ class SandboxState:
         with self._lock:
             return self._rng.randbytes(count)
 
-    def add_generation(self, request: GenerationRequest, seed: int, extra_images: int = 0) -> Generation:
+    def add_generation(
+        self, request: GenerationRequest, seed: int, extra_images: int = 0, made: int | None = None
+    ) -> Generation:
+        """Register a generation's images for download; ``made`` images count as generated (all if None)."""
         generation = Generation(
             token=secrets.token_hex(12),
             prompt=request.prompt,
@@ -346,7 +492,7 @@ class SandboxState:
         with self._lock:
             self._prune(generation.created)
             self._generations[generation.token] = generation
-            self._images_generated += request.num_outputs
+            self._images_generated += request.num_outputs if made is None else made
         return generation
 
     def _prune(self, now: float) -> None:
@@ -371,9 +517,181 @@ class SandboxState:
         with self._lock:
             self._image_requests += 1
 
+    def record_run(self, status: int) -> None:
+        with self._lock:
+            self._run_requests += 1
+            self._run_by_status[str(status)] = self._run_by_status.get(str(status), 0) + 1
+
+    def record_poll(self) -> None:
+        with self._lock:
+            self._job_polls += 1
+
+    # jobs
+
+    def create_job(
+        self,
+        key: str,
+        model: str,
+        body: dict[str, Any],
+        credits: float,
+        image_root: str,
+        config: SandboxConfig,
+    ) -> Job:
+        """Make a charged job of ``model`` for ``key``, deciding its outcome now (the job/asset faults), and
+        schedule its completion webhook when one is configured."""
+        count = int(body.get("num_outputs", 1))
+        job_failed = self.roll(config.faults.job_failed)
+        assets_ok = (
+            (False,) * count
+            if job_failed
+            else tuple(not self.roll(config.faults.asset_failed) for _ in range(count))
+        )
+        seed = body["seed"] if _is_int(body.get("seed")) and body["seed"] >= 0 else secrets.randbelow(2**32)
+        aspect_ratio = body.get("aspect_ratio")
+        if not isinstance(aspect_ratio, str) or aspect_ratio not in ASPECT_RATIOS:
+            aspect_ratio = "1:1"
+        size = body.get("resolution", body.get("megapixels"))
+        megapixels = catalogue.megapixels_text(size) if size is not None else None
+        if config.output_megapixels is not None:
+            megapixels = f"{config.output_megapixels:g}"
+        megapixels = megapixels or "1"
+        token = None
+        if not job_failed and any(assets_ok):
+            request = GenerationRequest(
+                str(body.get("prompt", "")), model, aspect_ratio, count, seed, megapixels
+            )
+            token = self.add_generation(request, seed, made=assets_ok.count(True)).token
+        width, height = image_size(aspect_ratio, megapixels)
+        now = self.now()
+        pending, processing = config.job_pending_seconds, config.job_processing_seconds
+        job = Job(
+            id="job_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20)),
+            key=key,
+            model=model,
+            created=now,
+            processing_at=now + pending,
+            terminal_at=now + pending + processing,
+            credit_cost=credits,
+            unit_cost=_credits(credits / count),
+            assets_ok=assets_ok,
+            job_failed=job_failed,
+            token=token,
+            image_root=image_root,
+            seed=seed,
+            width=width,
+            height=height,
+        )
+        with self._lock:
+            self._settle(now)
+            retention = self._config.retention_seconds
+            for job_id, old in list(self._jobs.items()):
+                if now - old.created < retention and len(self._jobs) < MAX_JOBS:
+                    break
+                del self._jobs[job_id]
+                self._unsettled.discard(job_id)
+            self._jobs[job.id] = job
+            self._unsettled.add(job.id)
+            if config.job_webhook_url is not None and not self._closed:
+                timer = threading.Timer(pending + processing, self._job_ended, args=(job.id, self._epoch))
+                timer.daemon = True
+                self._timers[job.id] = timer
+                timer.start()
+        return job
+
+    def _settle(self, now: float) -> None:
+        """Give back the refunds of the jobs that ended by ``now`` (lock held)."""
+        for job_id in list(self._unsettled):
+            job = self._jobs.get(job_id)
+            if job is None:
+                self._unsettled.discard(job_id)
+            elif now >= job.terminal_at:
+                self._unsettled.discard(job_id)
+                if job.refund:
+                    self._refund(job.key, job.refund)
+
+    def find_job(self, key: str, job_id: str) -> tuple[Job, float] | None:
+        """The key's job (not expired) and the sandbox time it was read at, or None."""
+        with self._lock:
+            now = self.now()
+            self._settle(now)
+            job = self._jobs.get(job_id)
+            if job is None or job.key != key or now - job.created >= self._config.retention_seconds:
+                return None
+            return job, now
+
+    def jobs_of(self, key: str) -> tuple[list[Job], float]:
+        """The key's jobs that have not expired, newest first, and the sandbox time they were read at."""
+        with self._lock:
+            now = self.now()
+            self._settle(now)
+            retention = self._config.retention_seconds
+            jobs = [
+                job
+                for job in reversed(self._jobs.values())
+                if job.key == key and now - job.created < retention
+            ]
+            return jobs, now
+
+    def _job_ended(self, job_id: str, epoch: int) -> None:
+        """The timer of a job's end: send its completion webhook."""
+        with self._lock:
+            if epoch == self._epoch:
+                self._timers.pop(job_id, None)
+            job = self._jobs.get(job_id)
+            early = job.terminal_at - self.now() if job is not None else 0.0
+        if early > 0:  # the timer measured real time; the sandbox clock may lag it by a hair
+            time.sleep(min(early, 1.0))
+        self.send_webhook(job_id, epoch)
+
+    def replay_webhook(self, job_id: str) -> None:
+        """Send a terminal job's completion webhook again, now, from a daemon thread."""
+        with self._lock:
+            epoch = self._epoch
+        threading.Thread(
+            target=self.send_webhook, args=(job_id, epoch), name="sandbox-webhook", daemon=True
+        ).start()
+
+    def send_webhook(self, job_id: str, epoch: int) -> None:
+        """POST the job's completion event to ``job_webhook_url`` (one try) and record how it went.
+
+        Nothing is sent after close(), for a job from before a reset (another ``epoch``), for a job that is
+        gone or has not ended, or when no URL is configured.
+        """
+        with self._lock:
+            if self._closed or epoch != self._epoch:
+                return
+            now = self.now()
+            self._settle(now)
+            job, url, style = (
+                self._jobs.get(job_id),
+                self._config.job_webhook_url,
+                self._config.job_output_style,
+            )
+        if job is None or url is None or job.status(now) not in TERMINAL_STATUSES:
+            return
+        body = job_body(job, now, style)
+        event = {"event": f"job.{body['status']}", "jobId": job.id, "status": body["status"], **body}
+        request = urllib.request.Request(  # noqa: S310 - job_webhook_url is validated as http(s)
+            url,
+            data=json.dumps(event).encode("utf-8"),
+            headers={"Content-Type": "application/json", "User-Agent": "PixelDojoSandbox/1.0"},
+            method="POST",
+        )
+        status: int | str
+        try:
+            with _WEBHOOK_OPENER.open(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except (OSError, ValueError, HTTPException):
+            status = "error"
+        with self._lock:
+            if epoch == self._epoch:
+                self._webhooks.append({"jobId": job.id, "status": status})
+
     @contextlib.contextmanager
     def answering(self, kind: str) -> Iterator[None]:
-        """Count a ``flux`` or ``image`` request as in flight while the sandbox works on its answer."""
+        """Count a ``flux``, ``run`` or ``image`` request as in flight while the sandbox answers it."""
         with self._lock:
             self._in_flight[kind] += 1
         try:
@@ -384,6 +702,7 @@ class SandboxState:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
+            self._settle(self.now())
             return {
                 "flux_requests": self._flux_requests,
                 "flux_by_status": dict(self._flux_by_status),
@@ -393,7 +712,26 @@ class SandboxState:
                 "credits_used": dict(self._credits_used),
                 "credits_charged": dict(self._credits_charged),
                 "in_flight": dict(self._in_flight),
+                "run_requests": self._run_requests,
+                "run_by_status": dict(self._run_by_status),
+                "job_polls": self._job_polls,
+                "jobs": self._job_counts(),
+                "webhooks": list(self._webhooks),
             }
+
+    def _job_counts(self) -> dict[str, int]:
+        """Jobs not expired, by their current status (lock held)."""
+        now = self.now()
+        counts: dict[str, int] = {}
+        for job in self._jobs.values():
+            if now - job.created < self._config.retention_seconds:
+                status = job.status(now)
+                counts[status] = counts.get(status, 0) + 1
+        return counts
+
+
+# Webhooks go straight to their URL, never through a proxy named by the environment.
+_WEBHOOK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _credits(value: float) -> float:
@@ -477,6 +815,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self._require(method, "POST")
                 with self.state.answering("flux"):
                     self._handle_flux(body)
+            elif match := RUN_PATH.match(path):
+                self._require(method, "POST")
+                with self.state.answering("run"):
+                    self._handle_run(match["api_id"], body)
+            elif match := JOBS_PATH.match(path):
+                if match["replay"]:
+                    self._require(method, "POST")
+                    self._handle_replay(match["job_id"])
+                elif match["job_id"]:
+                    self._require(method, "GET", "HEAD")
+                    self._handle_job(match["job_id"])
+                else:
+                    self._require(method, "GET", "HEAD")
+                    self._handle_jobs()
             elif match := MODELS_PATH.match(path):
                 self._require(method, "GET", "HEAD")
                 self._handle_models(match["api_id"], schema=bool(match["schema"]))
@@ -621,10 +973,32 @@ class _Handler(BaseHTTPRequestHandler):
                 status = config.invalid_status
             payload = error_body(config.error_style, error.code, error.message)
         state.record_flux(status, started)
+
+        def duplicate_url(answer: dict[str, Any]) -> None:
+            if state.roll(faults.duplicate_url):
+                answer["images"].append(answer["images"][0])
+
+        self._send_charged(config, key, status, payload, headers, alter=duplicate_url)
+
+    def _send_charged(
+        self,
+        config: SandboxConfig,
+        key: str,
+        status: int,
+        payload: dict[str, Any],
+        headers: dict[str, str],
+        alter: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        """Send the answer of a charging request (/flux, /run) with the key's rate-limit headers.
+
+        A 200 comes after the work was made and the credits charged; the faults html_200, error_200,
+        truncated_200 and drip_200 may spoil it (in that order of precedence); ``alter`` may change a 200
+        body that error_200 left alone.
+        """
+        state, faults = self.state, config.faults
         plan = config.keys.get(key) if key else None
         if plan is not None and config.rate_limit_headers != "none":
-            headers.update(state.rate_limit_headers(key, plan.rpm, config.rate_limit_headers))
-        # Below, every odd answer comes after the images were made and the credits charged.
+            headers = {**headers, **state.rate_limit_headers(key, plan.rpm, config.rate_limit_headers)}
         if status == 200 and state.roll(faults.html_200):  # a web page (a proxy's)
             echoed = html.escape(self.headers.get("Authorization", ""))
             page = f"<html><body><h1>200 OK</h1><pre>Authorization: {echoed}</pre></body></html>"
@@ -634,8 +1008,8 @@ class _Handler(BaseHTTPRequestHandler):
             payload = error_body(
                 "nested", config.error_200_code, "Generation failed after it started (injected)"
             )
-        elif status == 200 and state.roll(faults.duplicate_url):
-            payload["images"].append(payload["images"][0])
+        elif status == 200 and alter is not None:
+            alter(payload)
         data = json.dumps(payload).encode("utf-8")
         if status == 200 and state.roll(faults.truncated_200):
             self._send_cut(data, "application/json", headers)
@@ -643,6 +1017,94 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_drip(data, faults.drip_seconds, headers)
         else:
             self._send_bytes(status, data, "application/json", headers)
+
+    def _handle_run(self, api_id: str, raw_body: bytes) -> None:
+        state, config = self.state, self.state.config  # one config for the whole answer
+        key = self._bearer_key()
+        headers: dict[str, str] = {}
+        try:
+            status, payload = 200, self._submit_job(config, key, api_id, raw_body)
+        except ApiError as error:
+            status, headers = error.status, dict(error.headers)
+            if (status, error.code) == (400, "invalid_request"):
+                status = config.invalid_status
+            payload = error_body(config.error_style, error.code, error.message)
+        state.record_run(status)
+        self._send_charged(config, key, status, payload, headers)
+
+    def _submit_job(self, config: SandboxConfig, key: str, api_id: str, raw_body: bytes) -> dict[str, Any]:
+        """Validate, charge and make a job of ``api_id``; the body of its 200 (ApiError otherwise)."""
+        state = self.state
+        plan = state.authenticate(key, config)
+        slot = state.acquire_rate_slot(key, plan.rpm)
+        model = catalogue.BY_ID.get(api_id)
+        if model is None or model["modality"] != "image":
+            raise ApiError(404, "model_not_found", f"Unknown image model: {api_id}")
+        body = _json_object(raw_body)
+        problem = catalogue.validation_error(model["requestSchema"], body)
+        if problem is not None:
+            raise _invalid(problem)
+        credits = catalogue.job_credits(api_id, body)
+        state.reserve_credits(key, plan, credits)
+        try:
+            if state.roll(config.faults.server_error):
+                raise ApiError(500, "server_error", "An internal server error occurred (injected fault)")
+            if state.roll(config.faults.rate_limit):
+                state.release_rate_slot(key, slot)
+                raise ApiError(
+                    429, "rate_limit_exceeded", "Rate limit exceeded (injected fault)", {"Retry-After": "1"}
+                )
+        except ApiError:
+            state.refund_credits(key, credits)
+            raise
+        root = self._public_root(second=config.image_host == "second")
+        job = state.create_job(key, api_id, body, credits, root, config)
+        submitted = {
+            "jobId": job.id,
+            "id": job.id,
+            "status": "pending",
+            "model": api_id,
+            "createdAt": _iso(job.created),
+            "creditCost": _json_number(credits),
+        }
+        return {"job": submitted} if config.job_submit_style == "nested" else submitted
+
+    def _job_of_caller(self, job_id: str) -> tuple[Job, float]:
+        """The caller's job (401 without a valid key, 404 if unknown, expired or another key's)."""
+        key = self._bearer_key()
+        self.state.authenticate(key)
+        found = self.state.find_job(key, job_id)
+        if found is None:
+            raise ApiError(404, "job_not_found", f"Job not found: {job_id}")
+        return found
+
+    def _handle_job(self, job_id: str) -> None:
+        state, config = self.state, self.state.config
+        state.record_poll()
+        state.authenticate(self._bearer_key(), config)
+        if state.roll(config.faults.poll_error):
+            raise ApiError(503, "server_error", "Job status is unavailable (injected fault)")
+        if state.roll(config.faults.poll_rate_limit):
+            raise ApiError(
+                429, "rate_limit_exceeded", "Rate limit exceeded (injected fault)", {"Retry-After": "1"}
+            )
+        job, now = self._job_of_caller(job_id)
+        self._send_json(200, job_body(job, now, config.job_output_style))
+
+    def _handle_jobs(self) -> None:
+        state, config = self.state, self.state.config
+        key = self._bearer_key()
+        state.authenticate(key, config)
+        jobs, now = state.jobs_of(key)
+        listed = [job_body(job, now, config.job_output_style) for job in jobs[:JOBS_LISTED]]
+        self._send_json(200, {"jobs": listed, "total": len(jobs)})
+
+    def _handle_replay(self, job_id: str) -> None:
+        job, now = self._job_of_caller(job_id)
+        if job.status(now) not in TERMINAL_STATUSES:
+            raise ApiError(409, "job_not_terminal", f"Job {job_id} has not finished yet")
+        self.state.replay_webhook(job.id)
+        self._send_json(200, {"ok": True, "jobId": job.id})
 
     def _handle_models(self, api_id: str | None, *, schema: bool) -> None:
         """The public catalogue (no key needed): the list, one model with its requestSchema, or its schema."""
@@ -862,6 +1324,8 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving; pending completion webhooks are cancelled and none is sent any more."""
+        self.state.close()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
@@ -873,7 +1337,7 @@ class SandboxServer:
         return self.state.configure(**changes)
 
     def reset(self) -> None:
-        """Back to the initial config; clears rate windows, credits, stats and generated images."""
+        """Back to the initial config; clears rate windows, credits, stats, jobs and generated images."""
         self.state.reset()
 
     def stats(self) -> dict[str, Any]:

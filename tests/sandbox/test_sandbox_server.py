@@ -360,7 +360,12 @@ def test_control_endpoints(server):
         "request_times": [],
         "credits_used": {},
         "credits_charged": {},
-        "in_flight": {"flux": 0, "image": 0},
+        "in_flight": {"flux": 0, "image": 0, "run": 0},
+        "run_requests": 0,
+        "run_by_status": {},
+        "job_polls": 0,
+        "jobs": {},
+        "webhooks": [],
     }
 
 
@@ -368,9 +373,11 @@ def test_stats_show_the_requests_being_answered(server):
     server.configure(latency_seconds=1.0)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         answer = pool.submit(flux, server)
-        wait_for(lambda: server.stats()["in_flight"] == {"flux": 1, "image": 0}, timeout=5, interval=0.01)
+        wait_for(
+            lambda: server.stats()["in_flight"] == {"flux": 1, "image": 0, "run": 0}, timeout=5, interval=0.01
+        )
         assert answer.result().status_code == 200
-    assert server.stats()["in_flight"] == {"flux": 0, "image": 0}
+    assert server.stats()["in_flight"] == {"flux": 0, "image": 0, "run": 0}
 
 
 def test_stats_count_requests_and_images(server):
