@@ -198,7 +198,7 @@ def test_the_completion_webhook_polls_at_once_and_its_payload_is_never_trusted(
 
         # Now the job really finishes at PixelDojo, which calls the hook: the poll records it at once.
         catalogue.configure(job_pending_seconds=0, job_webhook_url=f"{live_server.url}{hook}")
-        catalogue.advance_clock(3600)
+        catalogue.advance_clock(3700)  # past pending (3600 s) and processing
         started = timezone.now()
         response = _replay(catalogue, generation.provider_id)
         assert response.status_code == 200, response.text
