@@ -111,7 +111,7 @@ def job_poll(*, generation_id: int, polls: int) -> float | None:
     except RateLimited as exc:
         delay = exc.retry_after + random.uniform(0, 1)
     except PixelDojoError as exc:
-        if not exc.retryable:
+        if exc.status == 404:  # PixelDojo no longer knows the job: nothing more will come of it
             _fail_job(
                 generation,
                 code=exc.code,
@@ -120,8 +120,10 @@ def job_poll(*, generation_id: int, polls: int) -> float | None:
                 refund=False,
             )
             return None
+        # Anything else (5xx, a network fault, a key an operator must fix, an unreadable answer) leaves the
+        # paid job waiting, polled again later: it is never failed for it.
         delay = job_poll_delay(polls + 1)
-        logger.info("generation %s: polling the job failed (%s)", generation.code, exc.code)
+        logger.warning("generation %s: polling the job failed (%s)", generation.code, exc.code)
     else:
         if state.is_terminal:
             job_record_outcome(generation_id=generation_id, state=state)

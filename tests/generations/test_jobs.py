@@ -265,3 +265,24 @@ def test_job_answers_are_read_tolerantly(body, status, urls, failed):
     job = parse_job(body)
     assert (job.status, [url for url, _ in job.outputs], job.failed_assets) == (status, urls, failed)
     assert "sk_live" not in job.error
+
+
+def test_a_poll_refused_for_a_reason_an_operator_can_fix_keeps_the_paid_job_waiting(
+    catalogue, alice, settings
+):
+    purge_queues(CELERY_APP)
+    generation = submit(alice)
+    services.generation_run(generation_id=generation.id)
+    settings.PIXELDOJO_API_KEY = "a-key-someone-revoked"  # 401 on every poll until an operator fixes it
+    assert jobs.job_poll(generation_id=generation.id, polls=0) > 0
+    generation.refresh_from_db()
+    assert (generation.status, generation.job_status) == (Generation.Status.GENERATING, "pending")
+
+    Generation.objects.filter(id=generation.id).update(provider_id="job_unknown_to_pixeldojo")
+    settings.PIXELDOJO_API_KEY = "sandbox-key"
+    assert jobs.job_poll(generation_id=generation.id, polls=1) is None  # 404: the job is gone
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.FAILED
+    assert "It was charged when it was accepted; an operator can refund it." in generation.error_message
+    assert ledger(generation) == 6  # PixelDojo was paid; nothing is refunded on a guess
+    purge_queues(CELERY_APP)
