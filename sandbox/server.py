@@ -1046,17 +1046,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _invalid(problem)
         credits = catalogue.job_credits(api_id, body)
         state.reserve_credits(key, plan, credits)
-        try:
-            if state.roll(config.faults.server_error):
-                raise ApiError(500, "server_error", "An internal server error occurred (injected fault)")
-            if state.roll(config.faults.rate_limit):
-                state.release_rate_slot(key, slot)
-                raise ApiError(
-                    429, "rate_limit_exceeded", "Rate limit exceeded (injected fault)", {"Retry-After": "1"}
-                )
-        except ApiError:
-            state.refund_credits(key, credits)
-            raise
+        self._inject_paid_faults(config, key, slot, credits)
         root = self._public_root(second=config.image_host == "second")
         job = state.create_job(key, api_id, body, credits, root, config)
         submitted = {
@@ -1134,17 +1124,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = validate_request(body)
         credits = _credits(config.model_cost(request.model) * request.num_outputs)
         remaining = state.reserve_credits(key, plan, credits)
-        try:
-            if state.roll(config.faults.server_error):
-                raise ApiError(500, "server_error", "An internal server error occurred (injected fault)")
-            if state.roll(config.faults.rate_limit):
-                state.release_rate_slot(key, slot)
-                raise ApiError(
-                    429, "rate_limit_exceeded", "Rate limit exceeded (injected fault)", {"Retry-After": "1"}
-                )
-        except ApiError:
-            state.refund_credits(key, credits)
-            raise
+        self._inject_paid_faults(config, key, slot, credits)
         if state.roll(config.faults.slow):
             time.sleep(config.faults.slow_seconds)
         if config.latency_seconds:
@@ -1174,6 +1154,21 @@ class _Handler(BaseHTTPRequestHandler):
             if remaining is not None:
                 payload["credits_remaining"] = _json_number(remaining)
         return payload
+
+    def _inject_paid_faults(self, config: SandboxConfig, key: str, slot: float, credits: float) -> None:
+        """The faults that answer before anything is made (500, 429), giving the reserved credits back."""
+        state = self.state
+        try:
+            if state.roll(config.faults.server_error):
+                raise ApiError(500, "server_error", "An internal server error occurred (injected fault)")
+            if state.roll(config.faults.rate_limit):
+                state.release_rate_slot(key, slot)
+                raise ApiError(
+                    429, "rate_limit_exceeded", "Rate limit exceeded (injected fault)", {"Retry-After": "1"}
+                )
+        except ApiError:
+            state.refund_credits(key, credits)
+            raise
 
     def _bearer_key(self) -> str:
         """The API key of an `Authorization: Bearer <key>` header ("" if absent)."""

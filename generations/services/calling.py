@@ -347,17 +347,7 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
         if generation.seed in (None, -1):
             generation.seed = _answered_seed(result)
         generation.save()
-        images = [
-            Image.objects.create(
-                generation=generation,
-                user_id=generation.user_id,
-                team_id=generation.team_id,
-                index=index,
-                provider_url=url,
-                provider_details=details,
-            )
-            for index, (url, details) in enumerate(kept)
-        ]
+        images = images_create(generation, kept)
         used = reported(result.extra.get("credits_used"))  # what PixelDojo says it charged, else our table
         cost = len(images) * _unit_price(generation) if used is None else used
         ledger_charge_images(generation=generation, images=images, credits=cost)
@@ -366,6 +356,21 @@ def _record_answer(generation_id: int, result: GenerationResult) -> None:
     if anomaly:
         logger.warning("generation %s: %s", generation.code, anomaly)
     logger.info("generation %s answered by PixelDojo with %d images", generation.code, len(images))
+
+
+def images_create(generation: Generation, kept: list[tuple[str, dict]]) -> list[Image]:
+    """An Image row per kept (URL, details) of an answered generation, in order, pending download."""
+    return [
+        Image.objects.create(
+            generation=generation,
+            user_id=generation.user_id,
+            team_id=generation.team_id,
+            index=index,
+            provider_url=url,
+            provider_details=details,
+        )
+        for index, (url, details) in enumerate(kept)
+    ]
 
 
 MAX_DETAILS_CHARACTERS = 2000  # what PixelDojo says about one image, as JSON; more is not kept

@@ -24,7 +24,7 @@ from credits.amounts import credits_label, split
 from credits.models import LedgerEntry
 from credits.services import ledger_charge_answer, ledger_refund_provider
 from generations import tasks
-from generations.models import Generation, Image
+from generations.models import Generation
 from generations.pixeldojo import (
     GenerationResult,
     JobState,
@@ -175,7 +175,7 @@ def job_for_webhook(job_id: str) -> int | None:
 def job_record_outcome(*, generation_id: int, state: JobState) -> None:
     """Record a finished job once: an image per distinct output up to the number asked (downloads queued),
     and a refund for what did not arrive (PixelDojo's own figure when it reports one)."""
-    from generations.services.calling import images_to_keep
+    from generations.services.calling import images_create, images_to_keep
 
     with transaction.atomic():
         generation = Generation.objects.select_for_update().get(id=generation_id)
@@ -217,17 +217,7 @@ def job_record_outcome(*, generation_id: int, state: JobState) -> None:
             if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63:
                 generation.seed = seed
         generation.save()
-        images = [
-            Image.objects.create(
-                generation=generation,
-                user_id=generation.user_id,
-                team_id=generation.team_id,
-                index=index,
-                provider_url=url,
-                provider_details=details,
-            )
-            for index, (url, details) in enumerate(kept)
-        ]
+        images = images_create(generation, kept)
         if refund > 0:
             _refund(generation, refund, parts=max(1, missing), what="image that PixelDojo could not make")
         for image in images:
