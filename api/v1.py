@@ -52,6 +52,7 @@ from credits.amounts import tidy
 from generations import thumbnails
 from generations.forms import DEFAULT_MODEL, GenerationForm
 from generations.models import Generation, Image
+from generations.pixeldojo import MODELS
 from generations.services import SubmissionRefused
 from generations.views import _serve
 from library import selectors as library_selectors
@@ -287,6 +288,11 @@ def generation_create(
         return _invalid_fields(request, invalid.fields)
     if not form.is_valid():
         return _invalid_fields(request, form.errors)
+    if form.catalogue_choice is not None:  # made as a PixelDojo job, with parameters only the form offers
+        message = f"{form.catalogue_choice.name} is offered on the prompt form; the API submits " + (
+            "the POST /flux models: " + ", ".join(MODELS) + "."
+        )
+        return _invalid_fields(request, {"model": [message]})
     try:
         generation, _ = api_generation_submit(
             token=token, params=form.to_request(), idempotency_key=idempotency_key or None
