@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
-from credits.amounts import ZERO, tidy
+from credits.amounts import ZERO, rough, tidy
 from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry, ProviderBalance
 from pixelgallery.caching import remembered
 from pixelgallery.moments import day_text
@@ -243,7 +243,7 @@ class Forecast:
     @property
     def rate_label(self) -> str:
         """The rate for people: one decimal place (4.3), or two significant digits below 1 (0.14)."""
-        return rate_label(self.rate)
+        return rough(self.rate)
 
     @property
     def text(self) -> str:
@@ -258,16 +258,6 @@ class Forecast:
                 f"{day_text(self.runs_out_on)}."
             )
         return f"Not this month at the last 7 days' rate ({self.rate_label} a day)."
-
-
-def rate_label(rate: Decimal) -> str:
-    """``4.3``, ``12``, ``0.14``, ``0.0029``: one decimal place from 1 up, two significant digits below."""
-    if rate >= 1:
-        return format(tidy(rate.quantize(Decimal("0.1"))), ",f")
-    if rate <= 0:
-        return "0"
-    places = Decimal(1).scaleb(rate.adjusted() - 1)  # two significant digits
-    return format(tidy(rate.quantize(places)), "f")
 
 
 def forecast(*, spent: Decimal, recent: Decimal, limit: Decimal, now: datetime) -> Forecast:
