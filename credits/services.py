@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -290,7 +291,7 @@ def provider_balance_record(*, credits: Decimal, reported_at=None) -> ProviderBa
 # --- Alerts -------------------------------------------------------------------------------------------
 
 
-def _budgets_of(*, team_id: int, user_id: int):
+def _budgets_of(*, team_id: int, user_id: int) -> QuerySet[Budget]:
     """The team's budget and the member's own: the budgets a charge of ``user_id`` in the team counts in."""
     return Budget.objects.filter(Q(user__isnull=True) | Q(user_id=user_id), team_id=team_id).select_related(
         "team", "user"
@@ -324,7 +325,7 @@ def budget_alerts_check(*, team_id: int, user_id: int) -> list[BudgetAlert]:
     return alerts
 
 
-def budget_forecast_check(*, team_id: int, user_id: int, now=None) -> list[BudgetAlert]:
+def budget_forecast_check(*, team_id: int, user_id: int, now: datetime | None = None) -> list[BudgetAlert]:
     """Record (once per budget and month) budgets that will run out before the month ends at the last 7 days'
     rate, e-mail the admins and publish ``budget.forecast_exceeded``; returns the new alerts.
 
