@@ -64,7 +64,8 @@ def make_image(
     )
     when = timezone.now() - timedelta(days=days_ago)
     Image.objects.filter(id=image.id).update(created_at=when)
-    Generation.objects.filter(id=generation.id).update(created_at=when)
+    # as a submission that remixes nothing: the root of its own family
+    Generation.objects.filter(id=generation.id).update(created_at=when, family_root=generation.id)
     image.refresh_from_db()
     if with_files:
         image.file.name = default_storage.save(f"originals/{image.code}.png", ContentFile(png_bytes()))
