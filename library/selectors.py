@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -209,7 +209,8 @@ def _family_of(user, code: str) -> Subquery | None:
     if key is None:
         return None
     image = visible_images(user=user).filter(code=key)
-    return Subquery(image.values(root=Coalesce("generation__family_root", "generation_id"))[:1])
+    root = Coalesce("generation__family_root", "generation_id", output_field=BigIntegerField())
+    return Subquery(image.values(root=root)[:1])
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:

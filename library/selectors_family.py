@@ -104,7 +104,7 @@ def changes_between(parent: Generation, child: Generation) -> list[str]:
     ``["same parameters"]`` when nothing did (a seed left random counts as a new seed)."""
     changes: list[str] = []
     if child.model != parent.model:
-        changes.append(f"model {parent.model_label} → {child.model_label}")
+        changes.append(f"model {parent.model} → {child.model}")  # API names: short, as the tiles say
     if child.seed in RANDOM_SEEDS:
         changes.append("new seed")
     elif child.seed != parent.seed:
