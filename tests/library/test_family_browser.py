@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from generations.models import Image
@@ -17,7 +18,7 @@ def test_a_remix_made_from_the_image_page_shows_its_parent_in_its_family(
 ):
     parent = make_image(alice, prompt="a calm harbour at dawn", seed=42, with_files=True)
     log_in(page, live_server, "alice")
-    page.goto(f"{live_server.url}/library/images/{parent.code}/")
+    page.goto(live_server.url + reverse("image_detail", args=[parent.code]))
     page.get_by_test_id("remix-same").click()
     expect(page.locator("#id_prompt")).to_have_value("a calm harbour at dawn")
     page.fill("#id_prompt", "a stormy harbour at dawn")
