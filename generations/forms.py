@@ -171,7 +171,7 @@ class GenerationForm(forms.Form):
     )
     # The image a remix link opened the form from (``?remix=<image>``): carried to the submission, which
     # records it as the parent if the user may see it. Anything else here is ignored, never an error.
-    remix_of = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+    remix_of = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, menu: ModelMenu | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

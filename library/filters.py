@@ -58,7 +58,7 @@ class LibraryFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Image.Status.choices])
     collection = forms.CharField(required=False, max_length=36)
     tag = forms.CharField(required=False, max_length=MAX_TAG_LENGTH)
-    family = forms.CharField(required=False, max_length=36, widget=forms.HiddenInput)
+    family = forms.CharField(required=False, widget=forms.HiddenInput)  # junk: matches no image
     favourite = forms.BooleanField(required=False, label="Favourites only")
     sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
 
