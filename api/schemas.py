@@ -68,6 +68,11 @@ class GenerationIn(Schema):
         None, description="`1` or `0.25`.", json_schema_extra={"enum": [*MEGAPIXELS, None]}
     )
     go_fast: bool | None = Field(None, description="Faster, slightly lower quality.")
+    remix_of: UUID | None = Field(
+        None,
+        description="The code of the image this remixes (one this token can read; else 422): recorded as "
+        "the generation's `remixed_from`, and the image page and `family` filter show the family.",
+    )
 
 
 class GenerationImageOut(Schema):
@@ -98,6 +103,9 @@ class GenerationOut(Schema):
         description="Credits reserved at submission (images times the model's cost)."
     )
     team: UUID | None
+    remixed_from: UUID | None = Field(
+        description="The image it remixes; null when it remixes none, or one this token cannot read."
+    )
     created_at: datetime
     finished_at: datetime | None
     status_url: str
@@ -118,6 +126,9 @@ class ImageOut(Schema):
     size_bytes: int | None
     author: str
     team: UUID | None
+    remixed_from: UUID | None = Field(
+        description="The image its generation remixes; null when none, or one this token cannot read."
+    )
     favourite: bool
     created_at: datetime
     stored_at: datetime | None
