@@ -50,7 +50,7 @@ def assert_not_cached(response) -> None:
 
 
 def test_the_token_has_256_random_bits_and_only_its_digest_is_stored(studio):
-    team, people, image = studio
+    _team, people, image = studio
     made = [share_link_create(user=people["member"], image=image, expires_in_days=7) for _ in range(3)]
     for new in made:
         assert len(base64.urlsafe_b64decode(new.token + "=")) == 32  # 256 bits from secrets.token_urlsafe
@@ -64,7 +64,7 @@ def test_the_token_has_256_random_bits_and_only_its_digest_is_stored(studio):
 
 
 def test_lifetime_is_1_to_90_days_and_never_is_for_admins_and_owners(studio):
-    team, people, image = studio
+    _team, people, image = studio
     member = people["member"]
     for days in (0, 91, -1):
         with pytest.raises(ValidationError):
@@ -88,7 +88,7 @@ def test_lifetime_is_1_to_90_days_and_never_is_for_admins_and_owners(studio):
 
 
 def test_personal_work_is_shared_by_its_author_only(studio, make_user):
-    team, people, _ = studio
+    _team, people, _ = studio
     own = make_image(people["stranger"], with_files=True)
     assert share_link_create(user=people["stranger"], image=own, expires_in_days=1).link.team_id is None
     with pytest.raises(PermissionDenied):
@@ -103,7 +103,8 @@ def test_a_member_makes_a_link_from_the_image_page_and_sees_it_once(studio, clie
     response = client.post(reverse("image_share", args=[image.code]), {"expires": "30"})
     assert response.status_code == 201 and response["Cache-Control"] == "private, no-store"
     link = ShareLink.objects.get()
-    url = response.content.decode().split('data-testid="share-url"', 1)[0].rsplit('value="', 1)[1].split('"')[0]
+    shown = response.content.decode().split('data-testid="share-url"', 1)[0]
+    url = shown.rsplit('value="', 1)[1].split('"')[0]
     token = url.rsplit("/s/", 1)[1].strip("/")
     assert ShareLink.digest_of(token) == link.digest and url.startswith("http://testserver/s/")
     assert (link.kind, link.image, link.team, link.show_prompt, link.show_parameters) == (
@@ -123,7 +124,7 @@ def test_a_member_makes_a_link_from_the_image_page_and_sees_it_once(studio, clie
 
 
 def test_each_page_view_counts_once_and_the_page_is_noindex_and_not_cached(studio):
-    team, people, image = studio
+    _team, people, image = studio
     new = share_link_create(user=people["member"], image=image, expires_in_days=7)
     visitor = Client()
     for _ in range(3):
@@ -154,7 +155,7 @@ def test_the_prompt_and_parameters_show_only_when_chosen(studio):
 
 @pytest.mark.parametrize("state", ["revoked", "expired", "unknown"])
 def test_a_revoked_expired_or_unknown_link_is_the_same_404_never_cached(studio, state):
-    team, people, image = studio
+    _team, people, image = studio
     new = share_link_create(user=people["member"], image=image, expires_in_days=7)
     visitor = Client()
     assert visitor.get(page_url(new.token)).status_code == 200
