@@ -21,5 +21,5 @@ urlpatterns = [
     path("shares/<uuid:code>/revoke/", views_shares.share_revoke, name="share_revoke"),
     path("teams/<uuid:code>/shares/", views_shares.team_shares, name="team_shares"),
     path("s/<str:token>/", views_shares.share_page, name="share_page"),
-    path("s/<str:token>/i/<uuid:image>/original", views_shares.share_original, name="share_original"),
+    path("s/<str:token>/i/<str:image>/original", views_shares.share_original, name="share_original"),
 ]

@@ -52,8 +52,8 @@ def _public(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-@require_GET
 @_public
+@require_GET
 def share_page(request: HttpRequest, token: str) -> HttpResponse:
     """What the link shows (its image, or its collection's images as a grid), counting one view."""
     link = selectors.share_link_for_token(token)
@@ -64,12 +64,16 @@ def share_page(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "library/share.html", context)
 
 
-@require_GET
 @_public
-def share_original(request: HttpRequest, token: str, image: uuid.UUID) -> HttpResponse:
+@require_GET
+def share_original(request: HttpRequest, token: str, image: str) -> HttpResponse:
     """An original the link covers, through the members' own path (stream, or a signed S3 redirect)."""
+    try:
+        code = uuid.UUID(image)
+    except ValueError:
+        raise Http404("No such image.") from None  # still a share answer: not cached, not indexed
     link = selectors.share_link_for_token(token)
-    shared = selectors.shared_image(link=link, code=image) if link is not None else None
+    shared = selectors.shared_image(link=link, code=code) if link is not None else None
     if shared is None:
         raise Http404("No such image.")
     filename = f"pixelgallery-{shared.code}.{shared.file_extension}"

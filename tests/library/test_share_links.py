@@ -225,3 +225,37 @@ def test_admins_see_and_revoke_every_team_link_members_only_their_own(studio):
     assert page.count(">revoked<") == 2
     for new in (mine, theirs):
         assert Client().get(page_url(new.token)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/s/" + "A" * 5000 + "/",
+        "/s/%E2%80%AE%F0%9F%92%A5/",
+        "/s/..%5C..%5Cetc/",
+        "/s/{token}/i/not-a-code/original",
+        "/s/{token}/i/00000000-0000-0000-0000-000000000000/original",
+        "/s/{token}/i/" + "9" * 300 + "/original",
+    ],
+)
+def test_odd_addresses_under_s_are_the_share_404(studio, path):
+    _team, people, image = studio
+    new = share_link_create(user=people["member"], image=image, expires_in_days=7)
+    response = Client().get(path.format(token=new.token))
+    assert response.status_code == 404 and 'data-testid="error-404"' in response.content.decode()
+    assert_not_cached(response)
+
+
+def test_a_share_page_costs_a_fixed_number_of_queries(studio, django_assert_max_num_queries):
+    team, people, image = studio
+    board = Collection.objects.create(name="Many", team=team, created_by=people["member"])
+    for index in range(6):
+        item = make_image(people["member"], team=team, prompt=f"image {index}", with_files=True)
+        CollectionItem.objects.create(collection=board, image=item)
+    visitor = Client()
+    for new in (
+        share_link_create(user=people["member"], image=image, expires_in_days=7),
+        share_link_create(user=people["member"], collection=board, expires_in_days=7),
+    ):
+        with django_assert_max_num_queries(3):  # the link (with its target), the view count, the images
+            assert visitor.get(page_url(new.token)).status_code == 200
