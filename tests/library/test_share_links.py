@@ -227,23 +227,23 @@ def test_admins_see_and_revoke_every_team_link_members_only_their_own(studio):
         assert Client().get(page_url(new.token)).status_code == 404
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/s/" + "A" * 5000 + "/",
-        "/s/%E2%80%AE%F0%9F%92%A5/",
-        "/s/..%5C..%5Cetc/",
-        "/s/{token}/i/not-a-code/original",
-        "/s/{token}/i/00000000-0000-0000-0000-000000000000/original",
-        "/s/{token}/i/" + "9" * 300 + "/original",
-    ],
+ODD_PATHS = (
+    "/s/" + "A" * 5000 + "/",
+    "/s/%E2%80%AE%F0%9F%92%A5/",
+    "/s/..%5C..%5Cetc/",
+    "/s/{token}/i/not-a-code/original",
+    "/s/{token}/i/00000000-0000-0000-0000-000000000000/original",
+    "/s/{token}/i/" + "9" * 300 + "/original",
 )
-def test_odd_addresses_under_s_are_the_share_404(studio, path):
+
+
+def test_odd_addresses_under_s_are_the_share_404(studio):
     _team, people, image = studio
     new = share_link_create(user=people["member"], image=image, expires_in_days=7)
-    response = Client().get(path.format(token=new.token))
-    assert response.status_code == 404 and 'data-testid="error-404"' in response.content.decode()
-    assert_not_cached(response)
+    for path in ODD_PATHS:
+        response = Client().get(path.format(token=new.token))
+        assert response.status_code == 404 and 'data-testid="error-404"' in response.content.decode(), path
+        assert_not_cached(response)
 
 
 def test_a_share_page_costs_a_fixed_number_of_queries(studio, django_assert_max_num_queries):
