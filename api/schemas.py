@@ -40,6 +40,12 @@ class GenerationIn(Schema):
     lora_scale: float | None = Field(None, description="LoRA scale, -1 to 3 (flux-dev-single-lora only).")
     megapixels: str | None = Field(None, description="`1` or `0.25`.")
     go_fast: bool | None = Field(None, description="Faster, slightly lower quality.")
+    reuse: bool = Field(
+        False,
+        description="When images you already have match this request exactly (same prompt, ignoring case "
+        "and spacing, model, aspect ratio, megapixels, LoRA and scale, go_fast and a fixed seed, in the "
+        "token's space, all stored), answer 200 with that generation (`reused`: true) and charge nothing.",
+    )
 
 
 class GenerationImageOut(Schema):
@@ -74,6 +80,9 @@ class GenerationOut(Schema):
     finished_at: datetime | None
     status_url: str
     images: list[GenerationImageOut]
+    reused: bool = Field(
+        False, description="An existing generation answered a request with `reuse`: nothing was charged."
+    )
 
 
 class ImageOut(Schema):

@@ -19,7 +19,7 @@ from generations.downloads import allowing_setting, is_allowed_image_host
 from generations.models import Generation, Image, ImageHost, ProviderPause
 from generations.pixeldojo import model_cost
 from teams.models import Team
-from teams.permissions import own_work_q, team_scope_q, visible_q
+from teams.permissions import team_scope_q, visible_q
 
 
 def generations_for_user(*, user) -> QuerySet[Generation]:
@@ -54,16 +54,17 @@ def get_image_for_user(*, user, code) -> Image:
 
 def reusable_generation(*, user, team: Team | None, fingerprint: str) -> Generation | None:
     """The newest finished generation with this reuse key whose images are all stored, in the space the
-    submission goes to, as the library scopes it: the team's work (``team``, for a member who may see it),
-    else the user's own work they still see. ``first_image_code`` is its first image's code. ``None`` for
-    an empty key (no fixed seed: never reused).
+    submission goes to, scoped as the library scopes it: the team's work (``team``, for a member who may
+    see it: nothing for anyone else, such as a member who was removed), else the user's personal work.
+    ``first_image_code`` is its first image's code. ``None`` for an empty key (no fixed seed: never reused).
 
-    One query, on the ``generation_fingerprint`` index (the user's memberships, once loaded per request, are
-    what ``own_work_q`` and ``team_scope_q`` check).
+    One query, on the ``generation_fingerprint`` index (the membership ``team_scope_q`` checks is loaded
+    once per user object, as every page does already).
     """
-    if not fingerprint:
+    if not fingerprint or not getattr(user, "is_authenticated", False):
         return None
-    scope = team_scope_q(user, team_id=team.id) if team is not None else own_work_q(user)
+    personal = Q(team__isnull=True, user_id=user.id)
+    scope = team_scope_q(user, team_id=team.id) if team is not None else personal
     images = Image.objects.filter(generation=OuterRef("pk"))
     unstored = images.exclude(status=Image.Status.STORED)
     return (

@@ -14,6 +14,4 @@ def generation_reuse(*, user, team: Team | None, generation: Generation, credits
     """Record that ``user``, submitting in ``team`` (or personal work) a request that would have cost
     ``credits``, took ``generation``'s images instead: nothing is queued or charged, and the credits pages
     count ``credits`` as saved by reuse."""
-    reuse_record(
-        user=user, team=team, credits=credits, generation_id=generation.id, model=generation.model
-    )
+    reuse_record(user=user, team=team, credits=credits, generation_id=generation.id, model=generation.model)
