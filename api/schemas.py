@@ -21,6 +21,10 @@ class ErrorOut(Schema):
     error: ErrorDetail
 
 
+# Fields of ``GenerationIn`` that are options of the API, not parameters of the prompt form.
+API_OPTIONS = frozenset({"reuse"})
+
+
 class GenerationIn(Schema):
     """PixelDojo's own parameter names, validated exactly as the prompt form validates them; any other
     parameter of the prompt form is accepted too (and anything else refused with 422)."""

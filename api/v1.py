@@ -28,6 +28,7 @@ from api.errors import ApiError, error_body
 from api.models import ApiToken, Scope
 from api.ratelimit import token_wait
 from api.schemas import (
+    API_OPTIONS,
     BudgetOut,
     CollectionImageOut,
     CollectionOut,
@@ -232,7 +233,7 @@ def _form_data(request: HttpRequest, payload: GenerationIn) -> dict[str, Any]:
     on to it as sent, so the form decides; anything the form does not know is refused (422).
     """
     data = {"model": DEFAULT_MODEL, "aspect_ratio": "16:9", "num_outputs": 1, "megapixels": "1"}
-    data.update(payload.model_dump(exclude_none=True, exclude={"reuse"}))
+    data.update(payload.model_dump(exclude_none=True, exclude=set(API_OPTIONS)))
     body = json.loads(request.body or b"{}")
     extra = {name: value for name, value in body.items() if name not in GenerationIn.model_fields}
     problems = {
