@@ -1,0 +1,206 @@
+"""Reuse lookup speed (issue 16): ``generations.selectors.reusable_generation`` over a 100,000-image team.
+
+    .venv/bin/python bench/reuse_lookup.py [--images 100000] [--lookups 500] [--keep] [--markdown FILE]
+
+* Creates the PostgreSQL database ``--database`` (default ``bench_reuse``) on 127.0.0.1:5432 afresh, migrates
+  it (``manage.py migrate`` with ``DATABASE_URL`` set), seeds one team of ``--images`` images with
+  ``tools/seeding.py`` (as ``bench/seed_library.py`` does: ~30 % of generations with a fixed seed, 8
+  members, a year of history), then gives the seeded rows their reuse keys with the back-fill the migration
+  runs (``generations.fingerprints.fingerprints_backfill``, timed) and ANALYZEs.
+* Times ``--lookups`` calls per scenario, in-process, as one member of the team (memberships loaded once, as
+  a request does): a key the team has (a finished generation, every image stored: it is found), a key
+  nobody has (a miss), and the team's key asked for in the member's personal space (scoped out). Each call
+  is one SQL query (checked); p50/p95/max in ms of the call (Python and SQL).
+* Prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the lookup, and exits 1 unless it uses the
+  ``generation_fingerprint`` index. Drops the database at the end unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from tools import benchkit  # noqa: E402
+
+TEAM = "Reuse Bench"
+INDEX = "generation_fingerprint"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--images", type=int, default=100_000, help="images in the team (100000)")
+    parser.add_argument("--lookups", type=int, default=500, help="timed lookups per scenario (500)")
+    parser.add_argument("--warmup", type=int, default=50, help="untimed lookups per scenario first (50)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (1)")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    benchkit.add_database_arguments(parser, default_database="bench_reuse")
+    return parser.parse_args(argv)
+
+
+def manage(*arguments: str) -> float:
+    """Run ``manage.py`` with this process's environment; return the wall time."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "manage.py", *arguments], cwd=PROJECT_ROOT, check=True)
+    return time.perf_counter() - started
+
+
+def drop_database(args: argparse.Namespace) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(
+        host=args.host, port=args.port, user=args.user, dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(args.database)))
+    benchkit.log(f"dropped database {args.database}")
+
+
+def time_lookups(lookup, keys: list[str], *, warmup: int) -> tuple[list[float], list[int], int]:
+    """(ms per call, SQL queries per call, calls that found a generation)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for key in keys[:warmup]:
+        lookup(key)
+    timings, queries, found = [], [], 0
+    for key in keys:
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            result = lookup(key)
+            timings.append((time.perf_counter() - started) * 1000)
+        queries.append(len(captured.captured_queries))
+        found += result is not None
+    return timings, queries, found
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    rng = random.Random(args.seed)
+    os.environ["DATABASE_URL"] = benchkit.ensure_database(
+        host=args.host, port=args.port, user=args.user, database=args.database, reseed=True
+    )
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pixelgallery.settings")
+    try:
+        return run(args, rng)
+    finally:
+        if not args.keep:
+            from django.apps import apps
+            from django.db import connections
+
+            if apps.ready:
+                connections.close_all()
+            drop_database(args)
+
+
+def run(args: argparse.Namespace, rng: random.Random) -> int:
+    benchkit.log("migrating: manage.py migrate")
+    migrate_seconds = manage("migrate", "--no-input", "-v", "0")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from generations.fingerprints import fingerprints_backfill
+    from generations.models import Generation, Image
+    from generations.selectors import reusable_generation
+    from teams.permissions import memberships_of
+    from tools.seeding import analyze, seed_library
+
+    benchkit.log(f"seeding {args.images:,} images into {TEAM!r}")
+    report = seed_library(
+        team_name=TEAM, images=args.images, seed=args.seed, run_analyze=False, progress=benchkit.log
+    )
+    started = time.perf_counter()
+    keyed = fingerprints_backfill(Generation)
+    backfill_seconds = time.perf_counter() - started
+    benchkit.log(f"back-fill: {keyed:,} generations keyed in {backfill_seconds:.1f} s")
+    analyze()
+
+    team, member = report.team, report.members[0]
+    memberships_of(member)  # loaded once per request, as every page does
+    generations = Generation.objects.filter(team=team).count()
+    images = Image.objects.filter(team=team).count()
+    stored_keys = list(
+        Generation.objects.filter(team=team, status="done")
+        .exclude(fingerprint="")
+        .exclude(images__status__in=["expired", "failed", "pending"])
+        .values_list("fingerprint", flat=True)
+        .distinct()
+    )
+    hits = [rng.choice(stored_keys) for _ in range(args.lookups)]
+    misses = [f"{rng.getrandbits(256):064x}" for _ in range(args.lookups)]
+
+    def in_team(key: str):
+        return reusable_generation(user=member, team=team, fingerprint=key)
+
+    def personal(key: str):
+        return reusable_generation(user=member, team=None, fingerprint=key)
+
+    scenarios = [
+        ("a key the team has (found)", in_team, hits),
+        ("a key nobody has (miss)", in_team, misses),
+        ("the team's key, personal space (scoped out)", personal, hits),
+    ]
+    rows = []
+    for name, lookup, keys in scenarios:
+        before = benchkit.CpuMeter(connection.connection.info.backend_pid)
+        sample = before.sample()
+        timings, queries, found = time_lookups(lookup, keys, warmup=args.warmup)
+        other = before.other_cores(sample, before.sample())
+        rows.append((name, timings, sorted(set(queries)), found, len(keys), other))
+        benchkit.log(f"{name}: p95 {benchkit.percentile(timings, 0.95):.2f} ms")
+
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        in_team(hits[0])
+    sql = captured.captured_queries[0]["sql"]
+    plan = benchkit.explain(sql)
+    uses_index = INDEX in plan
+
+    environment = benchkit.environment(commit=benchkit.commit(PROJECT_ROOT))
+    lines = [f"- {name}: {value}" for name, value in environment.items()]
+    lines += [
+        f"- data: team {TEAM!r}, {images:,} images, {generations:,} generations, {keyed:,} with a reuse key "
+        f"({len(stored_keys):,} distinct keys of finished generations with every image stored)",
+        f"- setup: migrate {migrate_seconds:.1f} s, seeding {report.seconds:.1f} s, back-fill of the keys "
+        f"{backfill_seconds:.1f} s",
+        "",
+        "| scenario | lookups | found | SQL queries per lookup | p50 ms | p95 ms | max ms "
+        "| other load (cores) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, timings, queries, found, count, other in rows:
+        lines.append(
+            f"| {name} | {count} | {found} | {', '.join(map(str, queries))} "
+            f"| {benchkit.percentile(timings, 0.5):.2f} | {benchkit.percentile(timings, 0.95):.2f} "
+            f"| {max(timings):.2f} | {other:.2f} |"
+        )
+    lines += ["", "```sql", sql, "```", "", "```", plan, "```"]
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+    if not uses_index:
+        print(f"FAIL: the lookup does not use the {INDEX} index", file=sys.stderr)
+        return 1
+    if any(queries != [1] for _, _, queries, *_ in rows if queries):
+        print("FAIL: a lookup took more than one query", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
