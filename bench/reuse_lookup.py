@@ -10,7 +10,8 @@
 * Times ``--lookups`` calls per scenario, in-process, as one member of the team (memberships loaded once, as
   a request does): a key the team has (a finished generation, every image stored: it is found), a key
   nobody has (a miss), and the team's key asked for in the member's personal space (scoped out). Each call
-  is one SQL query (checked); p50/p95/max in ms of the call (Python and SQL).
+  is one SQL query (checked); p50/p95/max in ms of the call (Python, the driver and PostgreSQL), and of
+  the query's execution in PostgreSQL alone (``EXPLAIN ANALYZE`` of up to 200 of the lookups' statements).
 * Prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the lookup, and exits 1 unless it uses the
   ``generation_fingerprint`` index. Drops the database at the end unless ``--keep``.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -32,6 +34,7 @@ from tools import benchkit  # noqa: E402
 
 TEAM = "Reuse Bench"
 INDEX = "generation_fingerprint"
+SERVER_SAMPLES = 200  # lookups per scenario whose execution in PostgreSQL is measured (EXPLAIN ANALYZE)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -66,22 +69,34 @@ def drop_database(args: argparse.Namespace) -> None:
     benchkit.log(f"dropped database {args.database}")
 
 
-def time_lookups(lookup, keys: list[str], *, warmup: int) -> tuple[list[float], list[int], int]:
-    """(ms per call, SQL queries per call, calls that found a generation)."""
+def time_lookups(lookup, keys: list[str], *, warmup: int) -> tuple[list[float], list[float], list[int], int]:
+    """(ms per call, ms of SQL per call as the driver saw it, SQL queries per call, calls that found a
+    generation)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     for key in keys[:warmup]:
         lookup(key)
-    timings, queries, found = [], [], 0
+    timings, statements, queries, found = [], [], [], 0
     for key in keys:
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
             result = lookup(key)
             timings.append((time.perf_counter() - started) * 1000)
         queries.append(len(captured.captured_queries))
+        statements += [query["sql"] for query in captured.captured_queries]
         found += result is not None
-    return timings, queries, found
+    return timings, server_times(statements[:SERVER_SAMPLES]), queries, found
+
+
+def server_times(statements: list[str]) -> list[float]:
+    """Each statement's execution time in PostgreSQL (``EXPLAIN ANALYZE``'s), in ms: the query's own cost,
+    apart from the client's and the scheduler's."""
+    times = []
+    for sql in statements:
+        found = re.search(r"Execution Time: ([0-9.]+) ms", benchkit.explain(sql))
+        times.append(float(found.group(1)) if found else float("nan"))
+    return times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,18 +172,20 @@ def run(args: argparse.Namespace, rng: random.Random) -> int:
     for name, lookup, keys in scenarios:
         before = benchkit.CpuMeter(connection.connection.info.backend_pid)
         sample = before.sample()
-        timings, queries, found = time_lookups(lookup, keys, warmup=args.warmup)
+        timings, sql_ms, queries, found = time_lookups(lookup, keys, warmup=args.warmup)
         other = before.other_cores(sample, before.sample())
-        rows.append((name, timings, sorted(set(queries)), found, len(keys), other))
+        rows.append((name, timings, sql_ms, sorted(set(queries)), found, len(keys), other))
         benchkit.log(f"{name}: p95 {benchkit.percentile(timings, 0.95):.2f} ms")
 
     from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as captured:
-        in_team(hits[0])
-    sql = captured.captured_queries[0]["sql"]
-    plan = benchkit.explain(sql)
-    uses_index = INDEX in plan
+    plans = []
+    for name, lookup in (("in the team", in_team), ("in the personal space", personal)):
+        with CaptureQueriesContext(connection) as captured:
+            lookup(hits[0])
+        sql = captured.captured_queries[0]["sql"]
+        plans.append((name, sql, benchkit.explain(sql)))
+    uses_index = all(INDEX in plan for _, _, plan in plans)
 
     environment = benchkit.environment(commit=benchkit.commit(PROJECT_ROOT))
     lines = [f"- {name}: {value}" for name, value in environment.items()]
@@ -179,16 +196,19 @@ def run(args: argparse.Namespace, rng: random.Random) -> int:
         f"{backfill_seconds:.1f} s",
         "",
         "| scenario | lookups | found | SQL queries per lookup | p50 ms | p95 ms | max ms "
-        "| other load (cores) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| in PostgreSQL p50 ms "
+        "| in PostgreSQL p95 ms | other load (cores) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, timings, queries, found, count, other in rows:
+    for name, timings, sql_ms, queries, found, count, other in rows:
         lines.append(
             f"| {name} | {count} | {found} | {', '.join(map(str, queries))} "
             f"| {benchkit.percentile(timings, 0.5):.2f} | {benchkit.percentile(timings, 0.95):.2f} "
-            f"| {max(timings):.2f} | {other:.2f} |"
+            f"| {max(timings):.2f} | {benchkit.percentile(sql_ms, 0.5):.3f} "
+            f"| {benchkit.percentile(sql_ms, 0.95):.3f} | {other:.2f} |"
         )
-    lines += ["", "```sql", sql, "```", "", "```", plan, "```"]
+    for name, sql, plan in plans:
+        lines += ["", f"The lookup {name}:", "", "```sql", sql, "```", "", "```", plan, "```"]
     text = "\n".join(lines)
     print(text)
     if args.markdown:
@@ -196,7 +216,7 @@ def run(args: argparse.Namespace, rng: random.Random) -> int:
     if not uses_index:
         print(f"FAIL: the lookup does not use the {INDEX} index", file=sys.stderr)
         return 1
-    if any(queries != [1] for _, _, queries, *_ in rows if queries):
+    if any(queries != [1] for _, _, _, queries, *_ in rows):
         print("FAIL: a lookup took more than one query", file=sys.stderr)
         return 1
     return 0
