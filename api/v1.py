@@ -53,6 +53,7 @@ from credits.amounts import tidy
 from generations import thumbnails
 from generations.forms import DEFAULT_MODEL, GenerationForm
 from generations.models import Generation, Image
+from generations.pixeldojo import MODELS
 from generations.services import SubmissionRefused
 from generations.views import _serve
 from library import selectors as library_selectors
@@ -291,6 +292,11 @@ def generation_create(
         return _invalid_fields(request, invalid.fields)
     if not form.is_valid():
         return _invalid_fields(request, form.errors)
+    if form.catalogue_choice is not None:  # made as a PixelDojo job, with parameters only the form offers
+        message = f"{form.catalogue_choice.name} is offered on the prompt form; the API submits " + (
+            "the POST /flux models: " + ", ".join(MODELS) + "."
+        )
+        return _invalid_fields(request, {"model": [message]})
     if payload.reuse:
         found = api_generation_reuse(token=token, fingerprint=form.fingerprint(), credits=form.price().total)
         if found is not None:
