@@ -5,11 +5,13 @@
 * Creates the PostgreSQL database ``--database`` (default ``bench_reuse``) on 127.0.0.1:5432 afresh, migrates
   it (``manage.py migrate`` with ``DATABASE_URL`` set), seeds one team of ``--images`` images with
   ``tools/seeding.py`` (as ``bench/seed_library.py`` does: ~30 % of generations with a fixed seed, 8
-  members, a year of history), then gives the seeded rows their reuse keys with the back-fill the migration
+  members, a year of history), moves every fifth generation (and its images) to its author's personal
+  space, then gives the seeded rows their reuse keys with the back-fill the migration
   runs (``generations.fingerprints.fingerprints_backfill``, timed) and ANALYZEs.
 * Times ``--lookups`` calls per scenario, in-process, as one member of the team (memberships loaded once, as
   a request does): a key the team has (a finished generation, every image stored: it is found), a key
-  nobody has (a miss), and the team's key asked for in the member's personal space (scoped out). Each call
+  nobody has (a miss), a key of the member's own personal work in the personal space (found), and the
+  team's key asked for in the member's personal space (scoped out). Each call
   is one SQL query (checked); p50/p95/max in ms of the call (Python, the driver and PostgreSQL), and of
   the query's execution in PostgreSQL alone (``EXPLAIN ANALYZE`` of up to 200 of the lookups' statements).
 * Prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the lookup, and exits 1 unless it uses the
@@ -34,6 +36,7 @@ from tools import benchkit  # noqa: E402
 
 TEAM = "Reuse Bench"
 INDEX = "generation_fingerprint"
+PERSONAL_EVERY = 5  # every fifth generation is moved to its author's personal space
 SERVER_SAMPLES = 200  # lookups per scenario whose execution in PostgreSQL is measured (EXPLAIN ANALYZE)
 
 
@@ -137,6 +140,15 @@ def run(args: argparse.Namespace, rng: random.Random) -> int:
     report = seed_library(
         team_name=TEAM, images=args.images, seed=args.seed, run_analyze=False, progress=benchkit.log
     )
+    with connection.cursor() as cursor:  # a fifth of the work becomes its authors' personal work
+        cursor.execute(
+            "UPDATE generations_generation SET team_id = NULL WHERE team_id = %s AND id %% %s = 0",
+            [report.team.id, PERSONAL_EVERY],
+        )
+        cursor.execute(
+            "UPDATE generations_image SET team_id = NULL WHERE team_id = %s AND generation_id %% %s = 0",
+            [report.team.id, PERSONAL_EVERY],
+        )
     started = time.perf_counter()
     keyed = fingerprints_backfill(Generation)
     backfill_seconds = time.perf_counter() - started
@@ -145,16 +157,20 @@ def run(args: argparse.Namespace, rng: random.Random) -> int:
 
     team, member = report.team, report.members[0]
     memberships_of(member)  # loaded once per request, as every page does
-    generations = Generation.objects.filter(team=team).count()
-    images = Image.objects.filter(team=team).count()
-    stored_keys = list(
-        Generation.objects.filter(team=team, status="done")
+    generations = Generation.objects.count()
+    images = Image.objects.count()
+    personal_images = Image.objects.filter(team__isnull=True).count()
+    reusable = (
+        Generation.objects.filter(status="done")
         .exclude(fingerprint="")
         .exclude(images__status__in=["expired", "failed", "pending"])
-        .values_list("fingerprint", flat=True)
-        .distinct()
+    )
+    stored_keys = list(reusable.filter(team=team).values_list("fingerprint", flat=True).distinct())
+    own_keys = list(
+        reusable.filter(team__isnull=True, user=member).values_list("fingerprint", flat=True).distinct()
     )
     hits = [rng.choice(stored_keys) for _ in range(args.lookups)]
+    own_hits = [rng.choice(own_keys) for _ in range(args.lookups)]
     misses = [f"{rng.getrandbits(256):064x}" for _ in range(args.lookups)]
 
     def in_team(key: str):
@@ -166,6 +182,7 @@ def run(args: argparse.Namespace, rng: random.Random) -> int:
     scenarios = [
         ("a key the team has (found)", in_team, hits),
         ("a key nobody has (miss)", in_team, misses),
+        ("a key of the member's own, personal space (found)", personal, own_hits),
         ("the team's key, personal space (scoped out)", personal, hits),
     ]
     rows = []
@@ -180,9 +197,12 @@ def run(args: argparse.Namespace, rng: random.Random) -> int:
     from django.test.utils import CaptureQueriesContext
 
     plans = []
-    for name, lookup in (("in the team", in_team), ("in the personal space", personal)):
+    for name, lookup, key in (
+        ("in the team", in_team, hits[0]),
+        ("in the personal space", personal, own_hits[0]),
+    ):
         with CaptureQueriesContext(connection) as captured:
-            lookup(hits[0])
+            lookup(key)
         sql = captured.captured_queries[0]["sql"]
         plans.append((name, sql, benchkit.explain(sql)))
     uses_index = all(INDEX in plan for _, _, plan in plans)
@@ -190,8 +210,10 @@ def run(args: argparse.Namespace, rng: random.Random) -> int:
     environment = benchkit.environment(commit=benchkit.commit(PROJECT_ROOT))
     lines = [f"- {name}: {value}" for name, value in environment.items()]
     lines += [
-        f"- data: team {TEAM!r}, {images:,} images, {generations:,} generations, {keyed:,} with a reuse key "
-        f"({len(stored_keys):,} distinct keys of finished generations with every image stored)",
+        f"- data: {images:,} images ({personal_images:,} of them personal work of the team's "
+        f"{len(report.members)} members, the rest in team {TEAM!r}), {generations:,} generations, {keyed:,} "
+        f"with a reuse key ({len(stored_keys):,} distinct keys of the team's finished generations with every "
+        f"image stored; {len(own_keys):,} of the timed member's personal ones)",
         f"- setup: migrate {migrate_seconds:.1f} s, seeding {report.seconds:.1f} s, back-fill of the keys "
         f"{backfill_seconds:.1f} s",
         "",
