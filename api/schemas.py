@@ -24,6 +24,10 @@ class ErrorOut(Schema):
     error: ErrorDetail
 
 
+# Fields of ``GenerationIn`` that are options of the API, not parameters of the prompt form.
+API_OPTIONS = frozenset({"reuse"})
+
+
 class GenerationIn(Schema):
     """PixelDojo's own parameter names, validated exactly as the prompt form validates them; any other
     parameter of the prompt form is accepted too (and anything else refused with 422)."""
@@ -73,6 +77,12 @@ class GenerationIn(Schema):
         description="The code of the image this remixes (one this token can read; else 422): recorded as "
         "the generation's `remixed_from`, and the image page and `family` filter show the family.",
     )
+    reuse: bool = Field(
+        False,
+        description="When images you already have match this request exactly (same prompt, ignoring case "
+        "and spacing, model, aspect ratio, megapixels, LoRA and scale, go_fast and a fixed seed, in the "
+        "token's space, all stored), answer 200 with that generation (`reused`: true) and charge nothing.",
+    )
 
 
 class GenerationImageOut(Schema):
@@ -110,6 +120,9 @@ class GenerationOut(Schema):
     finished_at: datetime | None
     status_url: str
     images: list[GenerationImageOut]
+    reused: bool = Field(
+        False, description="An existing generation answered a request with `reuse`: nothing was charged."
+    )
 
 
 class ImageOut(Schema):

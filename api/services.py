@@ -11,6 +11,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
@@ -22,7 +23,8 @@ from api.errors import ApiError
 from api.models import ApiToken, IdempotencyKey, Scope
 from generations.models import Generation, Image
 from generations.pixeldojo import GenerationRequest
-from generations.services import generation_submit
+from generations.selectors import reusable_generation
+from generations.services import generation_reuse, generation_submit
 from teams.models import Team
 from teams.permissions import role_in
 
@@ -170,6 +172,16 @@ def _earlier(token: ApiToken, key: str, fingerprint: str) -> Generation | None:
             "This Idempotency-Key was used for a request with other parameters; use a new key.",
         )
     return row.generation
+
+
+def api_generation_reuse(*, token: ApiToken, fingerprint: str, credits: Decimal) -> Generation | None:
+    """The generation in the token's space that already holds what a request with this reuse key asks for,
+    recorded as reused (``credits``, what the request would have cost, saved; nothing charged); ``None``
+    when there is none (the request is then submitted as usual)."""
+    generation = reusable_generation(user=token.user, team=token.team, fingerprint=fingerprint)
+    if generation is not None:
+        generation_reuse(user=token.user, team=token.team, generation=generation, credits=credits)
+    return generation
 
 
 def idempotency_keys_forget_old() -> int:

@@ -28,6 +28,7 @@ from api.errors import ApiError, error_body
 from api.models import ApiToken, Scope
 from api.ratelimit import token_wait
 from api.schemas import (
+    API_OPTIONS,
     BudgetOut,
     CollectionImageOut,
     CollectionOut,
@@ -45,7 +46,7 @@ from api.schemas import (
     TagsIn,
     TagsOut,
 )
-from api.services import api_generation_submit, token_authenticate
+from api.services import api_generation_reuse, api_generation_submit, token_authenticate
 from credits import hooks as credit_hooks
 from credits import selectors as credit_selectors
 from credits.amounts import tidy
@@ -235,7 +236,7 @@ def _form_data(request: HttpRequest, payload: GenerationIn) -> dict[str, Any]:
     on to it as sent, so the form decides; anything the form does not know is refused (422).
     """
     data = {"model": DEFAULT_MODEL, "aspect_ratio": "16:9", "num_outputs": 1, "megapixels": "1"}
-    data.update(payload.model_dump(exclude_none=True))
+    data.update(payload.model_dump(exclude_none=True, exclude=set(API_OPTIONS)))
     body = json.loads(request.body or b"{}")
     extra = {name: value for name, value in body.items() if name not in GenerationIn.model_fields}
     problems = {
@@ -264,7 +265,7 @@ class FormInvalid(Exception):
 @api.post(
     "/generations",
     auth=GENERATE,
-    response={202: GenerationOut, 409: ErrorOut, **ERRORS},
+    response={200: GenerationOut, 202: GenerationOut, 409: ErrorOut, **ERRORS},
     url_name="generation_create",
     summary="Submit a prompt",
 )
@@ -279,7 +280,10 @@ def generation_create(
     ),
 ):
     """Queue a generation in the token's team (or personal space), exactly as the prompt form does: same
-    validation, role, budgets and pause. Answers 202 with the generation; poll its `status_url`."""
+    validation, role, budgets and pause. Answers 202 with the generation; poll its `status_url`.
+
+    With `reuse: true`, a finished generation of the token's space that asked for exactly this (with a
+    fixed seed) and whose images are all stored answers instead: 200, `reused: true`, nothing charged."""
     token = _token(request)
     refusal = role_refusal(token.user, Action.GENERATE, team=token.team)
     if refusal is not None:
@@ -302,6 +306,11 @@ def generation_create(
         except Http404:
             message = "No image with this code in this token's library: it cannot be remixed here."
             return _invalid_fields(request, {"remix_of": [message]})
+    if payload.reuse:
+        found = api_generation_reuse(token=token, fingerprint=form.fingerprint(), credits=form.price().total)
+        if found is not None:
+            generation = selectors.generation_for_token(token=token, code=found.code)
+            return Status(200, {**_generation_out(request, generation), "reused": True})
     try:
         generation, _ = api_generation_submit(
             token=token,

@@ -223,6 +223,47 @@ class BudgetAlert(models.Model):
         return self.kind == self.Kind.FORECAST
 
 
+class Reuse(models.Model):
+    """Someone was offered images they already had and took them instead of paying again: nothing was
+    charged, and ``credits`` is the price that submission would have cost (what the reuse saved).
+
+    Not a ledger row (it is no spend), but append-only like one. ``generation_id`` is the reused
+    generation's id as a plain number: credits does not depend on generations.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The team the submission was made in; empty for personal work.",
+    )
+    generation_id = models.BigIntegerField(help_text="The generation reused (its id).")
+    model = models.CharField(max_length=64, blank=True)
+    credits = credits_field(help_text="What the submission would have cost: the credits saved.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "created_at"], include=["credits"], name="reuse_user_created"),
+            models.Index(fields=["team", "created_at"], include=["credits"], name="reuse_team_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(credits__gte=0), name="reuse_credits_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"reuse of generation {self.generation_id}: {self.credits} saved ({self.user_id})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Reuses are append-only.")
+        super().save(*args, **kwargs)
+
+
 class ProviderBalance(models.Model):
     """The account balance PixelDojo reported (``credits_remaining``) with an answer: one row per report.
 

@@ -17,7 +17,15 @@ from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from credits.amounts import ZERO, rough, tidy
-from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry, ProviderBalance
+from credits.models import (
+    Budget,
+    BudgetAlert,
+    DailyPromptSpend,
+    DailySpend,
+    LedgerEntry,
+    ProviderBalance,
+    Reuse,
+)
 from pixelgallery.caching import remembered
 from pixelgallery.moments import day_text
 from teams.models import ROLE_RANK, Membership, Role
@@ -55,6 +63,16 @@ def credits_for_image(*, image_id: int) -> Decimal:
 def credits_for_generation(*, generation_id: int) -> Decimal:
     """Credits charged for a generation's images so far (net of refunds), without trailing zeros."""
     rows = LedgerEntry.objects.filter(generation_id=generation_id).aggregate(total=Sum("credits"))
+    return tidy(rows["total"] or ZERO)
+
+
+def credits_saved_by_reuse(*, since: date, user_id: int | None = None, team_id: int | None = None) -> Decimal:
+    """Credits saved since ``since`` by taking images already there instead of paying again: by the user
+    (in every space), or in the team (one query on an index that holds the credits)."""
+    if (user_id is None) == (team_id is None):
+        raise ValueError("Pass a user or a team.")
+    who = {"user_id": user_id} if user_id is not None else {"team_id": team_id}
+    rows = Reuse.objects.filter(created_at__gte=day_start(since), **who).aggregate(total=Sum("credits"))
     return tidy(rows["total"] or ZERO)
 
 

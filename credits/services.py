@@ -16,7 +16,15 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from credits.amounts import credits_label, exact, format_credits, split
-from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry, ProviderBalance
+from credits.models import (
+    Budget,
+    BudgetAlert,
+    DailyPromptSpend,
+    DailySpend,
+    LedgerEntry,
+    ProviderBalance,
+    Reuse,
+)
 from credits.selectors import (
     Forecast,
     budget_forecast,
@@ -281,6 +289,18 @@ def budget_check_submission(*, team, user, credits: Decimal, reserved: ReservedC
 
 
 # --- What PixelDojo reports -----------------------------------------------------------------------------
+
+
+def reuse_record(*, user, team, credits: Decimal, generation_id: int, model: str = "") -> Reuse:
+    """Record that ``user`` (in ``team``, or personal work) took generation ``generation_id``'s images
+    instead of paying ``credits`` for new ones: nothing is charged; the credits pages count it as saved."""
+    return Reuse.objects.create(
+        user=user,
+        team=team,
+        generation_id=generation_id,
+        model=model[:64],
+        credits=_charge_amount(credits),
+    )
 
 
 def provider_balance_record(*, credits: Decimal, reported_at=None) -> ProviderBalance:

@@ -58,6 +58,7 @@ def mine(request: HttpRequest) -> HttpResponse:
         ),
         "quota": hooks.quota_state(),
         "balance": selectors.provider_balance_latest(),
+        "saved": selectors.credits_saved_by_reuse(user_id=request.user.id, since=periods.month),
         "team": team,
         "can_manage_team": team is not None and can(request.user, Action.MANAGE_MEMBERS, team_id=team.id),
     }
@@ -129,6 +130,7 @@ def _dashboard(
         "quota": hooks.quota_state(),
         "balance": selectors.provider_balance_latest(),
         "month": periods.month,
+        "saved": selectors.credits_saved_by_reuse(team_id=team.id, since=periods.month),
         "budget_form": budget_form or BudgetForm(memberships=memberships, team_name=team.name, former=former),
         "top_up_form": top_up_form or TopUpForm(),
         "export_form": ExportForm(initial={"from": periods.month, "to": periods.today}),

@@ -23,6 +23,7 @@ from generations.catalogue import (
     requested_megapixels,
     validation_errors,
 )
+from generations.models import Generation
 from generations.pixeldojo import (
     ASPECT_RATIOS,
     LORA_MODEL,
@@ -275,6 +276,12 @@ class GenerationForm(forms.Form):
             megapixels=data.get("megapixels") or None,
             go_fast=True if data.get("go_fast") else None,
         )
+
+    def fingerprint(self) -> str:
+        """The reuse key of what valid data asks for (``""`` without a fixed seed: never reused)."""
+        if (choice := self.catalogue_choice) is not None:
+            return Generation.job_fingerprint_for(model=choice.api_id, job_input=self.catalogue_payload())
+        return Generation.fingerprint_for(self.to_request())
 
     def price(self) -> Price:
         """The price of the model and number of images chosen now: as submitted (also when the form has

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,10 +17,11 @@ from django.template.loader import render_to_string
 from django.utils.formats import localize
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
+from credits.amounts import credits_label
 from credits.selectors import header_credits_spent
 from generations import selectors, services, thumbnails
-from generations.forms import GenerationForm
-from generations.models import Image
+from generations.forms import GenerationForm, Price
+from generations.models import Generation, Image
 from generations.serving import serve_stored_file as _serve
 from teams.active import active_team
 from teams.permissions import Action, role_refusal
@@ -45,32 +47,40 @@ def _generate_page(request: HttpRequest) -> HttpResponse:
     """The gallery page at this address: a valid submission is queued (back to the gallery); a refused or
     invalid one comes back here with its errors and values. Those who may not generate in the active team
     are told why instead of being offered the form. A remix records its parent image when the user may see
-    it (``remix_of``); otherwise it is an ordinary submission."""
+    it (``remix_of``); otherwise it is an ordinary submission.
+
+    A submission asking for images the user already has (same reuse key, in the space it goes to) is not
+    queued: the page comes back with its values and an offer, to open those (``reuse=<code>``: recorded as
+    credits saved, then their page) or to generate again (``confirm_new=1``: queued as usual).
+    """
     team = active_team(request)
     initial = _remix_initial(request) if request.method == "GET" else None
     form = GenerationForm(request.POST or None, initial=initial)
+    refusal = role_refusal(request.user, Action.GENERATE, team=team)
+    offer = None
     if request.method == "POST" and form.is_valid():
-        parent = selectors.remix_parent_for_user(user=request.user, code=form.cleaned_data["remix_of"])
-        try:
-            if (choice := form.catalogue_choice) is not None:
-                generation = services.catalogue_generation_submit(
-                    user=request.user,
-                    model=choice.api_id,
-                    payload=form.catalogue_payload(),
-                    team=team,
-                    remix_of=parent,
-                )
-            else:
-                generation = services.generation_submit(
-                    user=request.user, params=form.to_request(), team=team, remix_of=parent
-                )
-        except services.SubmissionRefused as refused:
-            form.add_error(None, str(refused))
-        else:
-            messages.success(
-                request, f"Queued: “{generation.prompt[:60]}”. Images appear below as they arrive."
+        if refusal is None and request.POST.get("confirm_new") != "1":
+            offer = _reuse_offer(request, form, team)
+        if offer is not None and request.POST.get("reuse") == str(offer.generation.code):
+            services.generation_reuse(
+                user=request.user, team=team, generation=offer.generation, credits=offer.price.total
             )
-            return redirect("gallery")
+            messages.success(
+                request,
+                f"Opened the images you already had; nothing was charged "
+                f"({credits_label(offer.price.total)} saved).",
+            )
+            return redirect("generation_detail", code=offer.generation.code)
+        if offer is None:
+            try:
+                generation = _submit(request, form, team)
+            except services.SubmissionRefused as refused:
+                form.add_error(None, str(refused))
+            else:
+                messages.success(
+                    request, f"Queued: “{generation.prompt[:60]}”. Images appear below as they arrive."
+                )
+                return redirect("gallery")
     page = Paginator(selectors.generations_for_user(user=request.user), GALLERY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -78,9 +88,43 @@ def _generate_page(request: HttpRequest) -> HttpResponse:
         "page": page,
         "form": form,
         "team": team,
-        "generate_refusal": role_refusal(request.user, Action.GENERATE, team=team),
+        "generate_refusal": refusal,
+        "reuse_offer": offer,
     }
     return render(request, "generations/gallery.html", context)
+
+
+@dataclass(frozen=True)
+class ReuseOffer:
+    """Images the user already has for this submission, and what generating them again would cost."""
+
+    generation: Generation  # with ``first_image_code``
+    price: Price
+
+    @property
+    def price_text(self) -> str:
+        """``6 credits``: what generating again costs."""
+        return credits_label(self.price.total)
+
+
+def _reuse_offer(request: HttpRequest, form: GenerationForm, team) -> ReuseOffer | None:
+    generation = selectors.reusable_generation(user=request.user, team=team, fingerprint=form.fingerprint())
+    return ReuseOffer(generation=generation, price=form.price()) if generation is not None else None
+
+
+def _submit(request: HttpRequest, form: GenerationForm, team) -> Generation:
+    """Queue the form's request (a catalogue model's as a job), recording the remixed image when the user
+    may see it."""
+    parent = selectors.remix_parent_for_user(user=request.user, code=form.cleaned_data["remix_of"])
+    if (choice := form.catalogue_choice) is not None:
+        return services.catalogue_generation_submit(
+            user=request.user,
+            model=choice.api_id,
+            payload=form.catalogue_payload(),
+            team=team,
+            remix_of=parent,
+        )
+    return services.generation_submit(user=request.user, params=form.to_request(), team=team, remix_of=parent)
 
 
 def _remix_initial(request: HttpRequest) -> dict:

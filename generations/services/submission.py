@@ -49,7 +49,13 @@ def generation_submit(
             f"{absolute_text(pause.paused_at)}. It resumes at {absolute_text(pause.paused_until)} or when "
             f"an operator resumes it. Nothing was queued or charged."
         )
-    generation = Generation(user=user, team=team, **Generation.fields_for(params), **lineage)
+    generation = Generation(
+        user=user,
+        team=team,
+        fingerprint=Generation.fingerprint_for(params),
+        **Generation.fields_for(params),
+        **lineage,
+    )
     unit = unit_price(model=generation.model, params=params.to_payload())
     generation.price = generation.num_outputs * unit  # reserved until answered
     with transaction.atomic():
@@ -139,6 +145,7 @@ def catalogue_generation_submit(
         seed=seed if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63 else None,
         aspect_ratio=aspect if isinstance(aspect, str) and len(aspect) <= 8 else "",
         job_input=dict(payload),
+        fingerprint=Generation.job_fingerprint_for(model=model, job_input=payload),
         price=count * unit_price(model=model, params=payload),
         **lineage,
     )

@@ -296,12 +296,14 @@ def test_openapi_document_and_docs_need_no_token_and_no_cdn(client):
 
 
 def test_the_api_names_the_forms_parameters_and_passes_any_other_form_field_on():
-    """``GenerationIn`` documents form fields only; a field the form gains later (e.g. a new model's
-    parameter) reaches the form as sent, while a name the form does not know is refused."""
-    from api.schemas import GenerationIn
+    """``GenerationIn`` documents form fields only (besides the API's own options, such as ``reuse``); a
+    field the form gains later (e.g. a new model's parameter) reaches the form as sent, while a name the
+    form does not know is refused."""
+    from api.schemas import API_OPTIONS, GenerationIn
     from generations.forms import GenerationForm
 
-    assert set(GenerationIn.model_fields) <= set(GenerationForm.base_fields)
+    assert "reuse" in API_OPTIONS
+    assert set(GenerationIn.model_fields) - API_OPTIONS <= set(GenerationForm.base_fields)
     assert GenerationIn.model_json_schema().get("additionalProperties") is True
 
 
