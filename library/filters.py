@@ -27,11 +27,12 @@ class LibraryFilters:
     tag: str = ""
     favourite: bool = False
     sort: str = "newest"
+    collapse: bool = False  # near-duplicates of a page folded into one tile (``selectors_similar``)
 
     @property
     def active(self) -> bool:
-        """Whether anything narrows the library (sorting does not)."""
-        return any(value for name, value in self.__dict__.items() if name != "sort")
+        """Whether anything narrows the library (sorting and collapsing do not)."""
+        return any(value for name, value in self.__dict__.items() if name not in ("sort", "collapse"))
 
 
 class LibraryFilterForm(forms.Form):
@@ -50,6 +51,7 @@ class LibraryFilterForm(forms.Form):
     tag = forms.CharField(required=False, max_length=MAX_TAG_LENGTH)
     favourite = forms.BooleanField(required=False, label="Favourites only")
     sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
+    collapse = forms.BooleanField(required=False, label="Collapse near-duplicates")
 
     def clean_q(self) -> str:
         return " ".join(self.cleaned_data["q"].split())
@@ -79,4 +81,5 @@ class LibraryFilterForm(forms.Form):
             tag=data.get("tag") or "",
             favourite=bool(data.get("favourite")),
             sort=data.get("sort") or "newest",
+            collapse=bool(data.get("collapse")),
         )
