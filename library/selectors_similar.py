@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 
 from generations.models import Image
 from generations.similarity import BANDS, SIMILAR_DISTANCE, band_probes, clusters, distance
+from library.selectors import TILE_UNUSED
 from teams.permissions import team_scope_q
 
 SIMILAR_SHOWN = 8  # nearest images on an image's page
@@ -50,7 +51,7 @@ def nearest_ids(
 ) -> list[tuple[int, int]]:
     """``(distance, id)`` of the images in ``scope`` within ``radius`` bits of ``phash``, nearest first (ties:
     the older id first), at most ``limit``; one query."""
-    rows = band_candidates(scope, phash, radius).exclude(id=exclude_id).values_list("id", "phash")
+    rows = band_candidates(scope, phash, radius).exclude(id=exclude_id).order_by().values_list("id", "phash")
     near = sorted((d, image_id) for image_id, other in rows if (d := distance(phash, other)) <= radius)
     return near[:limit] if limit is not None else near
 
@@ -64,7 +65,7 @@ def similar_images(*, user, image: Image, limit: int = SIMILAR_SHOWN) -> list[Si
     near = nearest_ids(_space_q(user, image), image.phash, limit=limit, exclude_id=image.id)
     if not near:
         return []
-    found = Image.objects.select_related("generation").defer("search_document", "generation__provider_answer")
+    found = Image.objects.select_related("generation").defer(*TILE_UNUSED).order_by()
     by_id = found.in_bulk([image_id for _, image_id in near])
     return [SimilarImage(by_id[image_id], d) for d, image_id in near if image_id in by_id]
 
