@@ -10,6 +10,7 @@ from tests.browser import log_in
 from tests.library.factories import make_image, make_team
 from tests.library.test_library_browser import switch_to
 from tests.library.test_similar import sandbox_picture, store_picture
+from tests.project.test_every_page_browser import blocking_violations, overflow
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,3 +55,12 @@ def test_the_image_page_shows_the_similar_strip_and_the_library_collapses_them(p
     expect(page).to_have_url(f"{live_server.url}{reverse('team_library')}?collapse=1")
     page.get_by_test_id("collapse-off").click()
     expect(page.get_by_test_id("tile")).to_have_count(4)
+
+    # Both fit a phone and pass axe-core (serious and critical rules) in light and dark.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in (reverse("image_detail", args=[foxes[0].code]), f"{reverse('team_library')}?collapse=1"):
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            page.goto(f"{live_server.url}{path}")
+            assert overflow(page) is None, (path, scheme)
+            assert blocking_violations(page) == [], (path, scheme)
