@@ -10,6 +10,9 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+from generations.forms import MAX_SEED
+from generations.pixeldojo import ASPECT_RATIOS, MAX_OUTPUTS, MEGAPIXELS, MODELS
+
 
 class ErrorDetail(Schema):
     code: str = Field(description="Stable, machine-readable reason, e.g. `token_expired`, `not_found`.")
@@ -27,19 +30,49 @@ class GenerationIn(Schema):
 
     model_config = ConfigDict(extra="allow")
 
-    prompt: str = Field(description="Describe the image you want (at most 2000 characters).")
-    model: str | None = Field(None, description="A PixelDojo model (default `flux-pro`).")
-    aspect_ratio: str | None = Field(None, description="For example `1:1`, `16:9` (default).")
-    num_outputs: int | None = Field(None, description="Number of images, 1 to 4 (default 1).")
+    # The form validates; the document states the same bounds (enums, ranges) so that clients and
+    # generated tests can tell a valid request before sending it.
+    prompt: str = Field(
+        description="Describe the image you want (at most 2000 characters).",
+        json_schema_extra={"minLength": 1, "maxLength": 2000, "pattern": r"\S"},
+    )
+    model: str | None = Field(
+        None,
+        description="A PixelDojo model (default `flux-pro`).",
+        json_schema_extra={"enum": [*MODELS, None]},
+    )
+    aspect_ratio: str | None = Field(
+        None,
+        description="For example `1:1`, `16:9` (default).",
+        json_schema_extra={"enum": [*ASPECT_RATIOS, None]},
+    )
+    num_outputs: int | None = Field(
+        None,
+        description="Number of images, 1 to 4 (default 1).",
+        json_schema_extra={"minimum": 1, "maximum": MAX_OUTPUTS},
+    )
     seed: int | None = Field(
-        None, description="Same seed and prompt give the same image; -1 or none: random."
+        None,
+        description="Same seed and prompt give the same image; -1 or none: random.",
+        json_schema_extra={"minimum": -1, "maximum": MAX_SEED},
     )
     lora_weights: str | None = Field(
         None, description="URL of Flux LoRA weights (flux-dev-single-lora only)."
     )
-    lora_scale: float | None = Field(None, description="LoRA scale, -1 to 3 (flux-dev-single-lora only).")
-    megapixels: str | None = Field(None, description="`1` or `0.25`.")
+    lora_scale: float | None = Field(
+        None,
+        description="LoRA scale, -1 to 3 (flux-dev-single-lora only).",
+        json_schema_extra={"minimum": -1, "maximum": 3},
+    )
+    megapixels: str | None = Field(
+        None, description="`1` or `0.25`.", json_schema_extra={"enum": [*MEGAPIXELS, None]}
+    )
     go_fast: bool | None = Field(None, description="Faster, slightly lower quality.")
+    remix_of: UUID | None = Field(
+        None,
+        description="The code of the image this remixes (one this token can read; else 422): recorded as "
+        "the generation's `remixed_from`, and the image page and `family` filter show the family.",
+    )
 
 
 class GenerationImageOut(Schema):
@@ -70,6 +103,9 @@ class GenerationOut(Schema):
         description="Credits reserved at submission (images times the model's cost)."
     )
     team: UUID | None
+    remixed_from: UUID | None = Field(
+        description="The image it remixes; null when it remixes none, or one this token cannot read."
+    )
     created_at: datetime
     finished_at: datetime | None
     status_url: str
@@ -90,6 +126,9 @@ class ImageOut(Schema):
     size_bytes: int | None
     author: str
     team: UUID | None
+    remixed_from: UUID | None = Field(
+        description="The image its generation remixes; null when none, or one this token cannot read."
+    )
     favourite: bool
     created_at: datetime
     stored_at: datetime | None

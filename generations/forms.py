@@ -7,6 +7,7 @@ and what it sends is validated against that schema before anything is submitted.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -168,6 +169,9 @@ class GenerationForm(forms.Form):
     lora_scale = forms.FloatField(
         required=False, min_value=-1.0, max_value=3.0, label="LoRA scale", help_text="Default 0.7."
     )
+    # The image a remix link opened the form from (``?remix=<image>``): carried to the submission, which
+    # records it as the parent if the user may see it. Anything else here is ignored, never an error.
+    remix_of = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, menu: ModelMenu | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -207,6 +211,12 @@ class GenerationForm(forms.Form):
         if not prompt:
             raise forms.ValidationError("Describe the image you want.")
         return prompt
+
+    def clean_remix_of(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(self.cleaned_data.get("remix_of") or "")
+        except ValueError:
+            return None
 
     def clean_megapixels(self) -> str:
         value = self.cleaned_data.get("megapixels") or "1"

@@ -123,6 +123,24 @@ class Generation(models.Model):
         null=True, blank=True, help_text="When the job is polled next (the sweeper resumes it if missed)."
     )
 
+    # Remix lineage: the image this generation remixed (kept while that image exists), and its family's key,
+    # the id of the generation at the top of the chain (its own id for a generation that remixed nothing).
+    # The key is a plain number, not a foreign key: a family stays one family when its root is deleted.
+    remixed_from = models.ForeignKey(
+        "Image",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="remixes",
+        help_text="The image it was remixed from (empty: not a remix, or that image was deleted).",
+    )
+    family_root = models.BigIntegerField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Id of the generation its remix chain starts at (its own id when it remixed nothing).",
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

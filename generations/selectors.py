@@ -3,6 +3,7 @@ reports that budgets and the credits pages count, and what operators check."""
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +50,14 @@ def get_image_for_user(*, user, code) -> Image:
     if image is None:
         raise Http404("No such image.")
     return image
+
+
+def remix_parent_for_user(*, user, code: uuid.UUID | None) -> Image | None:
+    """The image with this code, with its generation, if the user may see it (what they may remix); else
+    ``None``, whether it does not exist or is someone else's."""
+    if code is None:
+        return None
+    return Image.objects.filter(visible_q(user)).select_related("generation").filter(code=code).first()
 
 
 def _reserved_rows(team_id: int, *group_by: str):

@@ -43,19 +43,25 @@ def generate(request: HttpRequest) -> HttpResponse:
 def _generate_page(request: HttpRequest) -> HttpResponse:
     """The gallery page at this address: a valid submission is queued (back to the gallery); a refused or
     invalid one comes back here with its errors and values. Those who may not generate in the active team
-    are told why instead of being offered the form."""
+    are told why instead of being offered the form. A remix records its parent image when the user may see
+    it (``remix_of``); otherwise it is an ordinary submission."""
     team = active_team(request)
     initial = _remix_initial(request) if request.method == "GET" else None
     form = GenerationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
+        parent = selectors.remix_parent_for_user(user=request.user, code=form.cleaned_data["remix_of"])
         try:
             if (choice := form.catalogue_choice) is not None:
                 generation = services.catalogue_generation_submit(
-                    user=request.user, model=choice.api_id, payload=form.catalogue_payload(), team=team
+                    user=request.user,
+                    model=choice.api_id,
+                    payload=form.catalogue_payload(),
+                    team=team,
+                    remix_of=parent,
                 )
             else:
                 generation = services.generation_submit(
-                    user=request.user, params=form.to_request(), team=team
+                    user=request.user, params=form.to_request(), team=team, remix_of=parent
                 )
         except services.SubmissionRefused as refused:
             form.add_error(None, str(refused))
@@ -88,6 +94,7 @@ def _remix_initial(request: HttpRequest) -> dict:
     initial = GenerationForm.initial_from(image.generation.to_request())
     if request.GET.get("seed") == "new":
         initial.pop("seed", None)
+    initial["remix_of"] = str(image.code)
     return initial
 
 

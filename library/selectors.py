@@ -8,7 +8,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from credits.selectors import day_end, day_start
@@ -132,6 +133,9 @@ def library_queryset(*, user, team: Team | None, mine: bool, filters: LibraryFil
         images = images.filter(collection_items__collection__code=code) if code else images.none()
     if filters.tag:
         images = images.filter(image_tags__tag__name=filters.tag)
+    if filters.family:
+        root = _family_of(user, filters.family)
+        images = images.filter(generation__family_root=root) if root is not None else images.none()
     return images.order_by(*ORDERINGS.get(filters.sort, ORDERINGS["newest"]))
 
 
@@ -195,6 +199,18 @@ def _favourites_first(
             others = others.filter(_after("newest", position))
         rows += list(others[: limit - len(rows)])
     return rows
+
+
+def _family_of(user, code: str) -> Subquery | None:
+    """The family key (``Generation.family_root``) of the image with this code if the user may see it, as a
+    subquery of the page's one query: NULL, so no image matches, for an unknown code or someone else's
+    image; ``None`` for a code that is no image code at all."""
+    key = LibraryFilters(family=code).family_code
+    if key is None:
+        return None
+    image = visible_images(user=user).filter(code=key)
+    root = Coalesce("generation__family_root", "generation_id", output_field=BigIntegerField())
+    return Subquery(image.values(root=root)[:1])
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from credits.selectors import credits_for_image
-from library import selectors, selectors_similar, services
+from library import selectors, selectors_family, selectors_similar, services
 from library.filters import LibraryFilterForm
 from library.forms import COMPARE_MAX, COMPARE_MIN, BulkForm, CollectionForm, CompareForm, TagsForm
 from pixelgallery.redirects import safe_next
@@ -103,7 +103,8 @@ def team_library(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def image_detail(request: HttpRequest, code) -> HttpResponse:
-    """One image; its controls only for those who may use them (remixing generates in the active team)."""
+    """One image and its remix family; its controls only for those who may use them (remixing generates in
+    the active team)."""
     image = selectors.get_image_for_user(user=request.user, code=code)
     boards = selectors.collections_for_image(user=request.user, image=image)
     context = {
@@ -118,6 +119,7 @@ def image_detail(request: HttpRequest, code) -> HttpResponse:
         "can_curate": can(request.user, Action.CURATE, team_id=image.team_id, author_id=image.user_id),
         "can_delete": can_delete(request.user, team_id=image.team_id, author_id=image.user_id),
         "remix_refusal": role_refusal(request.user, Action.GENERATE, team=active_team(request)),
+        "family": selectors_family.image_family(user=request.user, image=image),
     }
     return render(request, "library/image_detail.html", context)
 

@@ -16,14 +16,14 @@ from generations.catalogue import (
     requested_count,
     validation_errors,
 )
-from generations.models import CatalogueModel, Generation
+from generations.models import CatalogueModel, Generation, Image
 from generations.pixeldojo import MODELS, GenerationRequest
 from generations.selectors import credits_reserved
 from generations.selectors_catalogue import unit_price
 from generations.services.pause import provider_pause_active
 from pixelgallery.moments import absolute_text
 from teams.models import Team
-from teams.permissions import Action, role_refusal
+from teams.permissions import Action, can, role_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +32,16 @@ class SubmissionRefused(Exception):
     """The submission cannot be accepted now; the message says why, for the person submitting."""
 
 
-def generation_submit(*, user, params: GenerationRequest, team: Team | None = None) -> Generation:
+def generation_submit(
+    *, user, params: GenerationRequest, team: Team | None = None, remix_of: Image | None = None
+) -> Generation:
     """Record a queued generation of ``params`` (in ``team``, or personal) and enqueue the PixelDojo call
-    after commit. Its price (images times the model's cost) counts against budgets until it is answered."""
+    after commit. Its price (images times the model's cost) counts against budgets until it is answered.
+    ``remix_of``: the image it remixes (one the user may see), recorded as its parent."""
     reason = role_refusal(user, Action.GENERATE, team=team)
     if reason is not None:
         raise SubmissionRefused(reason)
+    lineage = _lineage(user=user, remix_of=remix_of)
     pause = provider_pause_active()
     if pause is not None:
         raise SubmissionRefused(
@@ -45,17 +49,36 @@ def generation_submit(*, user, params: GenerationRequest, team: Team | None = No
             f"{absolute_text(pause.paused_at)}. It resumes at {absolute_text(pause.paused_until)} or when "
             f"an operator resumes it. Nothing was queued or charged."
         )
-    generation = Generation(user=user, team=team, **Generation.fields_for(params))
+    generation = Generation(user=user, team=team, **Generation.fields_for(params), **lineage)
     unit = unit_price(model=generation.model, params=params.to_payload())
     generation.price = generation.num_outputs * unit  # reserved until answered
     with transaction.atomic():
         _check_team_and_budget(user=user, team=team, credits=generation.price)
-        generation.save(force_insert=True)
+        _insert(generation)
         transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
     logger.info(
         "generation %s queued (%s, %d outputs)", generation.code, generation.model, generation.num_outputs
     )
     return generation
+
+
+def _lineage(*, user, remix_of: Image | None) -> dict[str, Any]:
+    """The remix fields of a generation remixing ``remix_of``: its parent, and the parent's family (the
+    parent's generation's root). Nothing for a generation that remixes nothing."""
+    if remix_of is None:
+        return {}
+    if not can(user, Action.VIEW, team_id=remix_of.team_id, author_id=remix_of.user_id):
+        raise SubmissionRefused("You cannot see the image you are remixing. Nothing was queued.")
+    parent = remix_of.generation
+    return {"remixed_from": remix_of, "family_root": parent.family_root or parent.id}
+
+
+def _insert(generation: Generation) -> None:
+    """Insert ``generation``; one that remixed nothing starts its own family (its root is itself)."""
+    generation.save(force_insert=True)
+    if generation.family_root is None:
+        generation.family_root = generation.id
+        Generation.objects.filter(pk=generation.pk).update(family_root=generation.id)
 
 
 def _check_team_and_budget(*, user, team: Team | None, credits) -> None:
@@ -76,14 +99,20 @@ def _check_team_and_budget(*, user, team: Team | None, credits) -> None:
 
 
 def catalogue_generation_submit(
-    *, user, model: str, payload: dict[str, Any], team: Team | None = None
+    *,
+    user,
+    model: str,
+    payload: dict[str, Any],
+    team: Team | None = None,
+    remix_of: Image | None = None,
 ) -> Generation:
     """Record a queued generation of a catalogue model (not one of the seed's ``POST /flux`` models), sent
-    as a PixelDojo job after commit: who may, its schema (validated with ``jsonschema``), and its price by
-    the model's cost rule against the budgets, as ``generation_submit`` does."""
+    as a PixelDojo job after commit: who may, its schema (validated with ``jsonschema``), its price by the
+    model's cost rule against the budgets, and the image it remixes, as ``generation_submit`` does."""
     reason = role_refusal(user, Action.GENERATE, team=team)
     if reason is not None:
         raise SubmissionRefused(reason)
+    lineage = _lineage(user=user, remix_of=remix_of)
     row = CatalogueModel.objects.filter(api_id=model).exclude(api_id__in=MODELS).first()
     if row is None or not row.offered:
         raise SubmissionRefused(f"The model {model} is not offered. Pick another model; nothing was queued.")
@@ -111,10 +140,11 @@ def catalogue_generation_submit(
         aspect_ratio=aspect if isinstance(aspect, str) and len(aspect) <= 8 else "",
         job_input=dict(payload),
         price=count * unit_price(model=model, params=payload),
+        **lineage,
     )
     with transaction.atomic():
         _check_team_and_budget(user=user, team=team, credits=generation.price)
-        generation.save(force_insert=True)
+        _insert(generation)
         transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
     logger.info("generation %s queued as a PixelDojo job (%s, %d outputs)", generation.code, model, count)
     return generation

@@ -96,6 +96,21 @@ def test_invalid_submissions_get_422_with_the_forms_reasons(alice, body, field):
     assert not Generation.objects.exists()
 
 
+def test_a_catalogue_model_is_refused_by_the_api_and_never_sent_through_flux(alice, sandbox):
+    from generations.services import catalogue_refresh
+
+    assert catalogue_refresh().ok
+    client = api_client(token_for(alice))
+    body = {"prompt": "a fox", "model": "flux-2-flex"}
+    response = client.post("/api/v1/generations", body, content_type="application/json")
+    assert response.status_code == 422, response.content
+    assert response.json()["error"]["fields"]["model"] == [
+        "Flux 2 Flex is offered on the prompt form; the API submits the POST /flux models: "
+        "flux-pro, flux-1.1-pro, flux-1.1-pro-ultra, flux-dev-single-lora."
+    ]
+    assert Generation.objects.count() == 0 and sandbox.stats()["flux_requests"] == 0
+
+
 def test_a_viewer_cannot_generate_in_the_team_and_is_told_why(bob, studio):
     response = api_client(token_for(bob, team=studio)).post(
         "/api/v1/generations", SUBMISSION, content_type="application/json"
