@@ -13,7 +13,8 @@ Rules, in order:
 
 The stored original is always the downloaded bytes, untouched; only the thumbnails are made from pixels:
 two WebPs (``THUMBNAIL_SIDE`` and ``SMALL_THUMBNAIL_SIDE`` on the long edge, for ``srcset``), both resampled
-from the one reduced decode.
+from the one reduced decode. The perceptual hash (``similarity.perceptual_hash``) is read from the larger
+thumbnail's picture before it is encoded: no second decode.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
+
+from generations.similarity import perceptual_hash
 
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
@@ -76,6 +79,7 @@ class VerifiedImage:
     sha256: str
     thumbnail: bytes = field(repr=False)  # a WebP no larger than the thumbnail side on its long edge
     thumbnail_small: bytes = field(repr=False, default=b"")  # the same, no larger than the small side
+    phash: int | None = None  # the perceptual hash of the larger thumbnail's picture (signed 64 bits)
 
 
 def verify_image(
@@ -91,7 +95,9 @@ def verify_image(
     fmt = ""
     try:
         fmt, width, height = _probe(data)
-        thumbnail, thumbnail_small = _thumbnails(data, fmt, width, height, (thumbnail_side, small_side))
+        (thumbnail, thumbnail_small), phash = _thumbnails(
+            data, fmt, width, height, (thumbnail_side, small_side)
+        )
     except (InvalidImage, MemoryError):  # running out of memory says nothing about the bytes
         raise
     except PILImage.DecompressionBombError as exc:
@@ -111,6 +117,7 @@ def verify_image(
         sha256=hashlib.sha256(data).hexdigest(),
         thumbnail=thumbnail,
         thumbnail_small=thumbnail_small,
+        phash=phash,
     )
 
 
@@ -166,9 +173,12 @@ def thumbnail_size(width: int, height: int, side: int) -> tuple[int, int]:
     return _thumbnail_size(width, height, side)
 
 
-def _thumbnails(data: bytes, fmt: str, width: int, height: int, sides: tuple[int, ...]) -> list[bytes]:
+def _thumbnails(
+    data: bytes, fmt: str, width: int, height: int, sides: tuple[int, ...]
+) -> tuple[list[bytes], int]:
     """Decode every pixel of ``data`` once, in bands that are reduced as they come (enough for the largest
-    side); resample and encode one WebP per side from that reduced picture."""
+    side); resample and encode one WebP per side from that reduced picture. With them, the perceptual hash
+    of the first side's picture."""
     size = _thumbnail_size(width, height, max(sides))
     with PILImage.open(io.BytesIO(data), formats=[fmt]) as image:
         alpha = image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info
@@ -192,14 +202,17 @@ def _thumbnails(data: bytes, fmt: str, width: int, height: int, sides: tuple[int
         reduced = _reduce_bands(bands, image.size, factor, mode)
         box = (box[0] / factor[0], box[1] / factor[1], box[2] / factor[0], box[3] / factor[1])
         encoded = []
+        phash = 0
         for side in sides:
             target = _thumbnail_size(width, height, side)
             picture = reduced.resize(target, THUMBNAIL_RESAMPLE, box=box)
             out = io.BytesIO()
             picture = picture.convert("RGBA" if alpha else "RGB")
+            if not encoded:
+                phash = perceptual_hash(picture)
             picture.save(out, format="WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
             encoded.append(out.getvalue())
-    return encoded
+    return encoded, phash
 
 
 def _thumbnail_size(width: int, height: int, side: int) -> tuple[int, int]:

@@ -312,6 +312,16 @@ class Image(models.Model):
         help_text="What PixelDojo said about this image besides its URL (seed, width, height, …).",
     )
 
+    # The perceptual hash of the stored picture (``generations.similarity``: 64 bits, signed as a bigint) and
+    # its four 16-bit bands, each indexed with the team: "similar to this image" looks up band values instead
+    # of scanning the team. NULL until stored (or, for images stored before, ``manage.py
+    # backfill_image_hashes``).
+    phash = models.BigIntegerField(null=True, blank=True)
+    phash_band0 = models.PositiveIntegerField(null=True, blank=True)
+    phash_band1 = models.PositiveIntegerField(null=True, blank=True)
+    phash_band2 = models.PositiveIntegerField(null=True, blank=True)
+    phash_band3 = models.PositiveIntegerField(null=True, blank=True)
+
     # The generation's prompt as a full-text document, written by the database itself (a PostgreSQL trigger,
     # migration 0010, GIN-indexed) so that a team's prompt search is one table's index; NULL on SQLite,
     # which searches the prompt text instead (``library.search``).
@@ -328,6 +338,7 @@ class Image(models.Model):
             models.Index(fields=["status", "created_at"], name="image_status_created"),
             models.Index(fields=["team", "-created_at", "-id"], name="image_team_newest"),
             models.Index(fields=["user", "-created_at", "-id"], name="image_user_newest"),
+            *(models.Index(fields=["team", f"phash_band{i}"], name=f"image_team_band{i}") for i in range(4)),
         ]
 
     def __str__(self) -> str:

@@ -29,6 +29,7 @@ class LibraryFilters:
     family: str = ""  # an image's code: its remix family only
     favourite: bool = False
     sort: str = "newest"
+    collapse: bool = False  # near-duplicates of a page folded into one tile (``selectors_similar``)
 
     @property
     def family_code(self) -> uuid.UUID | None:
@@ -40,8 +41,8 @@ class LibraryFilters:
 
     @property
     def active(self) -> bool:
-        """Whether anything narrows the library (sorting does not)."""
-        return any(value for name, value in self.__dict__.items() if name != "sort")
+        """Whether anything narrows the library (sorting and collapsing do not)."""
+        return any(value for name, value in self.__dict__.items() if name not in ("sort", "collapse"))
 
 
 class LibraryFilterForm(forms.Form):
@@ -61,6 +62,7 @@ class LibraryFilterForm(forms.Form):
     family = forms.CharField(required=False, widget=forms.HiddenInput)  # junk: matches no image
     favourite = forms.BooleanField(required=False, label="Favourites only")
     sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
+    collapse = forms.BooleanField(required=False, label="Collapse near-duplicates")
 
     def clean_q(self) -> str:
         return " ".join(self.cleaned_data["q"].split())
@@ -91,4 +93,5 @@ class LibraryFilterForm(forms.Form):
             family=(data.get("family") or "").strip(),
             favourite=bool(data.get("favourite")),
             sort=data.get("sort") or "newest",
+            collapse=bool(data.get("collapse")),
         )

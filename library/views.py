@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from credits.selectors import credits_for_image
-from library import selectors, selectors_family, services
+from library import selectors, selectors_family, selectors_similar, services
 from library.filters import LibraryFilterForm
 from library.forms import (
     COMPARE_MAX,
@@ -43,11 +43,18 @@ def _library(request: HttpRequest, *, mine: bool, team, title: str, collection=N
     page = selectors.library_page(
         user=request.user, team=team, mine=mine, filters=filters, cursor=request.GET.get("cursor", "")
     )
+    if filters.collapse:
+        page = replace(page, images=selectors_similar.collapse_near_duplicates(page.images))
     user, team_id = request.user, team.id if team else None
     for image in page.images:
         image.deletable = can_delete(user, team_id=image.team_id, author_id=image.user_id)
     query = request.GET.copy()
     query.pop("cursor", None)
+    toggled = query.copy()  # the same page with near-duplicates collapsed, or not
+    toggled.pop("fragment", None)
+    toggled.pop("collapse", None)
+    if not filters.collapse:
+        toggled["collapse"] = "1"
     context = {
         "title": title,
         "form": form,
@@ -55,6 +62,7 @@ def _library(request: HttpRequest, *, mine: bool, team, title: str, collection=N
         "filtering": filtering,
         "page": page,
         "query": query.urlencode(),
+        "collapse_toggle": toggled.urlencode(),
         "mine": mine,
         "team": team,
         "collection": collection,
@@ -110,6 +118,7 @@ def image_detail(request: HttpRequest, code) -> HttpResponse:
     image = selectors.get_image_for_user(user=request.user, code=code)
     boards = selectors.collections_for_image(user=request.user, image=image)
     context = {
+        "similar": selectors_similar.similar_images(user=request.user, image=image),
         "image": image,
         "generation": image.generation,
         "credits": credits_for_image(image_id=image.id),

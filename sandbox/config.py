@@ -185,6 +185,9 @@ class SandboxConfig:
     error_200_code: str = "server_error"
     output_megapixels: float | None = None  # served pictures' size whatever was asked (None = as asked)
     image_pool: int = 0  # > 0: serve one of this many pictures per shape, each file made unique (benchmarks)
+    # True: a generation's outputs are near-duplicates of its first (its layout, shapes nudged a few pixels;
+    # render.render_png), as re-rolls of one idea are; False: each output has a layout of its own.
+    near_duplicates: bool = False
     job_pending_seconds: float = 0.2  # a job is "pending" this long after its submission,
     job_processing_seconds: float = 0.6  # then "processing" this long, then completed or failed
     job_submit_style: str = "flat"
@@ -254,6 +257,8 @@ class SandboxConfig:
                 f"output_megapixels must be a number above 0 and at most {MAX_OUTPUT_MEGAPIXELS:g}, "
                 f"or None, got {self.output_megapixels!r}"
             )
+        if not isinstance(self.near_duplicates, bool):
+            raise ValueError(f"near_duplicates must be true or false, got {self.near_duplicates!r}")
         if (
             isinstance(self.image_pool, bool)
             or not isinstance(self.image_pool, int)
@@ -296,6 +301,7 @@ class SandboxConfig:
             "error_200_code": self.error_200_code,
             "output_megapixels": self.output_megapixels,
             "image_pool": self.image_pool,
+            "near_duplicates": self.near_duplicates,
             "job_pending_seconds": self.job_pending_seconds,
             "job_processing_seconds": self.job_processing_seconds,
             "job_submit_style": self.job_submit_style,
@@ -327,6 +333,7 @@ class SandboxConfig:
                                     a job is "pending", then "processing"
         PIXELDOJO_SANDBOX_JOB_SUBMIT_STYLE (flat | nested), PIXELDOJO_SANDBOX_JOB_OUTPUT_STYLE
         (assets | images | output), PIXELDOJO_SANDBOX_JOB_WEBHOOK_URL (where completion webhooks go)
+        PIXELDOJO_SANDBOX_NEAR_DUPLICATES (1: a generation's outputs are near-duplicates of its first)
         """
         env = os.environ if environ is None else environ
 
@@ -370,6 +377,11 @@ class SandboxConfig:
             kwargs["job_webhook_url"] = get("JOB_WEBHOOK_URL")
         if get("MODEL_COSTS"):
             kwargs["model_costs"] = _parse_costs(get("MODEL_COSTS") or "")
+        near = get("NEAR_DUPLICATES")
+        if near is not None:
+            if near.strip().lower() not in ("0", "1", "true", "false"):
+                raise ValueError(f"PIXELDOJO_SANDBOX_NEAR_DUPLICATES must be 1 or 0, got {near!r}")
+            kwargs["near_duplicates"] = near.strip().lower() in ("1", "true")
         return cls(**kwargs)
 
 

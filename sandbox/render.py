@@ -34,6 +34,7 @@ ASPECT_RATIOS: dict[str, tuple[int, int]] = {
 }
 MEGAPIXELS: dict[str, float] = {"1": 1.0, "0.25": 0.25}
 _SCALE = 2  # shapes are drawn at 1/_SCALE resolution, then upscaled
+NEAR_DUPLICATE_NUDGE = 0.015  # a near-duplicate's shapes move by up to this share of the short side
 Color = tuple[int, int, int]
 
 
@@ -83,13 +84,19 @@ def _background(size: tuple[int, int], top: Color, bottom: Color, rng: random.Ra
     return Image.composite(Image.new("RGB", size, top), Image.new("RGB", size, bottom), mask)
 
 
-def _draw_shapes(image: Image.Image, palette: list[Color], rng: random.Random) -> None:
+def _draw_shapes(
+    image: Image.Image, palette: list[Color], rng: random.Random, nudge: random.Random | None = None
+) -> None:
+    """Draw the layout ``rng`` gives; ``nudge`` (a near-duplicate's) moves each shape by a few pixels."""
     draw = ImageDraw.Draw(image, "RGBA")
     width, height = image.size
+    reach = NEAR_DUPLICATE_NUDGE * min(width, height)
     for _ in range(rng.randint(7, 12)):
         r, g, b = rng.choice([*palette[2:], (255, 255, 255)])
         fill = (r, g, b, rng.randint(90, 200))
         cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        if nudge is not None:
+            cx, cy = cx + nudge.uniform(-reach, reach), cy + nudge.uniform(-reach, reach)
         radius = rng.uniform(0.05, 0.3) * min(width, height) + 1
         box = (cx - radius, cy - radius, cx + radius, cy + radius)
         kind = rng.randrange(3)
@@ -139,14 +146,30 @@ def _draw_caption(image: Image.Image, prompt: str, caption_right: str) -> None:
 
 
 @lru_cache(maxsize=64)  # room for a whole image pool (sandbox.config.MAX_IMAGE_POOL) of one shape
-def render_png(prompt: str, seed: int, model: str, aspect_ratio: str, megapixels: str, index: int) -> bytes:
-    """Render output number `index` (1-based) of a generation as PNG bytes."""
+def render_png(
+    prompt: str,
+    seed: int,
+    model: str,
+    aspect_ratio: str,
+    megapixels: str,
+    index: int,
+    near_duplicates: bool = False,
+) -> bytes:
+    """Render output number `index` (1-based) of a generation as PNG bytes.
+
+    With ``near_duplicates`` every output has the layout of output 1, its shapes nudged by a few pixels
+    (none for output 1, which is the usual picture): near-duplicates of one another, as variations of one
+    idea are, whose perceptual hashes differ by a few bits only.
+    """
     width, height = image_size(aspect_ratio, megapixels)
     palette = _palette(prompt)
-    rng = _layout_rng(prompt, seed, model, aspect_ratio, megapixels, index)
+    rng = _layout_rng(prompt, seed, model, aspect_ratio, megapixels, 1 if near_duplicates else index)
+    nudge = None
+    if near_duplicates and index > 1:
+        nudge = random.Random(hashlib.sha256(f"near-duplicate {index}".encode()).digest())
     small = (max(1, width // _SCALE), max(1, height // _SCALE))
     image = _background(small, palette[0], palette[1], rng)
-    _draw_shapes(image, palette, rng)
+    _draw_shapes(image, palette, rng, nudge)
     image = image.resize((width, height), Image.Resampling.BILINEAR)
     _draw_caption(image, prompt, f"{model} · seed {seed} · #{index}")
     buffer = io.BytesIO()

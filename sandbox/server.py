@@ -1216,6 +1216,7 @@ class _Handler(BaseHTTPRequestHandler):
                 generation.aspect_ratio,
                 generation.megapixels,
                 index,
+                config.near_duplicates,
             )
         if head or not state.roll(config.faults.truncate):
             self._send_bytes(200, data, "image/png", {"Cache-Control": "private, max-age=3600"})

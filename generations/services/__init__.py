@@ -6,6 +6,7 @@ transitions made with conditional updates or row locks.
 
 from generations.services.calling import generation_fail, generation_run, retry_delay
 from generations.services.catalogue import catalogue_refresh, catalogue_refresh_due
+from generations.services.hashing import image_hash_backfill, images_missing_hash
 from generations.services.pause import (
     forget_provider_pause,
     header_provider_pause,
@@ -45,6 +46,7 @@ __all__ = [
     "generation_settle",
     "generation_submit",
     "header_provider_pause",
+    "image_hash_backfill",
     "image_host_allow",
     "image_is_past_retention",
     "image_mark",
@@ -52,6 +54,7 @@ __all__ = [
     "image_storage_names",
     "image_thumbnails_remake",
     "image_wait_for_host",
+    "images_missing_hash",
     "images_missing_small_thumbnail",
     "images_release_waiting",
     "provider_pause_active",

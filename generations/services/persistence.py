@@ -24,6 +24,7 @@ from generations.imaging import (
 from generations.models import Generation, Image
 from generations.services.calling import retry_delay
 from generations.services.hosts import image_host_notify_admins, waiting_message
+from generations.similarity import band_fields
 from pixelgallery import events
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def _store(image: Image, verified: VerifiedImage) -> None:
         height=verified.height,
         size_bytes=len(verified.data),
         sha256=verified.sha256,
+        **band_fields(verified.phash),
         error_message="",
         stored_at=timezone.now(),
         updated_at=timezone.now(),
