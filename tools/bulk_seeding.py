@@ -92,7 +92,8 @@ _GENERATIONS = f"""
 INSERT INTO generations_generation (
     code, prompt, model, aspect_ratio, num_outputs, seed, lora_weights, lora_scale, megapixels, go_fast,
     status, error_code, error_message, attempts, provider_id, provider_created_at, created_at, updated_at,
-    finished_at, user_id, team_id, provider_answer, answer_anomaly, job_input, job_status, job_polls)
+    finished_at, user_id, team_id, provider_answer, answer_anomaly, job_input, job_status, job_polls,
+    fingerprint)
 SELECT gen_random_uuid(), {_PROMPT},
     (ARRAY['flux-1.1-pro','flux-pro','flux-1.1-pro-ultra','flux-1.1-pro'])[1 + (g %% 4)],
     (ARRAY['1:1','16:9','9:16','4:3','3:4','3:2','2:3','1:1','','4:5'])[1 + floor(random() * 10)::int],
@@ -100,7 +101,7 @@ SELECT gen_random_uuid(), {_PROMPT},
     'done', '', '', 1, 'bulk_' || %(tag)s || '_' || g, t, t, t + interval '20 seconds',
     t + interval '20 seconds',
     (%(authors)s::int[])[1 + floor(power(random(), 1.5) * %(author_count)s)::int], %(team_id)s, '', '',
-    '{{}}', '', 0
+    '{{}}', '', 0, ''
 FROM (SELECT g, now() - interval '5 minutes' - random() * %(days)s * interval '1 day' AS t
       FROM generate_series(%(first)s, %(last)s) AS g) AS numbered
 """  # noqa: S608
