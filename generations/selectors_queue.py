@@ -5,7 +5,8 @@ pages or an API token): the next slot goes to the member served least recently a
 waiting, and within a member to their oldest generation. "Served" is the member's latest PixelDojo call
 (``Generation.called_at``, within ``SERVED_HORIZON``; older or none counts as never, and among those the
 oldest waiting work goes first). Waiting work is a generation never sent yet (``queued``) that a worker is
-waiting for a slot for, or comes back for (``waiting_until``): a lost message does not hold the line up. A
+waiting for a slot for, or comes back for, or whose message is on its way after submission
+(``waiting_until``): a lost message does not hold the line up. A
 retry of a call PixelDojo refused is outside the queue: it was served its turn already.
 
 ``services/calling.py`` asks ``next_in_line`` under the limiter's turn lock before taking a slot; the pages
@@ -31,6 +32,10 @@ from generations.ratelimit import LimiterState, limiter_from_settings
 logger = logging.getLogger(__name__)
 
 SERVED_HORIZON = timedelta(hours=1)  # a member not called for in this long counts as never served
+# A generation waiting in the queue is looked at again at least this often (the worker waiting for its slot
+# decides again; one that is not next comes back), and counts as waiting for this much longer than said.
+TURN_RECHECK_SECONDS = 10.0
+TURN_GRACE_SECONDS = 15.0
 
 
 def waiting_q(now: datetime) -> Q:

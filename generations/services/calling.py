@@ -34,7 +34,7 @@ from generations.pixeldojo import (
     parse_result,
 )
 from generations.ratelimit import ProviderLimit, RateLimiter, limiter_from_settings
-from generations.selectors_queue import next_in_line
+from generations.selectors_queue import TURN_GRACE_SECONDS, TURN_RECHECK_SECONDS, next_in_line
 from generations.services.jobs import job_keep_submission
 from generations.services.pause import provider_pause_active, provider_pause_start
 from pixelgallery import events
@@ -116,12 +116,6 @@ def generation_run(*, generation_id: int) -> float | None:
         logger.warning("generation %s: a second answer (%s) was not kept", generation.code, result.id)
     _observe(limiter, result.rate_limit)
     return None
-
-
-# A generation waiting in the fair queue is looked at again at least this often (the worker waiting for its
-# slot re-decides; one not next comes back), and counts as waiting for this much longer than it said.
-TURN_RECHECK_SECONDS = 10.0
-TURN_GRACE_SECONDS = 15.0
 
 
 def _take_slot(generation_id: int, limiter: RateLimiter, *, in_queue: bool) -> float:
