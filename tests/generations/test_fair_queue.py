@@ -220,3 +220,41 @@ def test_a_single_image_is_not_stuck_behind_another_members_batch(
     assert max_in_window(stats["request_times"], window) <= 2  # fair, and still within the limit
     alice_order = [g.id for g in generations if g.user_id == alice.id]
     assert alice_order == sorted(alice_order)  # a member's own work goes oldest first
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_card_shows_its_place_and_start_and_keeps_them_current(
+    page, live_server, celery_worker, alice, sandbox, settings
+):
+    """One call per 6.5 s: of three submitted at once, the third's card says it is 2nd in line and when it
+    should start, then (without a reload) that it is next, then shows its image."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.browser import log_in
+
+    settings.PIXELDOJO_RATE_LIMIT_RPM = 1
+    settings.PIXELDOJO_RATE_LIMIT_WINDOW_SECONDS = 6.0
+    settings.PIXELDOJO_RATE_LIMIT_MARGIN_SECONDS = 0.5
+    first, second, third = (submit(alice, f"a slow queue #{n}") for n in range(1, 4))
+
+    def waits():
+        """the first was called and the second waits for its slot"""
+        return Generation.objects.filter(id=first.id, called_at__isnull=False).exists()
+
+    wait_for(waits, timeout=20)
+    log_in(page, live_server, "alice")
+    place = page.locator(f"#gen-{third.code} [data-testid=queue-place]")
+    expect(place).to_have_text(re.compile(r"^2nd in line · starts in about \d+ s$"))
+    starts = int(re.search(r"about (\d+) s", place.inner_text()).group(1))
+    assert 4 <= starts <= 13
+    expect(place).to_have_text(
+        re.compile(r"^Next in line · starts in (about \d+ s|a moment)$"), timeout=15_000
+    )
+    card = page.locator(f"#gen-{third.code}")
+    expect(card.get_by_test_id("stored-thumbnail")).to_be_visible(timeout=25_000)
+    expect(card.get_by_test_id("queue-place")).to_have_count(0)
+    second.refresh_from_db()
+    assert second.status == Status.DONE
