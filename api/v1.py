@@ -52,6 +52,7 @@ from credits.amounts import tidy
 from generations import thumbnails
 from generations.forms import DEFAULT_MODEL, GenerationForm
 from generations.models import Generation, Image
+from generations.selectors_queue import queue_place
 from generations.services import SubmissionRefused
 from generations.views import _serve
 from library import selectors as library_selectors
@@ -185,6 +186,7 @@ def _absolute(request: HttpRequest, path: str) -> str:
 
 
 def _generation_out(request: HttpRequest, generation: Generation) -> dict[str, Any]:
+    place = queue_place(generation=generation)
     images = [
         {
             "code": image.code,
@@ -218,6 +220,8 @@ def _generation_out(request: HttpRequest, generation: Generation) -> dict[str, A
         },
         "price": tidy(generation.price) if generation.price is not None else None,
         "active": generation.is_active,
+        "queue_position": place.position if place else None,
+        "starts_in_seconds": None if place is None or place.starts_in is None else round(place.starts_in, 1),
         "credits": credit_selectors.credits_for_generation(generation_id=generation.id),
         "team": generation.team.code if generation.team_id else None,
         "status_url": _absolute(request, reverse("api:generation_get", args=[generation.code])),

@@ -166,6 +166,27 @@ def test_the_status_json_and_the_card_show_position_and_eta(client, alice, bob, 
 
 
 @pytest.mark.django_db
+def test_the_api_reports_a_queued_generations_place_like_the_page(alice, bob, sandbox, settings):
+    """An API token is its user: a submission through it waits in the same line, behind Bob's work."""
+    from tests.api.helpers import api_client, token_for
+
+    settings.PIXELDOJO_RATE_LIMIT_RPM = 1
+    assert limiter_from_settings().try_acquire() == 0
+    waiting(bob)
+    client = api_client(token_for(alice))
+    body = client.post(
+        "/api/v1/generations",
+        {"prompt": "a lighthouse", "model": "flux-pro", "aspect_ratio": "1:1"},
+        content_type="application/json",
+    ).json()
+    assert body["queue_position"] == 2 and 110 < body["starts_in_seconds"] <= 122
+    mine = Generation.objects.get(user=alice)
+    Generation.objects.filter(id=mine.id).update(status=Status.GENERATING)
+    body = client.get(body["status_url"]).json()
+    assert (body["queue_position"], body["starts_in_seconds"]) == (None, None)
+
+
+@pytest.mark.django_db
 def test_the_status_json_costs_the_same_queries_for_a_long_queue(client, alice, bob, settings):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
