@@ -13,6 +13,10 @@ What PixelDojo says about its own count (``X-RateLimit-Remaining`` / ``-Reset`` 
 slots taken after the answered call's own (PixelDojo may not have counted them yet). The answer to the latest
 call wins over one to an earlier call heard late. It can only slow the limiter down: the window still applies.
 
+Beside the window, each limiter keeps a lock of the same reach (``turn``: a Redis lock, or ``flock`` on a
+file), under which the fair queue (``generations/selectors_queue.py``) decides whose generation takes the
+next slot; ``state`` reads the window without taking anything, for the queue's estimated start times.
+
 After Redis lost its data the window's history is unknown. A Redis that was never used looks the same, so
 the database is the evidence: the calls ``Generation.called_at`` recorded in the last window are put back as
 slots. Only when that record cannot be read is the window assumed full (the first call then waits it out).

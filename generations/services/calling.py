@@ -1,4 +1,5 @@
-"""Calling PixelDojo for a queued generation: rate limit, lease, call, record the answer, charge credits."""
+"""Calling PixelDojo for a queued generation: its member's turn (the fair queue), lease, rate limit, call,
+record the answer, charge credits."""
 
 from __future__ import annotations
 
