@@ -211,10 +211,10 @@ def test_the_status_json_costs_the_same_queries_for_a_long_queue(client, alice, 
 def test_a_single_image_is_not_stuck_behind_another_members_batch(
     celery_worker, alice, bob, sandbox, settings
 ):
-    """Two calls a 2.5-second window: Alice submits 8, and once her batch holds the limiter Bob submits 1. His
+    """Two calls a 4.5-second window: Alice submits 8, and once her batch holds the limiter Bob submits 1. His
     call goes out within the first two slots after he submitted, and each of Alice's is made exactly once."""
     settings.PIXELDOJO_RATE_LIMIT_RPM = 2
-    settings.PIXELDOJO_RATE_LIMIT_WINDOW_SECONDS = 2.0
+    settings.PIXELDOJO_RATE_LIMIT_WINDOW_SECONDS = 4.0
     settings.PIXELDOJO_RATE_LIMIT_MARGIN_SECONDS = 0.5  # a loaded machine's delay before a call arrives
     batch = [submit(alice, f"alice's batch #{n}") for n in range(8)]
 
@@ -248,7 +248,7 @@ def test_a_single_image_is_not_stuck_behind_another_members_batch(
 def test_a_queued_card_shows_its_place_and_start_and_keeps_them_current(
     page, live_server, celery_worker, alice, sandbox, settings
 ):
-    """One call per 6.5 s: of three submitted at once, the third's card says it is 2nd in line and when it
+    """One call per 10.5 s: of three submitted at once, the third's card says it is 2nd in line and when it
     should start, then (without a reload) that it is next, then shows its image."""
     import re
 
@@ -257,7 +257,7 @@ def test_a_queued_card_shows_its_place_and_start_and_keeps_them_current(
     from tests.browser import log_in
 
     settings.PIXELDOJO_RATE_LIMIT_RPM = 1
-    settings.PIXELDOJO_RATE_LIMIT_WINDOW_SECONDS = 6.0
+    settings.PIXELDOJO_RATE_LIMIT_WINDOW_SECONDS = 10.0  # long enough for a loaded machine to show the page
     settings.PIXELDOJO_RATE_LIMIT_MARGIN_SECONDS = 0.5
     first, second, third = (submit(alice, f"a slow queue #{n}") for n in range(1, 4))
 
@@ -270,12 +270,12 @@ def test_a_queued_card_shows_its_place_and_start_and_keeps_them_current(
     place = page.locator(f"#gen-{third.code} [data-testid=queue-place]")
     expect(place).to_have_text(re.compile(r"^2nd in line · starts in about \d+ s$"))
     starts = int(re.search(r"about (\d+) s", place.inner_text()).group(1))
-    assert 4 <= starts <= 13
+    assert 1 <= starts <= 21  # its slot comes two windows after the first call
     expect(place).to_have_text(
-        re.compile(r"^Next in line · starts in (about \d+ s|a moment)$"), timeout=15_000
+        re.compile(r"^Next in line · starts in (about \d+ s|a moment)$"), timeout=20_000
     )
     card = page.locator(f"#gen-{third.code}")
-    expect(card.get_by_test_id("stored-thumbnail")).to_be_visible(timeout=25_000)
+    expect(card.get_by_test_id("stored-thumbnail")).to_be_visible(timeout=40_000)
     expect(card.get_by_test_id("queue-place")).to_have_count(0)
     second.refresh_from_db()
     assert second.status == Status.DONE
