@@ -97,6 +97,12 @@ class GenerationOut(Schema):
     code: UUID
     status: str = Field(description="queued, running, saving, done or failed.")
     active: bool = Field(description="Still being worked on: poll `status_url` until false.")
+    queue_position: int | None = Field(
+        description="While queued: its place in the fair queue (1: next; members are served round-robin)."
+    )
+    starts_in_seconds: float | None = Field(
+        description="While queued: seconds until its PixelDojo call should start (the rate limiter's window)."
+    )
     prompt: str
     model: str
     aspect_ratio: str

@@ -54,6 +54,7 @@ from generations import thumbnails
 from generations.forms import DEFAULT_MODEL, GenerationForm
 from generations.models import Generation, Image
 from generations.pixeldojo import MODELS
+from generations.selectors_queue import queue_place
 from generations.services import SubmissionRefused
 from generations.views import _serve
 from library import selectors as library_selectors
@@ -188,6 +189,7 @@ def _absolute(request: HttpRequest, path: str) -> str:
 
 def _generation_out(request: HttpRequest, generation: Generation) -> dict[str, Any]:
     parents = selectors.readable_image_codes(token=_token(request), ids=[generation.remixed_from_id])
+    place = queue_place(generation=generation)
     images = [
         {
             "code": image.code,
@@ -221,6 +223,8 @@ def _generation_out(request: HttpRequest, generation: Generation) -> dict[str, A
         },
         "price": tidy(generation.price) if generation.price is not None else None,
         "active": generation.is_active,
+        "queue_position": place.position if place else None,
+        "starts_in_seconds": None if place is None or place.starts_in is None else round(place.starts_in, 1),
         "credits": credit_selectors.credits_for_generation(generation_id=generation.id),
         "team": generation.team.code if generation.team_id else None,
         "remixed_from": parents.get(generation.remixed_from_id),

@@ -89,6 +89,12 @@ class Generation(models.Model):
         null=True, blank=True, help_text="A worker is calling PixelDojo for it until then."
     )
 
+    waiting_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A worker waits for a PixelDojo slot for it, or asks again, until then (the fair queue).",
+    )
+
     price = models.DecimalField(
         max_digits=12,
         decimal_places=4,

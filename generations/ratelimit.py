@@ -13,6 +13,10 @@ What PixelDojo says about its own count (``X-RateLimit-Remaining`` / ``-Reset`` 
 slots taken after the answered call's own (PixelDojo may not have counted them yet). The answer to the latest
 call wins over one to an earlier call heard late. It can only slow the limiter down: the window still applies.
 
+Beside the window, each limiter keeps a lock of the same reach (``turn``: a Redis lock, or ``flock`` on a
+file), under which the fair queue (``generations/selectors_queue.py``) decides whose generation takes the
+next slot; ``state`` reads the window without taking anything, for the queue's estimated start times.
+
 After Redis lost its data the window's history is unknown. A Redis that was never used looks the same, so
 the database is the evidence: the calls ``Generation.called_at`` recorded in the last window are put back as
 slots. Only when that record cannot be read is the window assumed full (the first call then waits it out).
@@ -80,11 +84,43 @@ class RateLimiter(Protocol):
     def reset(self) -> None:
         """Forget the window, its history and PixelDojo's count (an operator's or a test's decision)."""
 
+    def state(self) -> LimiterState:
+        """The window as it stands, read without taking anything (for estimates)."""
+
+    def turn(self) -> contextlib.AbstractContextManager[None]:
+        """A lock every worker sharing this limiter holds while it decides who takes the next slot."""
+
 
 @dataclass(frozen=True)
 class Window:
     limit: int
     seconds: float
+
+
+@dataclass(frozen=True)
+class LimiterState:
+    """The window as a worker finds it: how long ago each slot in it was taken, and PixelDojo's own count
+    (``provider_remaining`` more calls in the next ``provider_reset`` seconds; None: nothing heard)."""
+
+    window: Window
+    slot_ages: tuple[float, ...]
+    provider_remaining: int | None = None
+    provider_reset: float = 0.0
+
+    def start_offsets(self, count: int) -> list[float]:
+        """Seconds from now until each of the next ``count`` calls may have a slot, if each comes as soon as
+        the window (and PixelDojo's count) allows: the earliest start of the 1st, 2nd, … call in line."""
+        limit, seconds = max(1, self.window.limit), self.window.seconds
+        taken = sorted(-age for age in self.slot_ages if age < seconds)  # times relative to now (<= 0)
+        starts: list[float] = []
+        for number in range(count):
+            at = 0.0 if len(taken) < limit else taken[len(taken) - limit] + seconds
+            if self.provider_remaining is not None and number >= self.provider_remaining:
+                at = max(at, self.provider_reset)
+            at = max(at, 0.0)
+            taken.append(at)
+            starts.append(at)
+        return starts
 
 
 # Unix times of the latest ``limit`` calls made in the last ``seconds``.
@@ -188,6 +224,22 @@ return 1
 """
 
 
+# The slots of the window as ages (µs before Redis' clock), and PixelDojo's count: {remaining or "", pttl
+# of the count in ms, age, age, …}. Read only.
+_STATE_SCRIPT = """
+local key, budget_key = KEYS[1], KEYS[2]
+local window_us = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local slots = redis.call('ZRANGEBYSCORE', key, now - window_us, '+inf', 'WITHSCORES')
+local answer = {redis.call('HGET', budget_key, 'remaining') or '', redis.call('PTTL', budget_key)}
+for i = 2, #slots, 2 do answer[#answer + 1] = math.max(0, now - tonumber(slots[i])) end
+return answer
+"""
+
+TURN_LOCK_SECONDS = 10.0  # the longest a worker holds (or waits for) the turn lock
+
+
 class RedisRateLimiter:
     """The window is a sorted set of slot times (microseconds, Redis clock); PixelDojo's count a counter.
 
@@ -206,6 +258,7 @@ class RedisRateLimiter:
         self.budget_key = f"{self.key}:provider"
         self._acquire = client.register_script(_ACQUIRE_SCRIPT)
         self._observe = client.register_script(_OBSERVE_SCRIPT)
+        self._state = client.register_script(_STATE_SCRIPT)
         self._slot_us = 0  # the Redis time of the last slot this limiter took
 
     def try_acquire(self) -> float:
@@ -228,6 +281,39 @@ class RedisRateLimiter:
         """Forget the window and its history (an operator's or a test's decision, not a restart)."""
         self.client.delete(self.key, self.budget_key)
         self.client.set(self.epoch_key, 0)
+
+    def state(self) -> LimiterState:
+        remaining, left_ms, *ages = self._state(
+            keys=[self.key, self.budget_key], args=[int(self.window.seconds * 1_000_000)]
+        )
+        try:
+            provider_remaining = int(remaining) if int(left_ms) > 0 else None
+        except ValueError:
+            provider_remaining = None
+        return LimiterState(
+            window=self.window,
+            slot_ages=tuple(int(age) / 1_000_000 for age in ages),
+            provider_remaining=provider_remaining,
+            provider_reset=max(0, int(left_ms)) / 1000,
+        )
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """A Redis lock (it expires after ``TURN_LOCK_SECONDS`` should its holder die); a worker that cannot
+        have it within that time gets ``redis.exceptions.LockError``, as when Redis is unavailable."""
+        lock = self.client.lock(
+            f"{self.key}:turn",
+            timeout=TURN_LOCK_SECONDS,
+            blocking_timeout=TURN_LOCK_SECONDS,
+            thread_local=False,
+        )
+        if not lock.acquire():
+            raise redis.exceptions.LockError("the rate limiter's turn lock stayed taken")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(redis.exceptions.LockError):  # it expired: nothing left to free
+                lock.release()
 
     def _run_acquire(self, *history: str | int) -> tuple[int, int]:
         wait_us, slot_us = self._acquire(
@@ -303,6 +389,35 @@ class FileRateLimiter:
 
     def reset(self) -> None:
         self.path.unlink(missing_ok=True)
+
+    def state(self) -> LimiterState:
+        try:
+            handle = open(self.path)  # noqa: SIM115 - closed below, after the shared lock
+        except FileNotFoundError:
+            return LimiterState(window=self.window, slot_ages=())
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            try:
+                state = _file_state(json.loads(handle.read() or "[]"))
+            except (ValueError, TypeError, KeyError):
+                state = {"slots": []}
+        now = time.time()
+        provider = state.get("provider")
+        if provider is not None and provider["until"] <= now:
+            provider = None
+        return LimiterState(
+            window=self.window,
+            slot_ages=tuple(max(0.0, now - t) for t in state["slots"] if t > now - self.window.seconds),
+            provider_remaining=None if provider is None else provider["remaining"],
+            provider_reset=0.0 if provider is None else provider["until"] - now,
+        )
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """An exclusive ``flock`` on a file beside the window's (the processes of one machine)."""
+        with open(self.path.with_name(f"{self.path.name}.turn"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     @contextlib.contextmanager
     def _state(self) -> Iterator[dict[str, Any]]:

@@ -22,6 +22,7 @@ from credits.selectors import header_credits_spent
 from generations import selectors, services, thumbnails
 from generations.forms import GenerationForm, Price
 from generations.models import Generation, Image
+from generations.selectors_queue import queue_place, queue_places
 from generations.serving import serve_stored_file as _serve
 from teams.active import active_team
 from teams.permissions import Action, role_refusal
@@ -84,6 +85,10 @@ def _generate_page(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.generations_for_user(user=request.user), GALLERY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    page.object_list = list(page.object_list)
+    places = queue_places(generations=page.object_list)  # no query unless a card is queued
+    for generation in page.object_list:
+        generation.queue_place = places.get(generation.id)
     context = {
         "page": page,
         "form": form,
@@ -155,10 +160,15 @@ def generation_detail(request: HttpRequest, code) -> HttpResponse:
 def generation_status(request: HttpRequest, code) -> JsonResponse:
     """Live status for polling: state, message, the re-rendered gallery card and the header's credits spent.
 
+    A queued generation's ``position`` in the fair queue (1: next) and ``eta``, the seconds until its slot
+    should come (both null once it is no longer queued; ``eta`` null when the limiter cannot be read), and
+    ``queue_text``, the card's words for them.
+
     ``credits_spent_text`` is the header badge's text, formatted as ``base.html`` writes it, so the page can
     keep the badge in step as images finish without a reload.
     """
     generation = selectors.get_generation_for_user(user=request.user, code=code)
+    place = generation.queue_place = queue_place(generation=generation)
     card = render_to_string("generations/_card.html", {"generation": generation}, request=request)
     spent = header_credits_spent(user_id=request.user.id)  # the header's own (cached) figure
     return JsonResponse(
@@ -168,6 +178,9 @@ def generation_status(request: HttpRequest, code) -> JsonResponse:
             "active": generation.is_active,
             "message": generation.error_message,
             "images": [{"code": str(i.code), "status": i.status} for i in generation.images.all()],
+            "position": place.position if place else None,
+            "eta": None if place is None or place.starts_in is None else round(place.starts_in, 1),
+            "queue_text": place.text if place else "",
             "card_html": card,
             "credits_spent": localize(spent),
             "credits_spent_text": f"{localize(spent)} credit{pluralize(spent)} spent",

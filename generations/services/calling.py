@@ -1,4 +1,5 @@
-"""Calling PixelDojo for a queued generation: rate limit, lease, call, record the answer, charge credits."""
+"""Calling PixelDojo for a queued generation: its member's turn (the fair queue), lease, rate limit, call,
+record the answer, charge credits."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -32,7 +34,8 @@ from generations.pixeldojo import (
     model_cost,
     parse_result,
 )
-from generations.ratelimit import ProviderLimit, RateLimiter, acquire, limiter_from_settings
+from generations.ratelimit import ProviderLimit, RateLimiter, limiter_from_settings
+from generations.selectors_queue import TURN_GRACE_SECONDS, TURN_RECHECK_SECONDS, next_in_line
 from generations.services.jobs import job_keep_submission
 from generations.services.pause import provider_pause_active, provider_pause_start
 from pixelgallery import events
@@ -68,27 +71,26 @@ def generation_run(*, generation_id: int) -> float | None:
         return None
     if (held := _lease_remaining(generation)) > 0:
         return held
+    # A first call waits for its member's turn (the fair queue); a retry was served its turn already.
+    in_queue = generation.status == Status.QUEUED
+    limiter = limiter_from_settings()
+    if in_queue:
+        _wait_in_line(generation_id, seconds=TURN_RECHECK_SECONDS)
+        if next_in_line() != generation_id:  # a first look without the lock; decided again under it
+            return _recheck_delay(limiter)
     # The lease comes first: a duplicate message (redelivery, sweeper) stops here without using a slot.
     if not _claim(generation_id):
         return _lease_remaining(Generation.objects.get(id=generation_id)) or None
-    limiter = limiter_from_settings()
     try:
-        wait = acquire(limiter, max_wait=settings.PIXELDOJO_RATE_WAIT_MAX_SECONDS)
+        wait = _take_slot(generation_id, limiter, in_queue=in_queue)
     except redis.RedisError as exc:
         logger.warning("rate limiter unavailable (%s); trying again shortly", type(exc).__name__)
         _release(generation_id)
         return 5.0
     if wait:
-        _release(generation_id)  # waiting is not stale: the sweeper leaves it alone
+        _release(generation_id, waiting=wait if in_queue else None)  # not stale: the sweeper leaves it
         return wait
-    now = timezone.now()
-    Generation.objects.filter(id=generation_id).update(
-        status=Status.GENERATING,
-        attempts=F("attempts") + 1,
-        called_at=now,
-        lease_until=now + timedelta(seconds=_lease_seconds()),
-        updated_at=now,
-    )
+    _pass_the_turn(generation_id)
     generation.refresh_from_db()
     try:
         with _lease_renewed(generation_id):
@@ -115,6 +117,69 @@ def generation_run(*, generation_id: int) -> float | None:
         logger.warning("generation %s: a second answer (%s) was not kept", generation.code, result.id)
     _observe(limiter, result.rate_limit)
     return None
+
+
+def _take_slot(generation_id: int, limiter: RateLimiter, *, in_queue: bool) -> float:
+    """Take a slot when one is free and it is this generation's turn, and mark it called, all under the
+    limiter's turn lock. 0 once called; otherwise the seconds to come back after: not its turn (another
+    member's, or one of its own older ones), or no slot within ``PIXELDOJO_RATE_WAIT_MAX_SECONDS``.
+
+    While it waits, it wakes at least every ``TURN_RECHECK_SECONDS`` to decide again (a member served less
+    recently may have submitted meanwhile) and to say it is still waiting.
+    """
+    deadline = time.monotonic() + settings.PIXELDOJO_RATE_WAIT_MAX_SECONDS
+    while True:
+        with limiter.turn():
+            my_turn = not in_queue or next_in_line() == generation_id
+            if my_turn and (wait := limiter.try_acquire()) <= 0:
+                now = timezone.now()
+                Generation.objects.filter(id=generation_id).update(
+                    status=Status.GENERATING,
+                    attempts=F("attempts") + 1,
+                    called_at=now,
+                    lease_until=now + timedelta(seconds=_lease_seconds()),
+                    updated_at=now,
+                )
+                return 0.0
+        if not my_turn:
+            return _recheck_delay(limiter)
+        if time.monotonic() + wait > deadline:
+            return wait
+        nap = min(wait, TURN_RECHECK_SECONDS)
+        if in_queue:
+            _wait_in_line(generation_id, seconds=nap)
+        time.sleep(nap)
+
+
+def _wait_in_line(generation_id: int, *, seconds: float) -> None:
+    """Say that a worker waits for a slot for this generation, or asks again, within ``seconds``."""
+    now = timezone.now()
+    Generation.objects.filter(id=generation_id, status=Status.QUEUED).update(
+        waiting_until=now + timedelta(seconds=seconds + TURN_GRACE_SECONDS), updated_at=now
+    )
+
+
+def _recheck_delay(limiter: RateLimiter) -> float:
+    """When a generation that is not next looks again: about when the slot after the next one comes, between
+    1 s and ``TURN_RECHECK_SECONDS`` (the next one's worker is told at once: ``_pass_the_turn``)."""
+    try:
+        second = limiter.state().start_offsets(2)[1]
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("rate limiter unreadable (%s); looking again shortly", type(exc).__name__)
+        second = TURN_RECHECK_SECONDS / 2
+    return min(TURN_RECHECK_SECONDS, max(1.0, second)) + random.uniform(0, 0.5)
+
+
+def _pass_the_turn(generation_id: int) -> None:
+    """A slot was taken: wake the generation whose turn comes next, so it waits for the next slot at once,
+    unless a worker holds it already (a message more for it costs nothing: the lease stops a second one)."""
+    try:
+        following = next_in_line()
+        waiting = following is not None and following != generation_id
+        if waiting and Generation.objects.filter(id=following).unleased().exists():
+            tasks.run_generation.delay(following)
+    except Exception:  # the call goes ahead; the next one's own task comes back within TURN_RECHECK_SECONDS
+        logger.exception("generation %s: the next in line could not be woken", generation_id)
 
 
 def _observe(limiter: RateLimiter, rate_limit: ProviderLimit | None) -> None:
@@ -179,11 +244,14 @@ def _claim(generation_id: int) -> bool:
     )
 
 
-def _release(generation_id: int) -> None:
-    """Give the lease back without calling PixelDojo (no slot yet)."""
-    Generation.objects.filter(id=generation_id, provider_id="").update(
-        lease_until=None, updated_at=timezone.now()
-    )
+def _release(generation_id: int, *, waiting: float | None = None) -> None:
+    """Give the lease back without calling PixelDojo (no slot yet, or not its turn); ``waiting``: the
+    seconds after which its task asks again, while it stays in line."""
+    now = timezone.now()
+    changes = {"lease_until": None, "updated_at": now}
+    if waiting is not None:
+        changes["waiting_until"] = now + timedelta(seconds=waiting + TURN_GRACE_SECONDS)
+    Generation.objects.filter(id=generation_id, provider_id="").update(**changes)
 
 
 def _handle_error(generation: Generation, exc: PixelDojoError) -> float | None:

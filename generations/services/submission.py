@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from credits.services import BudgetExceeded, budget_check_submission
 from generations import tasks
@@ -20,6 +22,7 @@ from generations.models import CatalogueModel, Generation, Image
 from generations.pixeldojo import MODELS, GenerationRequest
 from generations.selectors import credits_reserved
 from generations.selectors_catalogue import unit_price
+from generations.selectors_queue import TURN_GRACE_SECONDS
 from generations.services.pause import provider_pause_active
 from pixelgallery.moments import absolute_text
 from teams.models import Team
@@ -60,6 +63,7 @@ def generation_submit(
     generation.price = generation.num_outputs * unit  # reserved until answered
     with transaction.atomic():
         _check_team_and_budget(user=user, team=team, credits=generation.price)
+        generation.waiting_until = timezone.now() + timedelta(seconds=TURN_GRACE_SECONDS)  # in line
         _insert(generation)
         transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
     logger.info(
@@ -151,6 +155,7 @@ def catalogue_generation_submit(
     )
     with transaction.atomic():
         _check_team_and_budget(user=user, team=team, credits=generation.price)
+        generation.waiting_until = timezone.now() + timedelta(seconds=TURN_GRACE_SECONDS)  # in line
         _insert(generation)
         transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
     logger.info("generation %s queued as a PixelDojo job (%s, %d outputs)", generation.code, model, count)
