@@ -49,6 +49,18 @@ def _generate_page(request: HttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
+            if form.comparing:
+                comparison = services.comparison_submit(
+                    user=request.user,
+                    team=team,
+                    prompt=form.cleaned_data["prompt"],
+                    models=form.cleaned_data["compare_models"],
+                    params=form.compare_params(),
+                    menu=form.menu,
+                )
+                queued = f"Queued: “{comparison.prompt[:60]}” for each model. Columns fill in as they arrive."
+                messages.success(request, queued)
+                return redirect("comparison_detail", code=comparison.code)
             if (choice := form.catalogue_choice) is not None:
                 generation = services.catalogue_generation_submit(
                     user=request.user, model=choice.api_id, payload=form.catalogue_payload(), team=team
@@ -96,6 +108,17 @@ def _remix_initial(request: HttpRequest) -> dict:
 def generation_detail(request: HttpRequest, code) -> HttpResponse:
     generation = selectors.get_generation_for_user(user=request.user, code=code)
     return render(request, "generations/detail.html", {"generation": generation})
+
+
+@login_required
+@require_GET
+def comparison_detail(request: HttpRequest, code) -> HttpResponse:
+    """One prompt's models side by side, each column filling in live (its card polls its status)."""
+    comparison = selectors.get_comparison_for_user(user=request.user, code=code)
+    columns = selectors.comparison_columns(comparison=comparison)
+    total = sum(column.cost for column in columns)
+    context = {"comparison": comparison, "columns": columns, "total": total}
+    return render(request, "generations/comparison.html", context)
 
 
 @login_required

@@ -38,16 +38,8 @@ def generation_submit(*, user, params: GenerationRequest, team: Team | None = No
     reason = role_refusal(user, Action.GENERATE, team=team)
     if reason is not None:
         raise SubmissionRefused(reason)
-    pause = provider_pause_active()
-    if pause is not None:
-        raise SubmissionRefused(
-            f"Generation is paused: PixelDojo reported the account's quota exhausted at "
-            f"{absolute_text(pause.paused_at)}. It resumes at {absolute_text(pause.paused_until)} or when "
-            f"an operator resumes it. Nothing was queued or charged."
-        )
-    generation = Generation(user=user, team=team, **Generation.fields_for(params))
-    unit = unit_price(model=generation.model, params=params.to_payload())
-    generation.price = generation.num_outputs * unit  # reserved until answered
+    _refuse_when_paused()
+    generation = flux_generation(user=user, team=team, params=params)
     with transaction.atomic():
         _check_team_and_budget(user=user, team=team, credits=generation.price)
         generation.save(force_insert=True)
@@ -56,6 +48,44 @@ def generation_submit(*, user, params: GenerationRequest, team: Team | None = No
         "generation %s queued (%s, %d outputs)", generation.code, generation.model, generation.num_outputs
     )
     return generation
+
+
+def _refuse_when_paused() -> None:
+    """Refuse new work while PixelDojo's quota is reported exhausted."""
+    pause = provider_pause_active()
+    if pause is not None:
+        raise SubmissionRefused(
+            f"Generation is paused: PixelDojo reported the account's quota exhausted at "
+            f"{absolute_text(pause.paused_at)}. It resumes at {absolute_text(pause.paused_until)} or when "
+            f"an operator resumes it. Nothing was queued or charged."
+        )
+
+
+def flux_generation(*, user, team: Team | None, params: GenerationRequest) -> Generation:
+    """The (unsaved) queued generation of a seed model's ``params``, priced: its images times the model's
+    cost, reserved until answered."""
+    generation = Generation(user=user, team=team, **Generation.fields_for(params))
+    unit = unit_price(model=generation.model, params=params.to_payload())
+    generation.price = generation.num_outputs * unit
+    return generation
+
+
+def catalogue_generation(*, user, team: Team | None, model: str, payload: dict[str, Any]) -> Generation:
+    """The (unsaved) queued generation of a catalogue model's ``payload`` (already validated), priced by
+    the model's cost rule."""
+    count = requested_count(payload)
+    seed, aspect = payload.get("seed"), payload.get("aspect_ratio")
+    return Generation(
+        user=user,
+        team=team,
+        prompt=str(payload.get("prompt") or ""),
+        model=model,
+        num_outputs=count,
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63 else None,
+        aspect_ratio=aspect if isinstance(aspect, str) and len(aspect) <= 8 else "",
+        job_input=dict(payload),
+        price=count * unit_price(model=model, params=payload),
+    )
 
 
 def _check_team_and_budget(*, user, team: Team | None, credits) -> None:
@@ -94,27 +124,12 @@ def catalogue_generation_submit(
     if errors := validation_errors(row.request_schema, payload):
         said = "; ".join(f"{name}: {message}" if name else message for name, message in errors)
         raise SubmissionRefused(f"{row.name} refuses this request ({said}). Nothing was queued.")
-    if (pause := provider_pause_active()) is not None:
-        raise SubmissionRefused(
-            f"Generation is paused: PixelDojo reported the account's quota exhausted at "
-            f"{absolute_text(pause.paused_at)}. Nothing was queued or charged."
-        )
-    count = requested_count(payload)
-    seed, aspect = payload.get("seed"), payload.get("aspect_ratio")
-    generation = Generation(
-        user=user,
-        team=team,
-        prompt=str(payload.get("prompt") or ""),
-        model=model,
-        num_outputs=count,
-        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63 else None,
-        aspect_ratio=aspect if isinstance(aspect, str) and len(aspect) <= 8 else "",
-        job_input=dict(payload),
-        price=count * unit_price(model=model, params=payload),
-    )
+    _refuse_when_paused()
+    generation = catalogue_generation(user=user, team=team, model=model, payload=payload)
     with transaction.atomic():
         _check_team_and_budget(user=user, team=team, credits=generation.price)
         generation.save(force_insert=True)
         transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
+    count = generation.num_outputs
     logger.info("generation %s queued as a PixelDojo job (%s, %d outputs)", generation.code, model, count)
     return generation
