@@ -23,9 +23,10 @@ from teams.permissions import visible_q
 
 
 def generations_for_user(*, user) -> QuerySet[Generation]:
-    """A user's own generations, newest first, with their images prefetched (2 queries per page)."""
+    """A user's own generations, newest first, with their comparisons and images (2 queries per page)."""
     return (
         Generation.objects.filter(user=user)
+        .select_related("comparison")
         .order_by("-created_at", "-id")
         .prefetch_related(Prefetch("images", queryset=Image.objects.order_by("index")))
     )
@@ -35,6 +36,7 @@ def get_generation_for_user(*, user, code) -> Generation:
     """The generation with this code if the user may see it (author or team member); 404 for anyone else."""
     generation = (
         Generation.objects.filter(visible_q(user))
+        .select_related("comparison")
         .prefetch_related(Prefetch("images", queryset=Image.objects.order_by("index")))
         .filter(code=code)
         .first()
