@@ -258,6 +258,7 @@ class GenerationForm(forms.Form):
     def clean(self) -> dict:
         cleaned = super().clean()
         if self.comparing:
+            self._errors.pop("model", None)  # the model menu is not used (nor shown) when comparing
             models = cleaned.get("compare_models")
             if models is not None and not MIN_MODELS <= len(set(models)) <= MAX_MODELS:
                 self.add_error(

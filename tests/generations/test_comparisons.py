@@ -218,6 +218,25 @@ def test_too_few_models_is_said_beside_the_choice(alice):
     assert not Generation.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"compare_models": ["x" * 5000, "flux-pro"]}, "is not one of the available choices"),
+        ({"compare_models": ["flux-pro", "flux-pro", "flux-pro"]}, "(1 chosen)"),
+        ({"num_outputs": "99999999999999999999"}, "Select a valid choice"),
+        ({"megapixels": "\u2603"}, "is not one of the available choices"),
+        ({"model": "no-such-model", "compare": "maybe", "seed": "-2"}, "greater than or equal to -1"),
+        ({"lora_weights": "https://example.com/w.safetensors"}, "can only be used with the"),
+    ],
+)
+def test_odd_compare_input_is_told_in_the_page(alice, data, said):
+    body = {**compare_data(["flux-pro", "flux-1.1-pro"]), **data}
+    response = client_in(alice).post(reverse("generate"), body)
+    assert response.status_code == 200
+    assert said in unescape(response.content.decode())
+    assert not Generation.objects.exists()
+
+
 def test_the_price_counts_images_per_model_and_one_for_a_model_without_a_count(catalogue, alice):
     data = compare_data(["flux-1.1-pro-ultra", "flux-dev", "seedream-4"], num_outputs="3", prompt="")
     response = client_in(alice).post(reverse("generate"), data)  # no prompt: back with the price
