@@ -245,12 +245,18 @@ def _form_data(request: HttpRequest, payload: GenerationIn) -> dict[str, Any]:
         for name, value in extra.items()
         if name not in GenerationForm.base_fields or isinstance(value, (dict, list))
     }
+    problems.update(
+        {name: ["To compare models, POST /api/v1/comparisons."] for name in COMPARE_FIELDS if name in extra}
+    )
     if problems:
         raise FormInvalid(problems)
     data.update({name: value for name, value in extra.items() if value is not None})
     if data.get("go_fast") is False:
         data.pop("go_fast")
     return data
+
+
+COMPARE_FIELDS = ("compare", "compare_models")  # the form's, for POST /comparisons only
 
 
 class FormInvalid(Exception):

@@ -96,3 +96,16 @@ def test_a_comparison_is_found_only_in_its_tokens_space(alice, bob):
     assert api_client(token_for(alice, team=studio)).get(made["status_url"]).status_code == 200
     assert api_client(token_for(bob)).get(made["status_url"]).status_code == 404  # bob's personal token
     assert api_client(token_for(alice, team=elsewhere)).get(made["status_url"]).status_code == 404
+
+
+def test_post_generations_does_not_compare(alice):
+    body = {
+        "prompt": "a fox",
+        "model": "flux-pro",
+        "compare": True,
+        "compare_models": ["flux-pro", "flux-dev"],
+    }
+    response = api_client(token_for(alice)).post("/api/v1/generations", body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"]["compare"] == ["To compare models, POST /api/v1/comparisons."]
+    assert not Generation.objects.exists()
