@@ -44,6 +44,9 @@ def test_compare_three_models_and_watch_the_grid_fill_in(
     expect(price).to_have_text("Price: Compare 3 models: 2 + 3 + 2 = 7 credits")
     page.select_option("#id_num_outputs", "1")
     expect(price).to_have_text("Price: Compare 3 models: 1 + 1.5 + 1 = 3.5 credits")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert_page_fits(page)  # the models' checkboxes wrap on a phone
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.fill("#id_prompt", "a lighthouse in a storm")
     page.click("button:has-text('Generate')")
 
