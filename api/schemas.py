@@ -10,6 +10,9 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+from generations.forms import MAX_SEED
+from generations.pixeldojo import ASPECT_RATIOS, MAX_OUTPUTS, MEGAPIXELS, MODELS
+
 
 class ErrorDetail(Schema):
     code: str = Field(description="Stable, machine-readable reason, e.g. `token_expired`, `not_found`.")
@@ -21,25 +24,65 @@ class ErrorOut(Schema):
     error: ErrorDetail
 
 
+# Fields of ``GenerationIn`` that are options of the API, not parameters of the prompt form.
+API_OPTIONS = frozenset({"reuse"})
+
+
 class GenerationIn(Schema):
     """PixelDojo's own parameter names, validated exactly as the prompt form validates them; any other
     parameter of the prompt form is accepted too (and anything else refused with 422)."""
 
     model_config = ConfigDict(extra="allow")
 
-    prompt: str = Field(description="Describe the image you want (at most 2000 characters).")
-    model: str | None = Field(None, description="A PixelDojo model (default `flux-pro`).")
-    aspect_ratio: str | None = Field(None, description="For example `1:1`, `16:9` (default).")
-    num_outputs: int | None = Field(None, description="Number of images, 1 to 4 (default 1).")
+    # The form validates; the document states the same bounds (enums, ranges) so that clients and
+    # generated tests can tell a valid request before sending it.
+    prompt: str = Field(
+        description="Describe the image you want (at most 2000 characters).",
+        json_schema_extra={"minLength": 1, "maxLength": 2000, "pattern": r"\S"},
+    )
+    model: str | None = Field(
+        None,
+        description="A PixelDojo model (default `flux-pro`).",
+        json_schema_extra={"enum": [*MODELS, None]},
+    )
+    aspect_ratio: str | None = Field(
+        None,
+        description="For example `1:1`, `16:9` (default).",
+        json_schema_extra={"enum": [*ASPECT_RATIOS, None]},
+    )
+    num_outputs: int | None = Field(
+        None,
+        description="Number of images, 1 to 4 (default 1).",
+        json_schema_extra={"minimum": 1, "maximum": MAX_OUTPUTS},
+    )
     seed: int | None = Field(
-        None, description="Same seed and prompt give the same image; -1 or none: random."
+        None,
+        description="Same seed and prompt give the same image; -1 or none: random.",
+        json_schema_extra={"minimum": -1, "maximum": MAX_SEED},
     )
     lora_weights: str | None = Field(
         None, description="URL of Flux LoRA weights (flux-dev-single-lora only)."
     )
-    lora_scale: float | None = Field(None, description="LoRA scale, -1 to 3 (flux-dev-single-lora only).")
-    megapixels: str | None = Field(None, description="`1` or `0.25`.")
+    lora_scale: float | None = Field(
+        None,
+        description="LoRA scale, -1 to 3 (flux-dev-single-lora only).",
+        json_schema_extra={"minimum": -1, "maximum": 3},
+    )
+    megapixels: str | None = Field(
+        None, description="`1` or `0.25`.", json_schema_extra={"enum": [*MEGAPIXELS, None]}
+    )
     go_fast: bool | None = Field(None, description="Faster, slightly lower quality.")
+    remix_of: UUID | None = Field(
+        None,
+        description="The code of the image this remixes (one this token can read; else 422): recorded as "
+        "the generation's `remixed_from`, and the image page and `family` filter show the family.",
+    )
+    reuse: bool = Field(
+        False,
+        description="When images you already have match this request exactly (same prompt, ignoring case "
+        "and spacing, model, aspect ratio, megapixels, LoRA and scale, go_fast and a fixed seed, in the "
+        "token's space, all stored), answer 200 with that generation (`reused`: true) and charge nothing.",
+    )
 
 
 class GenerationImageOut(Schema):
@@ -70,10 +113,16 @@ class GenerationOut(Schema):
         description="Credits reserved at submission (images times the model's cost)."
     )
     team: UUID | None
+    remixed_from: UUID | None = Field(
+        description="The image it remixes; null when it remixes none, or one this token cannot read."
+    )
     created_at: datetime
     finished_at: datetime | None
     status_url: str
     images: list[GenerationImageOut]
+    reused: bool = Field(
+        False, description="An existing generation answered a request with `reuse`: nothing was charged."
+    )
 
 
 class ComparisonIn(Schema):
@@ -83,20 +132,46 @@ class ComparisonIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(description="Describe the image you want (at most 2000 characters).")
+    # The same bounds as ``GenerationIn``'s (the form validates both).
+    prompt: str = Field(
+        description="Describe the image you want (at most 2000 characters).",
+        json_schema_extra={"minLength": 1, "maxLength": 2000, "pattern": r"\S"},
+    )
     models: list[str] = Field(
         min_length=2,
         max_length=4,
-        description="2 to 4 distinct models: the seed's four, or catalogue models needing only a prompt.",
+        description="2 to 4 distinct models: the seed's four (`" + "`, `".join(MODELS) + "`), or catalogue "
+        "models that need nothing but a prompt.",
+        json_schema_extra={"uniqueItems": True},
     )
-    aspect_ratio: str | None = Field(None, description="For example `1:1`, `16:9` (default).")
-    num_outputs: int | None = Field(None, description="Images per model, 1 to 4 (default 1).")
-    seed: int | None = Field(None, description="The same seed for every model; -1 or none: random.")
+    aspect_ratio: str | None = Field(
+        None,
+        description="For example `1:1`, `16:9` (default).",
+        json_schema_extra={"enum": [*ASPECT_RATIOS, None]},
+    )
+    num_outputs: int | None = Field(
+        None,
+        description="Images per model, 1 to 4 (default 1; one for a catalogue model that takes no count).",
+        json_schema_extra={"minimum": 1, "maximum": MAX_OUTPUTS},
+    )
+    seed: int | None = Field(
+        None,
+        description="The same seed for every model; -1 or none: random.",
+        json_schema_extra={"minimum": -1, "maximum": MAX_SEED},
+    )
     lora_weights: str | None = Field(
         None, description="URL of Flux LoRA weights (needed when flux-dev-single-lora is compared)."
     )
-    lora_scale: float | None = Field(None, description="LoRA scale, -1 to 3 (flux-dev-single-lora only).")
-    megapixels: str | None = Field(None, description="`1` or `0.25` (the seed's models).")
+    lora_scale: float | None = Field(
+        None,
+        description="LoRA scale, -1 to 3 (flux-dev-single-lora only).",
+        json_schema_extra={"minimum": -1, "maximum": 3},
+    )
+    megapixels: str | None = Field(
+        None,
+        description="`1` or `0.25` (the seed's models).",
+        json_schema_extra={"enum": [*MEGAPIXELS, None]},
+    )
     go_fast: bool | None = Field(None, description="Faster, slightly lower quality (the seed's models).")
 
 
@@ -126,6 +201,9 @@ class ImageOut(Schema):
     size_bytes: int | None
     author: str
     team: UUID | None
+    remixed_from: UUID | None = Field(
+        description="The image its generation remixes; null when none, or one this token cannot read."
+    )
     favourite: bool
     created_at: datetime
     stored_at: datetime | None

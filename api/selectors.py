@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from uuid import UUID
 
 from django.db.models import QuerySet
 from django.http import Http404
@@ -50,6 +52,16 @@ def image_for_token(*, token: ApiToken, code) -> Image:
     image = library_selectors.get_image_for_user(user=token.user, code=code)
     _in_space(token, image.team_id, "image")
     return image
+
+
+def readable_image_codes(*, token: ApiToken, ids: Iterable[int | None]) -> dict[int, UUID]:
+    """The codes of those of these images the token can read (in its space, visible to its user), by id;
+    one query, none for no ids."""
+    wanted = {image_id for image_id in ids if image_id is not None}
+    if not wanted:
+        return {}
+    readable = library_selectors.visible_images(user=token.user).filter(id__in=wanted, team_id=token.team_id)
+    return dict(readable.values_list("id", "code"))
 
 
 def collections_for_token(*, token: ApiToken) -> QuerySet[Collection]:

@@ -11,6 +11,8 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,9 +21,10 @@ from django.utils import timezone
 
 from api.errors import ApiError
 from api.models import ApiToken, IdempotencyKey, Scope
-from generations.models import Comparison, Generation
+from generations.models import Comparison, Generation, Image
 from generations.pixeldojo import GenerationRequest
-from generations.services import CompareParams, comparison_submit, generation_submit
+from generations.selectors import reusable_generation
+from generations.services import CompareParams, comparison_submit, generation_reuse, generation_submit
 from teams.models import Team
 from teams.permissions import role_in
 
@@ -102,15 +105,23 @@ def token_authenticate(raw: str) -> ApiToken:
     return token
 
 
-def _fingerprint(params: GenerationRequest) -> str:
-    return hashlib.sha256(json.dumps(params.to_payload(), sort_keys=True).encode()).hexdigest()
+def _fingerprint(params: GenerationRequest, remix_of: Image | None) -> str:
+    """What a request asked for (its parameters, and the image it remixes when it remixes one)."""
+    asked: dict[str, object] = dict(params.to_payload())
+    if remix_of is not None:
+        asked["remix_of"] = str(remix_of.code)
+    return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
 
 
 def api_generation_submit(
-    *, token: ApiToken, params: GenerationRequest, idempotency_key: str | None
+    *,
+    token: ApiToken,
+    params: GenerationRequest,
+    idempotency_key: str | None,
+    remix_of: Image | None = None,
 ) -> tuple[Generation, bool]:
     """Submit ``params`` as the token's user in the token's team, like the form does (``generation_submit``:
-    role, pause, budget); returns the generation and whether it is new.
+    role, pause, budget, the image it remixes); returns the generation and whether it is new.
 
     With an ``idempotency_key`` the first generation made with it (by this token) is returned again and
     nothing is submitted twice, even for two requests at once: the key's row is written in the submission's
@@ -118,9 +129,10 @@ def api_generation_submit(
     PixelDojo call is queued on commit). The same key with other parameters is refused (409). A key is
     remembered for ``API_IDEMPOTENCY_KEY_HOURS``; after that it is new again.
     """
+    submit = partial(generation_submit, user=token.user, params=params, team=token.team, remix_of=remix_of)
     if not idempotency_key:
-        return generation_submit(user=token.user, params=params, team=token.team), True
-    fingerprint = _fingerprint(params)
+        return submit(), True
+    fingerprint = _fingerprint(params, remix_of)
     earlier = _earlier(token, idempotency_key, fingerprint)
     if earlier is not None:
         return earlier, False
@@ -129,7 +141,7 @@ def api_generation_submit(
     ).delete()
     try:
         with transaction.atomic():
-            generation = generation_submit(user=token.user, params=params, team=token.team)
+            generation = submit()
             IdempotencyKey.objects.create(
                 token=token, key=idempotency_key, fingerprint=fingerprint, generation=generation
             )
@@ -218,6 +230,16 @@ def _earlier(token: ApiToken, key: str, fingerprint: str) -> Generation | None:
             "This Idempotency-Key was used for a request with other parameters; use a new key.",
         )
     return row.generation
+
+
+def api_generation_reuse(*, token: ApiToken, fingerprint: str, credits: Decimal) -> Generation | None:
+    """The generation in the token's space that already holds what a request with this reuse key asks for,
+    recorded as reused (``credits``, what the request would have cost, saved; nothing charged); ``None``
+    when there is none (the request is then submitted as usual)."""
+    generation = reusable_generation(user=token.user, team=token.team, fingerprint=fingerprint)
+    if generation is not None:
+        generation_reuse(user=token.user, team=token.team, generation=generation, credits=credits)
+    return generation
 
 
 def idempotency_keys_forget_old() -> int:

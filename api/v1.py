@@ -28,6 +28,7 @@ from api.errors import ApiError, error_body
 from api.models import ApiToken, Scope
 from api.ratelimit import token_wait
 from api.schemas import (
+    API_OPTIONS,
     BudgetOut,
     CollectionImageOut,
     CollectionOut,
@@ -47,7 +48,12 @@ from api.schemas import (
     TagsIn,
     TagsOut,
 )
-from api.services import api_comparison_submit, api_generation_submit, token_authenticate
+from api.services import (
+    api_comparison_submit,
+    api_generation_reuse,
+    api_generation_submit,
+    token_authenticate,
+)
 from credits import hooks as credit_hooks
 from credits import selectors as credit_selectors
 from credits.amounts import tidy
@@ -55,6 +61,7 @@ from generations import selectors as generation_selectors
 from generations import thumbnails
 from generations.forms import DEFAULT_MODEL, GenerationForm
 from generations.models import Comparison, Generation, Image
+from generations.pixeldojo import MODELS
 from generations.services import SubmissionRefused
 from generations.views import _serve
 from library import selectors as library_selectors
@@ -188,6 +195,7 @@ def _absolute(request: HttpRequest, path: str) -> str:
 
 
 def _generation_out(request: HttpRequest, generation: Generation) -> dict[str, Any]:
+    parents = selectors.readable_image_codes(token=_token(request), ids=[generation.remixed_from_id])
     images = [
         {
             "code": image.code,
@@ -223,6 +231,7 @@ def _generation_out(request: HttpRequest, generation: Generation) -> dict[str, A
         "active": generation.is_active,
         "credits": credit_selectors.credits_for_generation(generation_id=generation.id),
         "team": generation.team.code if generation.team_id else None,
+        "remixed_from": parents.get(generation.remixed_from_id),
         "status_url": _absolute(request, reverse("api:generation_get", args=[generation.code])),
         "images": images,
     }
@@ -235,7 +244,7 @@ def _form_data(request: HttpRequest, payload: GenerationIn) -> dict[str, Any]:
     on to it as sent, so the form decides; anything the form does not know is refused (422).
     """
     data = {"model": DEFAULT_MODEL, "aspect_ratio": "16:9", "num_outputs": 1, "megapixels": "1"}
-    data.update(payload.model_dump(exclude_none=True))
+    data.update(payload.model_dump(exclude_none=True, exclude=set(API_OPTIONS)))
     body = json.loads(request.body or b"{}")
     extra = {name: value for name, value in body.items() if name not in GenerationIn.model_fields}
     problems = {
@@ -270,7 +279,7 @@ class FormInvalid(Exception):
 @api.post(
     "/generations",
     auth=GENERATE,
-    response={202: GenerationOut, 409: ErrorOut, **ERRORS},
+    response={200: GenerationOut, 202: GenerationOut, 409: ErrorOut, **ERRORS},
     url_name="generation_create",
     summary="Submit a prompt",
 )
@@ -285,7 +294,10 @@ def generation_create(
     ),
 ):
     """Queue a generation in the token's team (or personal space), exactly as the prompt form does: same
-    validation, role, budgets and pause. Answers 202 with the generation; poll its `status_url`."""
+    validation, role, budgets and pause. Answers 202 with the generation; poll its `status_url`.
+
+    With `reuse: true`, a finished generation of the token's space that asked for exactly this (with a
+    fixed seed) and whose images are all stored answers instead: 200, `reused: true`, nothing charged."""
     token = _token(request)
     refusal = role_refusal(token.user, Action.GENERATE, team=token.team)
     if refusal is not None:
@@ -296,9 +308,29 @@ def generation_create(
         return _invalid_fields(request, invalid.fields)
     if not form.is_valid():
         return _invalid_fields(request, form.errors)
+    if form.catalogue_choice is not None:  # made as a PixelDojo job, with parameters only the form offers
+        message = f"{form.catalogue_choice.name} is offered on the prompt form; the API submits " + (
+            "the POST /flux models: " + ", ".join(MODELS) + "."
+        )
+        return _invalid_fields(request, {"model": [message]})
+    parent = None
+    if payload.remix_of is not None:
+        try:
+            parent = selectors.image_for_token(token=token, code=payload.remix_of)
+        except Http404:
+            message = "No image with this code in this token's library: it cannot be remixed here."
+            return _invalid_fields(request, {"remix_of": [message]})
+    if payload.reuse:
+        found = api_generation_reuse(token=token, fingerprint=form.fingerprint(), credits=form.price().total)
+        if found is not None:
+            generation = selectors.generation_for_token(token=token, code=found.code)
+            return Status(200, {**_generation_out(request, generation), "reused": True})
     try:
         generation, _ = api_generation_submit(
-            token=token, params=form.to_request(), idempotency_key=idempotency_key or None
+            token=token,
+            params=form.to_request(),
+            idempotency_key=idempotency_key or None,
+            remix_of=parent,
         )
     except SubmissionRefused as refused:
         raise ApiError(409, "submission_refused", str(refused)) from refused
@@ -385,7 +417,8 @@ def comparison_get(request: HttpRequest, code: UUID):
 # --- Images -----------------------------------------------------------------------------------------------
 
 
-def _image_out(request: HttpRequest, image: Image) -> dict[str, Any]:
+def _image_out(request: HttpRequest, image: Image, parents: dict[int, UUID]) -> dict[str, Any]:
+    """One image as the API answers it; ``parents``: the codes of remixed images the token can read."""
     generation = image.generation
     stored = image.status == Image.Status.STORED
     thumbnail = image.thumbnail.name if stored else ""
@@ -403,6 +436,7 @@ def _image_out(request: HttpRequest, image: Image) -> dict[str, Any]:
         "size_bytes": image.size_bytes,
         "author": image.user.get_username(),
         "team": image.team.code if image.team_id else None,
+        "remixed_from": parents.get(generation.remixed_from_id),
         "favourite": bool(getattr(image, "is_favourite", False)),
         "created_at": image.created_at,
         "stored_at": image.stored_at,
@@ -426,6 +460,9 @@ class ImageQuery(Schema):
     status: str | None = None
     collection: str | None = Field(None, max_length=36, description="A collection's code.")
     tag: str | None = Field(None, max_length=40)
+    family: str | None = Field(
+        None, max_length=36, description="An image's code: only its remix family (root and descendants)."
+    )
     favourite: bool | None = None
     sort: str | None = Field(None, description="newest (default), oldest or favourites.")
     cursor: str | None = Field(None, max_length=200, description="From the previous page's `next`.")
@@ -456,7 +493,10 @@ def image_list(request: HttpRequest, query: Query[ImageQuery]):
         params = request.GET.copy()
         params["cursor"] = page.next_cursor
         next_url = _absolute(request, f"{request.path}?{params.urlencode()}")
-    return {"data": [_image_out(request, image) for image in page.images], "next": next_url}
+    parents = selectors.readable_image_codes(
+        token=token, ids=[image.generation.remixed_from_id for image in page.images]
+    )
+    return {"data": [_image_out(request, image, parents) for image in page.images], "next": next_url}
 
 
 @api.get("/images/{code}", auth=READ, response={200: ImageDetailOut, **ERRORS}, url_name="image_get")
@@ -464,8 +504,9 @@ def image_get(request: HttpRequest, code: UUID):
     """One image with its parameters, tags and the collections holding it."""
     token = _token(request)
     image = selectors.image_for_token(token=token, code=code)
+    parents = selectors.readable_image_codes(token=token, ids=[image.generation.remixed_from_id])
     return {
-        **_image_out(request, image),
+        **_image_out(request, image, parents),
         "tags": selectors.image_tags(image=image),
         "collections": selectors.image_collections(token=token, image=image),
     }

@@ -24,6 +24,7 @@ from credits.models import (
     DailySpend,
     LedgerEntry,
     ProviderBalance,
+    Reuse,
 )
 from credits.services import ledger_refund, ledger_top_up, spend_rollup_rebuild
 from teams.models import Membership
@@ -270,4 +271,13 @@ class DailySpendAdmin(ReadOnlyAdmin):
 class ProviderBalanceAdmin(ReadOnlyAdmin):
     list_display = ("reported_at", "credits")
     date_hierarchy = "reported_at"
+    show_full_result_count = False
+
+
+@admin.register(Reuse)
+class ReuseAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "user", "team", "model", "generation_id", "credits")
+    list_select_related = ("team", "user")
+    search_fields = ("user__username", "team__name")
+    date_hierarchy = "created_at"
     show_full_result_count = False

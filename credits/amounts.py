@@ -54,6 +54,17 @@ def credits_label(value: Decimal | int) -> str:
     return f"{format_credits(value, grouping=True)} credit{'' if abs(value) == 1 else 's'}"
 
 
+def rough(value: Decimal | int) -> str:
+    """An estimate for people: one decimal place from 1 up (``4.3``, ``1,204.7``, ``12``), two significant
+    digits below (``0.14``, ``0.0029``); 0 or less is ``0``."""
+    value = Decimal(value)
+    if value >= 1:
+        return format(tidy(value.quantize(Decimal("0.1"))), ",f")
+    if value <= 0:
+        return "0"
+    return format(tidy(value.quantize(Decimal(1).scaleb(value.adjusted() - 1))), "f")
+
+
 def split(total: Decimal, parts: int) -> list[Decimal]:
     """``total`` cut into ``parts`` amounts of 4 places that sum to it exactly; the remainder goes first."""
     if parts < 1:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from credits.amounts import ZERO, credits_label, format_credits, tidy
+from credits.amounts import ZERO, credits_label, format_credits, rough, tidy
+from credits.selectors import day_end, day_start, month_end
 from pixelgallery.moments import day_html, day_text
 
 WIDTH = 720
@@ -211,4 +213,154 @@ def bar_chart(
         total=total,
         peak=peak,
         peak_day=peak_day if peak > 0 else None,
+    )
+
+
+# --- This month's running total and its forecast ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthPoint:
+    day: date
+    credits: Decimal  # spent that day
+    total: Decimal  # spent this month up to the end of that day (today: so far)
+
+
+@dataclass(frozen=True)
+class MonthChart:
+    """This month's running total of spend (a solid line up to now), its forecast at the last 7 days' rate
+    (a dashed line from now to the end of the month) and the budget (a level line) when there is one."""
+
+    title: str
+    description: str  # plain text (the SVG's <desc>)
+    caption: SafeString
+    width: int
+    height: int
+    left: float
+    right: float  # x of the end of the month: where the forecast line ends
+    top: float
+    bottom: float
+    baseline: float
+    spent_path: str
+    forecast_path: str
+    now_x: float
+    now_y: float
+    end_y: float
+    budget_y: float | None
+    budget_label: str
+    y_ticks: list[YTick]
+    x_labels: list[XLabel]
+    points: list[MonthPoint]
+    month_end: date
+    end_total: Decimal  # forecast spend at the end of the month
+
+    @property
+    def label_y(self) -> float:
+        return self.bottom + 18
+
+    @property
+    def tick_x(self) -> float:
+        return self.left - 6
+
+
+def month_chart(
+    daily: Mapping[date, Decimal],
+    *,
+    now: datetime,
+    rate: Decimal,
+    limit: Decimal | None,
+    runs_out_on: date | None = None,
+    title: str,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> MonthChart:
+    """The chart of the month of ``now`` (local time) from the spend of its days (``daily``, days after today
+    ignored), the forecast's ``rate`` (credits a day, from ``now`` on) and the budget's ``limit`` (``None``:
+    no budget). ``runs_out_on``: the forecast's day, when the budget runs out this month."""
+    left, right = MARGIN_LEFT, width - MARGIN_RIGHT
+    top, bottom = MARGIN_TOP, height - MARGIN_BOTTOM
+    today = timezone.localdate(now)
+    first, last = today.replace(day=1), month_end(today)
+    start, end = day_start(first), day_end(last)
+    span = (end - start).total_seconds()
+
+    def x_of(moment: datetime) -> float:
+        return round(left + (moment - start).total_seconds() / span * (right - left), 2)
+
+    points, total = [], ZERO
+    for day, credits in daily_series(daily, start=first, end=today):
+        total += credits
+        points.append(MonthPoint(day=day, credits=tidy(credits), total=tidy(total)))
+    rate = max(ZERO, rate)
+    end_total = tidy(total + rate * Decimal((end - now).total_seconds()) / 86400)
+    values = [point.total for point in points] + [end_total] + ([limit] if limit is not None else [])
+    low, high, step = y_domain(min(values), max(values))
+
+    def y_of(value: Decimal | int) -> float:
+        return round(top + (high - float(value)) / (high - low) * (bottom - top), 2)
+
+    corners = [(left, y_of(0))] + [
+        (x_of(day_end(point.day)), y_of(point.total)) for point in points if point.day < today
+    ]
+    now_x, now_y, end_y = x_of(now), y_of(total), y_of(end_total)
+    corners.append((now_x, now_y))
+    spent_path = "M " + " L ".join(f"{x} {y}" for x, y in corners)
+    forecast_path = f"M {now_x} {now_y} L {right} {end_y}"
+    ticks = [
+        YTick(value=Decimal(value), y=y_of(value), label=format_credits(value, grouping=True))
+        for value in range(low, high + step, step)
+    ]
+    slot = (right - left) / len(range(first.day, last.day + 1))
+    x_labels = [
+        XLabel(x=round(left + (day - 1) * slot + slot / 2, 2), label=f"{day} {first:%b}")
+        for day in range(1, last.day + 1)
+        if (day - 1) % 7 == 0 or day == last.day
+    ]
+    if (last.day - 1) % 7 in (1, 2, 3):  # too close to the last label
+        x_labels = x_labels[:-2] + x_labels[-1:]
+
+    sentence = "Credits spent this month: {total} from {first} to {today}. "
+    sentence += "At the last 7 days' rate ({rate} a day) that makes {end_total} by {last}"
+    amounts = {
+        "total": credits_label(total),
+        "rate": rough(rate),
+        "end_total": f"about {rough(end_total)} credits",
+    }
+    days = {"first": first, "today": today, "last": last}
+    if limit is not None:
+        amounts["limit"] = credits_label(limit)
+        if total >= limit:
+            sentence += ", against a budget of {limit}, already used up."
+        elif runs_out_on is not None:
+            sentence += ", against a budget of {limit}: it runs out on {runs_out_on}."
+            days["runs_out_on"] = runs_out_on
+        else:
+            sentence += ", within the budget of {limit}."
+    else:
+        sentence += " (no team budget)."
+    description = sentence.format(**amounts, **{name: day_text(day) for name, day in days.items()})
+    caption = format_html(sentence, **amounts, **{name: day_html(day) for name, day in days.items()})
+    return MonthChart(
+        title=title,
+        description=description,
+        caption=caption,
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        baseline=y_of(0),
+        spent_path=spent_path,
+        forecast_path=forecast_path,
+        now_x=now_x,
+        now_y=now_y,
+        end_y=end_y,
+        budget_y=y_of(limit) if limit is not None else None,
+        budget_label=f"Budget {format_credits(limit, grouping=True)}" if limit is not None else "",
+        y_ticks=ticks,
+        x_labels=x_labels,
+        points=points,
+        month_end=last,
+        end_total=end_total,
     )

@@ -45,8 +45,8 @@ class BudgetForm(forms.Form):
         required=False,
         min_value=0,
         error_messages={"min_value": "A budget cannot be negative; enter 0 to stop all spending."},
-        help_text="Submissions that would go over it are refused. Alerts at 80 % and 100 %. "
-        "Decimals are fine, e.g. 12.5.",
+        help_text="Submissions that would go over it are refused. Alerts at 80 % and 100 %, and when the "
+        "last 7 days' rate would use it up before the month ends. Decimals are fine, e.g. 12.5.",
     )
     remove = forms.BooleanField(required=False, widget=forms.HiddenInput)
 

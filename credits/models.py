@@ -177,24 +177,91 @@ class Budget(models.Model):
 
 
 class BudgetAlert(models.Model):
-    """A budget crossed 80 % or 100 % in a month; created once per threshold per month."""
+    """A budget crossed 80 % or 100 % in a month (once per threshold per month), or its forecast said it would
+    run out before the month ends at the last 7 days' rate (once per month)."""
+
+    class Kind(models.TextChoices):
+        THRESHOLD = "threshold", "Threshold reached"
+        FORECAST = "forecast", "Forecast to run out"
 
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.THRESHOLD)
     month = models.DateField(help_text="First day of the month.")
-    threshold = models.PositiveSmallIntegerField()
+    threshold = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Percent; empty: forecast.")
     spent = credits_field()
     limit = credits_field()
+    rate = credits_field(null=True, blank=True, help_text="Forecast: credits a day over the last 7 days.")
+    runs_out_on = models.DateField(null=True, blank=True, help_text="Forecast: the day it would run out.")
     created_at = models.DateTimeField(auto_now_add=True)
     notified = models.PositiveIntegerField(default=0, help_text="Admins e-mailed.")
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["budget", "month", "threshold"], name="budget_alert_once_a_month")
+            models.UniqueConstraint(
+                fields=["budget", "month", "threshold"], name="budget_alert_once_a_month"
+            ),
+            models.UniqueConstraint(
+                fields=["budget", "month"],
+                condition=models.Q(kind="forecast"),
+                name="budget_forecast_alert_once_a_month",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="threshold", threshold__isnull=False)
+                | models.Q(kind="forecast", threshold__isnull=True, runs_out_on__isnull=False),
+                name="budget_alert_kind_fields",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.is_forecast:
+            return f"{self.budget} forecast to run out on {self.runs_out_on} ({self.month:%Y-%m})"
         return f"{self.budget} reached {self.threshold}% in {self.month:%Y-%m}"
+
+    @property
+    def is_forecast(self) -> bool:
+        return self.kind == self.Kind.FORECAST
+
+
+class Reuse(models.Model):
+    """Someone was offered images they already had and took them instead of paying again: nothing was
+    charged, and ``credits`` is the price that submission would have cost (what the reuse saved).
+
+    Not a ledger row (it is no spend), but append-only like one. ``generation_id`` is the reused
+    generation's id as a plain number: credits does not depend on generations.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The team the submission was made in; empty for personal work.",
+    )
+    generation_id = models.BigIntegerField(help_text="The generation reused (its id).")
+    model = models.CharField(max_length=64, blank=True)
+    credits = credits_field(help_text="What the submission would have cost: the credits saved.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "created_at"], include=["credits"], name="reuse_user_created"),
+            models.Index(fields=["team", "created_at"], include=["credits"], name="reuse_team_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(credits__gte=0), name="reuse_credits_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"reuse of generation {self.generation_id}: {self.credits} saved ({self.user_id})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Reuses are append-only.")
+        super().save(*args, **kwargs)
 
 
 class ProviderBalance(models.Model):

@@ -9,16 +9,25 @@ CSV export streams it.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Max, Sum
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
-from credits.amounts import ZERO, tidy
-from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry, ProviderBalance
+from credits.amounts import ZERO, rough, tidy
+from credits.models import (
+    Budget,
+    BudgetAlert,
+    DailyPromptSpend,
+    DailySpend,
+    LedgerEntry,
+    ProviderBalance,
+    Reuse,
+)
 from pixelgallery.caching import remembered
+from pixelgallery.moments import day_text
 from teams.models import ROLE_RANK, Membership, Role
 
 WINDOWS = (30, 90)  # days the charts and top prompts may cover
@@ -54,6 +63,16 @@ def credits_for_image(*, image_id: int) -> Decimal:
 def credits_for_generation(*, generation_id: int) -> Decimal:
     """Credits charged for a generation's images so far (net of refunds), without trailing zeros."""
     rows = LedgerEntry.objects.filter(generation_id=generation_id).aggregate(total=Sum("credits"))
+    return tidy(rows["total"] or ZERO)
+
+
+def credits_saved_by_reuse(*, since: date, user_id: int | None = None, team_id: int | None = None) -> Decimal:
+    """Credits saved since ``since`` by taking images already there instead of paying again: by the user
+    (in every space), or in the team (one query on an index that holds the credits)."""
+    if (user_id is None) == (team_id is None):
+        raise ValueError("Pass a user or a team.")
+    who = {"user_id": user_id} if user_id is not None else {"team_id": team_id}
+    rows = Reuse.objects.filter(created_at__gte=day_start(since), **who).aggregate(total=Sum("credits"))
     return tidy(rows["total"] or ZERO)
 
 
@@ -180,6 +199,117 @@ def budget_usage(*, budget: Budget, reserved: Decimal) -> BudgetUsage:
     return BudgetUsage(budget=budget, used=used, reserved=reserved)
 
 
+# --- Forecasts ----------------------------------------------------------------------------------------
+
+RATE_DAYS = 7  # the forecast's rate: spend over the 7 days ending today (today so far included), / 7
+
+
+def month_end(day: date) -> date:
+    """The last day of ``day``'s month."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def rate_since(today: date) -> date:
+    """The first of the ``RATE_DAYS`` days whose spend makes the forecast's rate."""
+    return today - timedelta(days=RATE_DAYS - 1)
+
+
+class ForecastState:
+    USED_UP = "used_up"  # nothing left: spent at or over the limit already
+    IDLE = "idle"  # no (net) spend in the last 7 days: no date to give
+    THIS_MONTH = "this_month"  # runs out before the period ends
+    LATER = "later"  # not this month
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """When a monthly budget runs out if spending goes on at the last 7 days' rate.
+
+    Spend is taken to go on evenly from ``now``: the budget runs out ``(limit - spent) / rate`` days later.
+    The period is the calendar month of ``now`` (local time); it ends at the midnight after its last day.
+    """
+
+    now: datetime
+    spent: Decimal  # this period so far
+    limit: Decimal
+    rate: Decimal  # credits a day: the last 7 days' spend / 7 (never below 0)
+    state: str
+    runs_out_at: datetime | None  # only when it runs out this period
+
+    @property
+    def period_start(self) -> date:
+        return month_start(timezone.localdate(self.now))
+
+    @property
+    def period_last_day(self) -> date:
+        return month_end(timezone.localdate(self.now))
+
+    @property
+    def runs_out_on(self) -> date | None:
+        return timezone.localdate(self.runs_out_at) if self.runs_out_at else None
+
+    @property
+    def runs_out_this_month(self) -> bool:
+        return self.state == ForecastState.THIS_MONTH
+
+    @property
+    def period_end_spend(self) -> Decimal:
+        """What will have been spent when the period ends, at this rate."""
+        end = day_end(self.period_last_day)
+        return self.spent + self.rate * Decimal((end - self.now).total_seconds()) / 86400
+
+    @property
+    def rate_label(self) -> str:
+        """The rate for people: one decimal place (4.3), or two significant digits below 1 (0.14)."""
+        return rough(self.rate)
+
+    @property
+    def text(self) -> str:
+        """The forecast in one plain sentence (e-mails, text alternatives)."""
+        if self.state == ForecastState.USED_UP:
+            return "Already used up this month."
+        if self.state == ForecastState.IDLE:
+            return "No spend in the last 7 days: no forecast."
+        if self.state == ForecastState.THIS_MONTH:
+            return (
+                f"At the last 7 days' rate ({self.rate_label} a day) this runs out on "
+                f"{day_text(self.runs_out_on)}."
+            )
+        return f"Not this month at the last 7 days' rate ({self.rate_label} a day)."
+
+
+def forecast(*, spent: Decimal, recent: Decimal, limit: Decimal, now: datetime) -> Forecast:
+    """The forecast of a budget of ``limit`` with ``spent`` this period and ``recent`` spent in the 7 days
+    ending today (``now``'s local day, so far): pure, no database."""
+    rate = max(ZERO, Decimal(recent) / RATE_DAYS)
+    fields = {"now": now, "spent": spent, "limit": limit, "rate": rate}
+    if spent >= limit:
+        return Forecast(**fields, state=ForecastState.USED_UP, runs_out_at=None)
+    if rate <= 0:
+        return Forecast(**fields, state=ForecastState.IDLE, runs_out_at=None)
+    days = (limit - spent) / rate
+    left = Decimal((day_end(month_end(timezone.localdate(now))) - now).total_seconds()) / 86400
+    if days >= left:
+        return Forecast(**fields, state=ForecastState.LATER, runs_out_at=None)
+    return Forecast(**fields, state=ForecastState.THIS_MONTH, runs_out_at=now + timedelta(days=float(days)))
+
+
+def budget_forecast(*, budget: Budget, now: datetime | None = None) -> Forecast:
+    """``forecast`` of one budget (the team's, or a member's), from the roll-up: one query."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    month, since = month_start(today), rate_since(today)
+    rows = DailySpend.objects.filter(team_id=budget.team_id, day__gte=min(month, since), day__lte=today)
+    if budget.user_id is not None:
+        rows = rows.filter(user_id=budget.user_id)
+    sums = rows.aggregate(
+        spent=Sum("credits", filter=Q(day__gte=month)), recent=Sum("credits", filter=Q(day__gte=since))
+    )
+    return forecast(
+        spent=sums["spent"] or ZERO, recent=sums["recent"] or ZERO, limit=budget.monthly_credits, now=now
+    )
+
+
 # --- One user's spend ---------------------------------------------------------------------------------
 
 
@@ -261,6 +391,7 @@ class MemberSpend:
     username: str
     role: str | None  # None: no longer a member (their spend still counts)
     month: Decimal = ZERO
+    recent: Decimal = ZERO  # in the forecast's 7 days
     reserved: Decimal = ZERO
     budget: BudgetStatus | None = None
 
@@ -275,6 +406,8 @@ class BudgetStatus(BudgetUsage):
 
     username: str = ""  # empty for the team's budget
     former: bool = False  # the member left the team (the budget no longer applies)
+    forecast: Forecast | None = None
+    team_name: str = ""
 
 
 @dataclass
@@ -318,21 +451,35 @@ class TeamDashboard:
     allowance: Allowance
     alerts: list[BudgetAlert]
     reserved_total: Decimal = ZERO
+    month_daily: dict[date, Decimal] = field(default_factory=dict)  # this month's days so far
+    recent_total: Decimal = ZERO  # the team's spend in the forecast's 7 days
+    now: datetime | None = None
 
 
 def team_dashboard(
-    *, team, periods: Periods, reserved: dict[int, Decimal], memberships: list[Membership] | None = None
+    *,
+    team,
+    periods: Periods,
+    reserved: dict[int, Decimal],
+    memberships: list[Membership] | None = None,
+    now: datetime | None = None,
 ) -> TeamDashboard:
     """Everything the team's credits page shows, in a fixed number of queries whatever the team's size.
 
     ``reserved``: the credits reserved by each member's work PixelDojo has not answered yet, by user id.
+    ``now``: the moment the budgets' forecasts start from (in ``periods.today``; default: now).
     """
+    now = now or timezone.now()
     if memberships is None:
         memberships = list(Membership.objects.filter(team=team).select_related("user"))
+    since = rate_since(periods.today)
     month_rows = (
-        DailySpend.objects.filter(team=team, day__gte=periods.month, day__lte=periods.today)
+        DailySpend.objects.filter(team=team, day__gte=min(periods.month, since), day__lte=periods.today)
         .values_list("user_id", "user__username", "model")
-        .annotate(total=Sum("credits"))
+        .annotate(
+            month=Sum("credits", filter=Q(day__gte=periods.month)),
+            recent=Sum("credits", filter=Q(day__gte=since)),
+        )
         .order_by()
     )
     members: dict[int, MemberSpend] = {
@@ -340,10 +487,16 @@ def team_dashboard(
         for m in memberships
     }
     by_model: dict[str, Decimal] = defaultdict(Decimal)
-    for user_id, username, model, total in month_rows:
+    recent_total = ZERO
+    for user_id, username, model, month, recent in month_rows:
+        recent_total += recent or ZERO
+        if user_id not in members and month is None:
+            continue  # a former member who spent only last month: not in this month's table
         member = members.setdefault(user_id, MemberSpend(user_id=user_id, username=username, role=None))
-        member.month += total
-        by_model[model or "(unknown)"] += total
+        member.recent += recent or ZERO
+        if month is not None:
+            member.month += month
+            by_model[model or "(unknown)"] += month
     for user_id, credits in reserved.items():
         if user_id in members:
             members[user_id].reserved = credits
@@ -354,21 +507,33 @@ def team_dashboard(
     member_budgets = []
     for budget in Budget.objects.filter(team=team).select_related("user"):
         if budget.user_id is None:
-            team_budget = BudgetStatus(budget=budget, used=month_total, reserved=reserved_total)
+            team_budget = BudgetStatus(
+                budget=budget,
+                used=month_total,
+                reserved=reserved_total,
+                forecast=forecast(
+                    spent=month_total, recent=recent_total, limit=budget.monthly_credits, now=now
+                ),
+            )
             continue
         member = members.get(budget.user_id)
+        used = member.month if member else ZERO
         status = BudgetStatus(
             budget=budget,
-            used=member.month if member else ZERO,
+            used=used,
             reserved=member.reserved if member else ZERO,
             username=budget.user.get_username(),
             former=member is None or member.role is None,
+            forecast=forecast(
+                spent=used, recent=member.recent if member else ZERO, limit=budget.monthly_credits, now=now
+            ),
         )
         member_budgets.append(status)
         if member:
             member.budget = status
 
-    daily = team_daily_spend(team_id=team.id, since=periods.window, until=periods.today)
+    days = team_daily_spend(team_id=team.id, since=min(periods.window, periods.month), until=periods.today)
+    daily = {day: total for day, total in days.items() if day >= periods.window}
     window_total = sum(daily.values(), ZERO)
     top_prompts = team_top_prompts(team_id=team.id, since=periods.window, until=periods.today)
     for row in top_prompts:
@@ -390,6 +555,9 @@ def team_dashboard(
         allowance=team_allowance(team_id=team.id),
         alerts=team_alerts(team_id=team.id),
         reserved_total=reserved_total,
+        month_daily={day: total for day, total in days.items() if day >= periods.month},
+        recent_total=recent_total,
+        now=now,
     )
 
 
@@ -511,3 +679,56 @@ def ledger_page(
         moment, entry_id = after
         rows = rows.filter(created_at__lte=moment).exclude(created_at=moment, id__gte=entry_id)
     return list(rows.order_by("-created_at", "-id").values(*LEDGER_FIELDS)[:limit])
+
+
+def user_budgets(
+    *, user_id: int, team_ids: list[int], generating_team_ids: list[int], now: datetime | None = None
+) -> list[BudgetStatus]:
+    """The budgets that limit the user, with their forecasts: their own in each of ``team_ids`` (the teams
+    they belong to), and the team's budget of each of ``generating_team_ids`` (those they may generate in).
+    By team name, the team's budget first; two queries (none without teams, one without budgets).
+
+    Work in flight is not counted here (``reserved`` is 0): this is the user's view of spend and forecast.
+    """
+    if not team_ids:
+        return []
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    month, since = month_start(today), rate_since(today)
+    budgets = list(
+        Budget.objects.filter(
+            Q(user_id=user_id, team_id__in=team_ids) | Q(user__isnull=True, team_id__in=generating_team_ids)
+        )
+        .select_related("team")
+        .order_by("team__name", "team_id", "user_id")
+    )
+    if not budgets:
+        return []
+    rows = (
+        DailySpend.objects.filter(
+            team_id__in={budget.team_id for budget in budgets}, day__gte=min(month, since), day__lte=today
+        )
+        .values_list("team_id", "user_id")
+        .annotate(
+            month=Sum("credits", filter=Q(day__gte=month)), recent=Sum("credits", filter=Q(day__gte=since))
+        )
+        .order_by()
+    )
+    spent: dict[tuple[int, int | None], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for team_id, row_user_id, month_total, recent in rows:
+        for key in ((team_id, None), (team_id, row_user_id)):
+            spent[key][0] += month_total or ZERO
+            spent[key][1] += recent or ZERO
+    statuses = []
+    for budget in budgets:
+        used, recent = spent[(budget.team_id, budget.user_id)]
+        statuses.append(
+            BudgetStatus(
+                budget=budget,
+                used=used,
+                reserved=ZERO,
+                team_name=budget.team.name,
+                forecast=forecast(spent=used, recent=recent, limit=budget.monthly_credits, now=now),
+            )
+        )
+    return sorted(statuses, key=lambda status: (status.team_name.lower(), status.budget.user_id is not None))

@@ -5,20 +5,37 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from credits.amounts import credits_label, exact, format_credits, split
-from credits.models import Budget, BudgetAlert, DailyPromptSpend, DailySpend, LedgerEntry, ProviderBalance
-from credits.selectors import budget_usage, credits_spent_this_month, month_start, spent_cache_key
+from credits.models import (
+    Budget,
+    BudgetAlert,
+    DailyPromptSpend,
+    DailySpend,
+    LedgerEntry,
+    ProviderBalance,
+    Reuse,
+)
+from credits.selectors import (
+    Forecast,
+    budget_forecast,
+    budget_usage,
+    credits_spent_this_month,
+    month_start,
+    spent_cache_key,
+)
 from pixelgallery import events
 from pixelgallery.caching import forget
+from pixelgallery.moments import day_text
 from teams.models import Membership, Role
 
 logger = logging.getLogger(__name__)
@@ -121,9 +138,12 @@ def _charge(generation, credits: Decimal, *, image=None, note: str = "") -> bool
 
 def _check_alerts_after_commit(generation) -> None:
     if generation.team_id:
-        transaction.on_commit(
-            lambda: budget_alerts_check(team_id=generation.team_id, user_id=generation.user_id)
-        )
+        transaction.on_commit(lambda: _check_alerts(team_id=generation.team_id, user_id=generation.user_id))
+
+
+def _check_alerts(*, team_id: int, user_id: int) -> None:
+    budget_alerts_check(team_id=team_id, user_id=user_id)
+    budget_forecast_check(team_id=team_id, user_id=user_id)
 
 
 def _positive(credits: Decimal, what: str) -> Decimal:
@@ -271,6 +291,18 @@ def budget_check_submission(*, team, user, credits: Decimal, reserved: ReservedC
 # --- What PixelDojo reports -----------------------------------------------------------------------------
 
 
+def reuse_record(*, user, team, credits: Decimal, generation_id: int, model: str = "") -> Reuse:
+    """Record that ``user`` (in ``team``, or personal work) took generation ``generation_id``'s images
+    instead of paying ``credits`` for new ones: nothing is charged; the credits pages count it as saved."""
+    return Reuse.objects.create(
+        user=user,
+        team=team,
+        generation_id=generation_id,
+        model=model[:64],
+        credits=_charge_amount(credits),
+    )
+
+
 def provider_balance_record(*, credits: Decimal, reported_at=None) -> ProviderBalance:
     """Keep the account balance PixelDojo reported with an answer (``credits_remaining``)."""
     return ProviderBalance.objects.create(credits=exact(credits), reported_at=reported_at or timezone.now())
@@ -279,13 +311,18 @@ def provider_balance_record(*, credits: Decimal, reported_at=None) -> ProviderBa
 # --- Alerts -------------------------------------------------------------------------------------------
 
 
+def _budgets_of(*, team_id: int, user_id: int) -> QuerySet[Budget]:
+    """The team's budget and the member's own: the budgets a charge of ``user_id`` in the team counts in."""
+    return Budget.objects.filter(Q(user__isnull=True) | Q(user_id=user_id), team_id=team_id).select_related(
+        "team", "user"
+    )
+
+
 def budget_alerts_check(*, team_id: int, user_id: int) -> list[BudgetAlert]:
     """Record (once per month and threshold) budgets that crossed 80 % or 100 %, and e-mail the admins."""
     alerts = []
     month = month_start()
-    for budget in Budget.objects.filter(
-        Q(user__isnull=True) | Q(user_id=user_id), team_id=team_id
-    ).select_related("team", "user"):
+    for budget in _budgets_of(team_id=team_id, user_id=user_id):
         spent = credits_spent_this_month(team_id=team_id, user_id=budget.user_id)
         for threshold in ALERT_THRESHOLDS:
             if spent * 100 < threshold * budget.monthly_credits:
@@ -308,7 +345,40 @@ def budget_alerts_check(*, team_id: int, user_id: int) -> list[BudgetAlert]:
     return alerts
 
 
-def _notify_admins(alert: BudgetAlert) -> int:
+def budget_forecast_check(*, team_id: int, user_id: int, now: datetime | None = None) -> list[BudgetAlert]:
+    """Record (once per budget and month) budgets that will run out before the month ends at the last 7 days'
+    rate, e-mail the admins and publish ``budget.forecast_exceeded``; returns the new alerts.
+
+    ``now`` (default: now) is when the forecast starts. The partial unique constraint on the alert makes
+    concurrent checks (two workers' charges) record, e-mail and publish it once.
+    """
+    alerts = []
+    for budget in _budgets_of(team_id=team_id, user_id=user_id):
+        forecast = budget_forecast(budget=budget, now=now)
+        if not forecast.runs_out_this_month:
+            continue
+        try:
+            with transaction.atomic():
+                alert = BudgetAlert.objects.create(
+                    budget=budget,
+                    kind=BudgetAlert.Kind.FORECAST,
+                    month=forecast.period_start,
+                    spent=exact(forecast.spent),
+                    limit=budget.monthly_credits,
+                    rate=exact(forecast.rate),
+                    runs_out_on=forecast.runs_out_on,
+                )
+        except IntegrityError:
+            continue  # already alerted this month
+        alert.notified = _notify_admins(alert, forecast=forecast)
+        BudgetAlert.objects.filter(id=alert.id).update(notified=alert.notified)
+        events.publish("budget.forecast_exceeded", budget_alert_id=alert.id)
+        alerts.append(alert)
+    return alerts
+
+
+def _notify_admins(alert: BudgetAlert, *, forecast: Forecast | None = None) -> int:
+    """E-mail the team's owners and admins about ``alert``; returns how many were sent."""
     budget = alert.budget
     admins = Membership.objects.filter(
         team_id=budget.team_id, role__in=[Role.OWNER, Role.ADMIN]
@@ -321,16 +391,22 @@ def _notify_admins(alert: BudgetAlert) -> int:
         if budget.user_id
         else (f"{budget.team.name}'s budget")
     )
+    used = f"{format_credits(alert.spent, grouping=True)} of {credits_label(alert.limit)} this month"
+    if forecast is not None:
+        subject = f"[PixelGallery] {subject_who} will run out on {day_text(forecast.runs_out_on)}"
+        message = (
+            f"{subject_who} has used {used}. {forecast.text} "
+            f"Budgets can be changed on the team's credits page."
+        )
+    else:
+        subject = f"[PixelGallery] {subject_who} reached {alert.threshold}%"
+        message = (
+            f"{subject_who} has used {used} ({alert.threshold}% threshold). "
+            f"Budgets can be changed on the team's credits page."
+        )
     try:
         return send_mail(
-            subject=f"[PixelGallery] {subject_who} reached {alert.threshold}%",
-            message=(
-                f"{subject_who} has used {format_credits(alert.spent, grouping=True)} of "
-                f"{credits_label(alert.limit)} this month "
-                f"({alert.threshold}% threshold). Budgets can be changed on the team's credits page."
-            ),
-            from_email=None,
-            recipient_list=recipients,
+            subject=subject, message=message, from_email=None, recipient_list=recipients
         ) and len(recipients)
     except OSError:
         logger.warning("budget alert e-mail could not be sent for budget %s", budget.id)

@@ -17,12 +17,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from credits import hooks, selectors
 from credits.amounts import credits_label, plain
-from credits.charts import bar_chart, daily_series
+from credits.charts import bar_chart, daily_series, month_chart
 from credits.forms import BudgetForm, ExportForm, TopUpForm
 from credits.services import budget_set, ledger_top_up
 from teams.active import SESSION_KEY, active_team
 from teams.models import Membership, Team
-from teams.permissions import Action, can
+from teams.permissions import Action, can, memberships_of, role_allows
 
 EXPORT_HEADER = ("date_time", "kind", "user", "model", "credits", "generation", "image", "note")
 EXPORT_CHUNK_ROWS = 500
@@ -39,6 +39,7 @@ def mine(request: HttpRequest) -> HttpResponse:
     periods = _periods(request)
     spend = selectors.user_spend(user_id=request.user.id, periods=periods)
     team = active_team(request)
+    memberships = memberships_of(request.user)
     context = {
         "spend": spend,
         "periods": periods,
@@ -48,8 +49,16 @@ def mine(request: HttpRequest) -> HttpResponse:
             daily_series(spend.daily, start=periods.window, end=periods.today),
             title=f"Your credits per day, last {periods.days} days",
         ),
+        "budgets": selectors.user_budgets(
+            user_id=request.user.id,
+            team_ids=list(memberships),
+            generating_team_ids=[
+                team_id for team_id, m in memberships.items() if role_allows(m.role, Action.GENERATE)
+            ],
+        ),
         "quota": hooks.quota_state(),
         "balance": selectors.provider_balance_latest(),
+        "saved": selectors.credits_saved_by_reuse(user_id=request.user.id, since=periods.month),
         "team": team,
         "can_manage_team": team is not None and can(request.user, Action.MANAGE_MEMBERS, team_id=team.id),
     }
@@ -99,6 +108,7 @@ def _dashboard(
         memberships=memberships,
     )
     former = [status.budget.user for status in dashboard.member_budgets if status.former]
+    team_forecast = dashboard.team_budget.forecast if dashboard.team_budget else None
     context = {
         "team": team,
         "dashboard": dashboard,
@@ -109,9 +119,18 @@ def _dashboard(
             daily_series(dashboard.daily, start=periods.window, end=periods.today),
             title=f"{team.name}: credits per day, last {periods.days} days",
         ),
+        "month_chart": month_chart(
+            dashboard.month_daily,
+            now=dashboard.now,
+            rate=dashboard.recent_total / selectors.RATE_DAYS,
+            limit=team_forecast.limit if team_forecast else None,
+            runs_out_on=team_forecast.runs_out_on if team_forecast else None,
+            title=f"{team.name}: credits spent this month and the forecast to its end",
+        ),
         "quota": hooks.quota_state(),
         "balance": selectors.provider_balance_latest(),
         "month": periods.month,
+        "saved": selectors.credits_saved_by_reuse(team_id=team.id, since=periods.month),
         "budget_form": budget_form or BudgetForm(memberships=memberships, team_name=team.name, former=former),
         "top_up_form": top_up_form or TopUpForm(),
         "export_form": ExportForm(initial={"from": periods.month, "to": periods.today}),

@@ -7,6 +7,7 @@ and what it sends is validated against that schema before anything is submitted.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from generations.catalogue import (
     requested_megapixels,
     validation_errors,
 )
+from generations.models import Generation
 from generations.pixeldojo import (
     ASPECT_RATIOS,
     LORA_MODEL,
@@ -183,6 +185,9 @@ class GenerationForm(forms.Form):
     compare_models = forms.MultipleChoiceField(
         required=False, label="Models to compare"
     )  # choices: the comparable models (``__init__``)
+    # The image a remix link opened the form from (``?remix=<image>``): carried to the submission, which
+    # records it as the parent if the user may see it. Anything else here is ignored, never an error.
+    remix_of = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, menu: ModelMenu | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -248,6 +253,12 @@ class GenerationForm(forms.Form):
         if not prompt:
             raise forms.ValidationError("Describe the image you want.")
         return prompt
+
+    def clean_remix_of(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(self.cleaned_data.get("remix_of") or "")
+        except ValueError:
+            return None
 
     def clean_megapixels(self) -> str:
         value = self.cleaned_data.get("megapixels") or "1"
@@ -356,6 +367,12 @@ class GenerationForm(forms.Form):
         except ValueError:
             return 1
         return num_outputs if 1 <= num_outputs <= MAX_OUTPUTS else 1
+
+    def fingerprint(self) -> str:
+        """The reuse key of what valid data asks for (``""`` without a fixed seed: never reused)."""
+        if (choice := self.catalogue_choice) is not None:
+            return Generation.job_fingerprint_for(model=choice.api_id, job_input=self.catalogue_payload())
+        return Generation.fingerprint_for(self.to_request())
 
     def price(self) -> Price:
         """The price of the model and number of images chosen now: as submitted (also when the form has

@@ -12,6 +12,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
+from generations.fingerprints import FINGERPRINT_LENGTH, STORED_FIELDS, fingerprint
 from generations.pixeldojo import MEGAPIXEL_LABELS, MODEL_LABELS, GenerationRequest, provider_text
 
 # A generation stores its GenerationRequest field for field; these text fields are blank when unset (None).
@@ -158,6 +159,29 @@ class Generation(models.Model):
         related_name="generations",
         help_text="The comparison it is a column of (the same prompt sent to other models at once).",
     )
+    # Remix lineage: the image this generation remixed (kept while that image exists), and its family's key,
+    # the id of the generation at the top of the chain (its own id for a generation that remixed nothing).
+    # The key is a plain number, not a foreign key: a family stays one family when its root is deleted.
+    remixed_from = models.ForeignKey(
+        "Image",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="remixes",
+        help_text="The image it was remixed from (empty: not a remix, or that image was deleted).",
+    )
+    family_root = models.BigIntegerField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Id of the generation its remix chain starts at (its own id when it remixed nothing).",
+    )
+    fingerprint = models.CharField(
+        max_length=FINGERPRINT_LENGTH,
+        blank=True,
+        help_text="What it asked for, as a key (generations/fingerprints.py): the same key would make the "
+        "same images. Empty without a fixed seed (never reused).",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -174,6 +198,12 @@ class Generation(models.Model):
                 fields=["team", "user"],
                 condition=AWAITING_ANSWER,
                 name="generation_team_in_flight",
+            ),
+            # Reuse: the newest generation with this key in one team, or by one user (rows with a key only).
+            models.Index(
+                fields=["fingerprint", "team", "user", "-created_at"],
+                condition=~models.Q(fingerprint=""),
+                name="generation_fingerprint",
             ),
         ]
 
@@ -214,6 +244,21 @@ class Generation(models.Model):
         values.update({name: values[name] or "" for name in BLANK_WHEN_UNSET})
         values["num_outputs"] = params.num_outputs or 1
         return values
+
+    @staticmethod
+    def fingerprint_for(params: GenerationRequest) -> str:
+        """The reuse key of a ``POST /flux`` request (``""`` without a fixed seed)."""
+        values = Generation.fields_for(params)
+        return fingerprint(**{name: values[name] for name in STORED_FIELDS})
+
+    @staticmethod
+    def job_fingerprint_for(*, model: str, job_input: dict[str, object]) -> str:
+        """The reuse key of a catalogue model's job (``""`` unless its input holds a fixed integer seed)."""
+        return fingerprint(prompt=str(job_input.get("prompt") or ""), model=model, job_input=job_input)
+
+    def stored_fingerprint(self) -> str:
+        """The reuse key of this row's request as stored (what ``fingerprint`` should hold)."""
+        return fingerprint(**{name: getattr(self, name) for name in STORED_FIELDS}, job_input=self.job_input)
 
     def to_request(self) -> GenerationRequest:
         """The PixelDojo request this generation stands for (blank text fields unset)."""

@@ -3,13 +3,14 @@ reports that budgets and the credits pages count, and what operators check."""
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Min, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -19,7 +20,8 @@ from credits.selectors import provider_balance_latest
 from generations.downloads import allowing_setting, is_allowed_image_host
 from generations.models import CatalogueModel, Comparison, Generation, Image, ImageHost, ProviderPause
 from generations.pixeldojo import MODEL_LABELS, model_cost
-from teams.permissions import visible_q
+from teams.models import Team
+from teams.permissions import team_scope_q, visible_q
 
 
 def generations_for_user(*, user) -> QuerySet[Generation]:
@@ -106,6 +108,38 @@ def get_image_for_user(*, user, code) -> Image:
     if image is None:
         raise Http404("No such image.")
     return image
+
+
+def remix_parent_for_user(*, user, code: uuid.UUID | None) -> Image | None:
+    """The image with this code, with its generation, if the user may see it (what they may remix); else
+    ``None``, whether it does not exist or is someone else's."""
+    if code is None:
+        return None
+    return Image.objects.filter(visible_q(user)).select_related("generation").filter(code=code).first()
+
+
+def reusable_generation(*, user, team: Team | None, fingerprint: str) -> Generation | None:
+    """The newest finished generation with this reuse key whose images are all stored, in the space the
+    submission goes to, scoped as the library scopes it: the team's work (``team``, for a member who may
+    see it: nothing for anyone else, such as a member who was removed), else the user's personal work.
+    ``first_image_code`` is its first image's code. ``None`` for an empty key (no fixed seed: never reused).
+
+    One query, on the ``generation_fingerprint`` index (the membership ``team_scope_q`` checks is loaded
+    once per user object, as every page does already).
+    """
+    if not fingerprint or not getattr(user, "is_authenticated", False):
+        return None
+    personal = Q(team__isnull=True, user_id=user.id)
+    scope = team_scope_q(user, team_id=team.id) if team is not None else personal
+    images = Image.objects.filter(generation=OuterRef("pk"))
+    unstored = images.exclude(status=Image.Status.STORED)
+    return (
+        Generation.objects.filter(scope, fingerprint=fingerprint, status=Generation.Status.DONE)
+        .filter(Exists(images), ~Exists(unstored))
+        .annotate(first_image_code=Subquery(images.order_by("index").values("code")[:1]))
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def _reserved_rows(team_id: int, *group_by: str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,10 +17,12 @@ from django.template.loader import render_to_string
 from django.utils.formats import localize
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
+from credits.amounts import credits_label
 from credits.selectors import header_credits_spent
 from generations import selectors, services, thumbnails
-from generations.forms import GenerationForm
-from generations.models import Image
+from generations.forms import GenerationForm, Price
+from generations.models import Generation, Image
+from generations.serving import serve_stored_file as _serve
 from teams.active import active_team
 from teams.permissions import Action, role_refusal
 
@@ -43,39 +46,58 @@ def generate(request: HttpRequest) -> HttpResponse:
 def _generate_page(request: HttpRequest) -> HttpResponse:
     """The gallery page at this address: a valid submission is queued (back to the gallery); a refused or
     invalid one comes back here with its errors and values. Those who may not generate in the active team
-    are told why instead of being offered the form."""
+    are told why instead of being offered the form. A remix records its parent image when the user may see
+    it (``remix_of``); otherwise it is an ordinary submission. With *Compare models* ticked the prompt goes
+    to each chosen model at once (``comparison_submit``), then to the comparison's page.
+
+    A submission asking for images the user already has (same reuse key, in the space it goes to) is not
+    queued: the page comes back with its values and an offer, to open those (``reuse=<code>``: recorded as
+    credits saved, then their page) or to generate again (``confirm_new=1``: queued as usual).
+    """
     team = active_team(request)
     initial = _remix_initial(request) if request.method == "GET" else None
     form = GenerationForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    refusal = role_refusal(request.user, Action.GENERATE, team=team)
+    offer = None
+    if request.method == "POST" and form.is_valid() and form.comparing:
         try:
-            if form.comparing:
-                comparison = services.comparison_submit(
-                    user=request.user,
-                    team=team,
-                    prompt=form.cleaned_data["prompt"],
-                    models=form.cleaned_data["compare_models"],
-                    params=form.compare_params(),
-                    menu=form.menu,
-                )
-                queued = f"Queued: “{comparison.prompt[:60]}” for each model. Columns fill in as they arrive."
-                messages.success(request, queued)
-                return redirect("comparison_detail", code=comparison.code)
-            if (choice := form.catalogue_choice) is not None:
-                generation = services.catalogue_generation_submit(
-                    user=request.user, model=choice.api_id, payload=form.catalogue_payload(), team=team
-                )
-            else:
-                generation = services.generation_submit(
-                    user=request.user, params=form.to_request(), team=team
-                )
+            comparison = services.comparison_submit(
+                user=request.user,
+                team=team,
+                prompt=form.cleaned_data["prompt"],
+                models=form.cleaned_data["compare_models"],
+                params=form.compare_params(),
+                menu=form.menu,
+            )
         except services.SubmissionRefused as refused:
             form.add_error(None, str(refused))
         else:
-            messages.success(
-                request, f"Queued: “{generation.prompt[:60]}”. Images appear below as they arrive."
+            queued = f"Queued: “{comparison.prompt[:60]}” for each model. Columns fill in as they arrive."
+            messages.success(request, queued)
+            return redirect("comparison_detail", code=comparison.code)
+    elif request.method == "POST" and form.is_valid():
+        if refusal is None and request.POST.get("confirm_new") != "1":
+            offer = _reuse_offer(request, form, team)
+        if offer is not None and request.POST.get("reuse") == str(offer.generation.code):
+            services.generation_reuse(
+                user=request.user, team=team, generation=offer.generation, credits=offer.price.total
             )
-            return redirect("gallery")
+            messages.success(
+                request,
+                f"Opened the images you already had; nothing was charged "
+                f"({credits_label(offer.price.total)} saved).",
+            )
+            return redirect("generation_detail", code=offer.generation.code)
+        if offer is None:
+            try:
+                generation = _submit(request, form, team)
+            except services.SubmissionRefused as refused:
+                form.add_error(None, str(refused))
+            else:
+                messages.success(
+                    request, f"Queued: “{generation.prompt[:60]}”. Images appear below as they arrive."
+                )
+                return redirect("gallery")
     page = Paginator(selectors.generations_for_user(user=request.user), GALLERY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -83,9 +105,43 @@ def _generate_page(request: HttpRequest) -> HttpResponse:
         "page": page,
         "form": form,
         "team": team,
-        "generate_refusal": role_refusal(request.user, Action.GENERATE, team=team),
+        "generate_refusal": refusal,
+        "reuse_offer": offer,
     }
     return render(request, "generations/gallery.html", context)
+
+
+@dataclass(frozen=True)
+class ReuseOffer:
+    """Images the user already has for this submission, and what generating them again would cost."""
+
+    generation: Generation  # with ``first_image_code``
+    price: Price
+
+    @property
+    def price_text(self) -> str:
+        """``6 credits``: what generating again costs."""
+        return credits_label(self.price.total)
+
+
+def _reuse_offer(request: HttpRequest, form: GenerationForm, team) -> ReuseOffer | None:
+    generation = selectors.reusable_generation(user=request.user, team=team, fingerprint=form.fingerprint())
+    return ReuseOffer(generation=generation, price=form.price()) if generation is not None else None
+
+
+def _submit(request: HttpRequest, form: GenerationForm, team) -> Generation:
+    """Queue the form's request (a catalogue model's as a job), recording the remixed image when the user
+    may see it."""
+    parent = selectors.remix_parent_for_user(user=request.user, code=form.cleaned_data["remix_of"])
+    if (choice := form.catalogue_choice) is not None:
+        return services.catalogue_generation_submit(
+            user=request.user,
+            model=choice.api_id,
+            payload=form.catalogue_payload(),
+            team=team,
+            remix_of=parent,
+        )
+    return services.generation_submit(user=request.user, params=form.to_request(), team=team, remix_of=parent)
 
 
 def _remix_initial(request: HttpRequest) -> dict:
@@ -100,6 +156,7 @@ def _remix_initial(request: HttpRequest) -> dict:
     initial = GenerationForm.initial_from(image.generation.to_request())
     if request.GET.get("seed") == "new":
         initial.pop("seed", None)
+    initial["remix_of"] = str(image.code)
     return initial
 
 
@@ -144,33 +201,6 @@ def generation_status(request: HttpRequest, code) -> JsonResponse:
             "credits_spent_text": f"{localize(spent)} credit{pluralize(spent)} spent",
         }
     )
-
-
-def _serve(name: str, *, content_type: str, filename: str, download: bool) -> HttpResponse:
-    """Stream a stored file to its owner (local storage) or redirect to a short-lived signed URL (S3).
-
-    Remote objects are private: the redirect goes to a URL signed for this one object that expires within
-    minutes, telling the storage how to name and type the file; the redirect itself is never cached.
-    """
-    if not name:
-        raise Http404("This image is not stored.")
-    try:
-        default_storage.path(name)
-    except NotImplementedError:  # remote storage (S3): a signed URL that expires in minutes.
-        disposition = "attachment" if download else "inline"
-        parameters = {"ResponseContentDisposition": f'{disposition}; filename="{filename}"'}
-        if content_type:
-            parameters["ResponseContentType"] = content_type
-        response = redirect(default_storage.url(name, parameters=parameters))
-        response["Cache-Control"] = "private, no-store"
-        return response
-    try:
-        stored = default_storage.open(name, "rb")
-    except FileNotFoundError as exc:
-        raise Http404("This image is not stored.") from exc
-    response = FileResponse(stored, content_type=content_type, as_attachment=download, filename=filename)
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
 
 
 @login_required

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date
 
@@ -25,8 +26,17 @@ class LibraryFilters:
     status: str = ""
     collection: str = ""
     tag: str = ""
+    family: str = ""  # an image's code: its remix family only
     favourite: bool = False
     sort: str = "newest"
+
+    @property
+    def family_code(self) -> uuid.UUID | None:
+        """The image whose family is asked for, when ``family`` is an image code at all."""
+        try:
+            return uuid.UUID(self.family) if self.family else None
+        except ValueError:
+            return None
 
     @property
     def active(self) -> bool:
@@ -48,6 +58,7 @@ class LibraryFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Image.Status.choices])
     collection = forms.CharField(required=False, max_length=36)
     tag = forms.CharField(required=False, max_length=MAX_TAG_LENGTH)
+    family = forms.CharField(required=False, widget=forms.HiddenInput)  # junk: matches no image
     favourite = forms.BooleanField(required=False, label="Favourites only")
     sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
 
@@ -77,6 +88,7 @@ class LibraryFilterForm(forms.Form):
             status=data.get("status") or "",
             collection=(data.get("collection") or "").strip(),
             tag=data.get("tag") or "",
+            family=(data.get("family") or "").strip(),
             favourite=bool(data.get("favourite")),
             sort=data.get("sort") or "newest",
         )

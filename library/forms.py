@@ -91,3 +91,24 @@ class CompareForm(forms.Form):
                 params={"low": COMPARE_MIN, "high": COMPARE_MAX, "count": len(codes)},
             )
         return codes
+
+
+class ShareForm(forms.Form):
+    """A share link's lifetime and what it shows; "Never" is offered only to those who may choose it."""
+
+    LIFETIMES = [("1", "1 day"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days")]
+    NEVER = "never"
+
+    expires = forms.ChoiceField(label="Link expires after", initial="7")
+    show_prompt = forms.BooleanField(required=False, label="Show the prompt")
+    show_parameters = forms.BooleanField(required=False, label="Show the parameters (model, seed, size…)")
+
+    def __init__(self, *args, forever: bool = False, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "share_%s")  # beside the page's other forms
+        super().__init__(*args, **kwargs)
+        self.fields["expires"].choices = [*self.LIFETIMES, *([(self.NEVER, "Never")] if forever else [])]
+
+    @property
+    def expires_in_days(self) -> int | None:
+        value = self.cleaned_data["expires"]
+        return None if value == self.NEVER else int(value)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 MAX_TAG_LENGTH = 40  # Tag.name's max_length: the forms and services check names against it
 
@@ -105,3 +107,76 @@ class ImageTag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag} on {self.image_id}"
+
+
+SHARE_MIN_DAYS, SHARE_MAX_DAYS = 1, 90  # a share link's lifetime; "never" for team admins and owners only
+
+
+class ShareLink(models.Model):
+    """A public, read-only link to one image or one collection, for people without an account.
+
+    Only the SHA-256 digest of its token is stored: the link is shown once, to its creator, when it is made.
+    It shows the image(s) and, only if chosen, the prompt and the parameters.
+    """
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        COLLECTION = "collection", "Collection"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # names it in revoke URLs
+    digest = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    image = models.ForeignKey(
+        "generations.Image", on_delete=models.CASCADE, null=True, blank=True, related_name="share_links"
+    )
+    collection = models.ForeignKey(
+        Collection, on_delete=models.CASCADE, null=True, blank=True, related_name="share_links"
+    )
+    team = models.ForeignKey(  # a copy of the target's team (never changes); None: personal work
+        "teams.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # None: never
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    view_count = models.PositiveIntegerField(default=0)
+    show_prompt = models.BooleanField(default=False)
+    show_parameters = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="image", image__isnull=False, collection__isnull=True)
+                    | models.Q(kind="collection", image__isnull=True, collection__isnull=False)
+                ),
+                name="share_link_one_target",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["team", "-created_at"], name="share_link_team_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} share {self.code}"
+
+    @staticmethod
+    def digest_of(token: str) -> str:
+        """What is stored of a token: its SHA-256, hex (a 256-bit random token needs no salt)."""
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @property
+    def target(self):
+        return self.image if self.kind == self.Kind.IMAGE else self.collection
+
+    def is_expired(self, *, now=None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    @property
+    def status(self) -> str:
+        """``revoked``, ``expired`` or ``active``, as the lists show it."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.is_expired() else "active"

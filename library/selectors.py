@@ -8,17 +8,26 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from credits.selectors import day_end, day_start
 from generations.models import PARAMETER_LABELS, Image
 from library.filters import LibraryFilters
-from library.models import Collection, CollectionItem, Favourite
+from library.models import Collection, CollectionItem, Favourite, ShareLink
 from library.search import search_prompts
 from pixelgallery.caching import remembered
 from teams.models import Team
-from teams.permissions import Action, can, memberships_of, own_work_q, team_scope_q, visible_q
+from teams.permissions import (
+    Action,
+    can,
+    can_revoke_share,
+    memberships_of,
+    own_work_q,
+    team_scope_q,
+    visible_q,
+)
 
 PAGE_SIZE = 48
 MAX_CURSOR_LENGTH = 200  # ours are under 100 characters; a longer one is junk
@@ -132,6 +141,9 @@ def library_queryset(*, user, team: Team | None, mine: bool, filters: LibraryFil
         images = images.filter(collection_items__collection__code=code) if code else images.none()
     if filters.tag:
         images = images.filter(image_tags__tag__name=filters.tag)
+    if filters.family:
+        root = _family_of(user, filters.family)
+        images = images.filter(generation__family_root=root) if root is not None else images.none()
     return images.order_by(*ORDERINGS.get(filters.sort, ORDERINGS["newest"]))
 
 
@@ -195,6 +207,18 @@ def _favourites_first(
             others = others.filter(_after("newest", position))
         rows += list(others[: limit - len(rows)])
     return rows
+
+
+def _family_of(user, code: str) -> Subquery | None:
+    """The family key (``Generation.family_root``) of the image with this code if the user may see it, as a
+    subquery of the page's one query: NULL, so no image matches, for an unknown code or someone else's
+    image; ``None`` for a code that is no image code at all."""
+    key = LibraryFilters(family=code).family_code
+    if key is None:
+        return None
+    image = visible_images(user=user).filter(code=key)
+    root = Coalesce("generation__family_root", "generation_id", output_field=BigIntegerField())
+    return Subquery(image.values(root=root)[:1])
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:
@@ -318,3 +342,91 @@ def team_holdings(*, team_id: int) -> dict[str, int]:
         "images": Image.objects.filter(team_id=team_id).count(),
         "collections": Collection.objects.filter(team_id=team_id).count(),
     }
+
+
+# --- Share links -----------------------------------------------------------------------------------------
+
+MAX_SHARE_TOKEN_LENGTH = 64  # ours are 43 characters; anything much longer is not one of ours
+SHARED_COLLECTION_LIMIT = 200  # the images a shared collection's page shows, newest additions first
+
+
+def share_link_for_token(token: str) -> ShareLink | None:
+    """The usable link with this token (not revoked, not expired, its team not deleted), its image and
+    generation or its collection loaded; ``None`` otherwise, whichever the reason."""
+    if not token or len(token) > MAX_SHARE_TOKEN_LENGTH:
+        return None
+    now = timezone.now()
+    return (
+        ShareLink.objects.filter(digest=ShareLink.digest_of(token), revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .filter(Q(team__isnull=True) | Q(team__deleted_at__isnull=True))
+        .select_related("image__generation", "collection")
+        .first()
+    )
+
+
+def shared_images(*, link: ShareLink) -> list[Image]:
+    """The stored images a link shows: its image, or its collection's newest additions (up to
+    ``SHARED_COLLECTION_LIMIT``), each with its generation; one query."""
+    if link.kind == ShareLink.Kind.IMAGE:
+        return [link.image] if link.image.status == Image.Status.STORED else []
+    return list(
+        Image.objects.filter(collection_items__collection_id=link.collection_id, status=Image.Status.STORED)
+        .select_related("generation")
+        .defer(*TILE_UNUSED)
+        .order_by("-collection_items__added_at", "-id")[:SHARED_COLLECTION_LIMIT]
+    )
+
+
+def shared_image(*, link: ShareLink, code) -> Image | None:
+    """The stored image ``code`` if the link covers it (its image, or one of its collection's), else None."""
+    if link.kind == ShareLink.Kind.IMAGE:
+        image = link.image
+        return image if image.code == code and image.status == Image.Status.STORED else None
+    return (
+        Image.objects.filter(
+            code=code, status=Image.Status.STORED, collection_items__collection_id=link.collection_id
+        )
+        .select_related("generation")
+        .first()
+    )
+
+
+def share_links_for_target(*, user, image: Image | None = None, collection: Collection | None = None):
+    """The links to this image or collection that ``user`` may revoke (their own; all of them for the team's
+    admins and owners), newest first, with their creators; one query."""
+    links = (
+        ShareLink.objects.filter(image=image)
+        if image is not None
+        else ShareLink.objects.filter(collection=collection)
+    )
+    links = links.select_related("created_by").order_by("-created_at", "-id")
+    return [
+        link for link in links if can_revoke_share(user, team_id=link.team_id, creator_id=link.created_by_id)
+    ]
+
+
+def team_share_links(*, team_id: int) -> list[ShareLink]:
+    """Every share link of the team, newest first, with its target and creator (for its admins); one query."""
+    return list(
+        ShareLink.objects.filter(team_id=team_id)
+        .select_related("image__generation", "collection", "created_by")
+        .defer("image__search_document", "image__generation__provider_answer")
+        .order_by("-created_at", "-id")
+    )
+
+
+def share_link_for_user(*, user, code) -> ShareLink:
+    """A link ``user`` may see the management of (its creator, or a member of its team); 404 otherwise."""
+    from django.http import Http404
+
+    link = (
+        ShareLink.objects.filter(code=code)
+        .filter(Q(created_by_id=user.id) | Q(team_id__in=list(memberships_of(user))))
+        .first()
+        if user.is_authenticated
+        else None
+    )
+    if link is None:
+        raise Http404("No such share link.")
+    return link

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import zipfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from generations.models import Generation, Image
-from library.models import MAX_TAG_LENGTH, Collection, CollectionItem, Favourite, ImageTag, Tag
+from library.models import (
+    MAX_TAG_LENGTH,
+    SHARE_MAX_DAYS,
+    SHARE_MIN_DAYS,
+    Collection,
+    CollectionItem,
+    Favourite,
+    ImageTag,
+    ShareLink,
+    Tag,
+)
 from library.selectors import collections_cache_key
 from pixelgallery.caching import forget
 from teams.models import Team
-from teams.permissions import Action, can, can_delete
+from teams.permissions import Action, can, can_delete, can_revoke_share
 
 logger = logging.getLogger(__name__)
 
@@ -211,3 +226,73 @@ def team_library_delete(*, team_id: int, actor) -> None:
     Collection.objects.filter(team_id=team_id).delete()
     forget(collections_cache_key(team_id=team_id, user_id=actor.id))
     images_delete(user=actor, images=Image.objects.filter(team_id=team_id).order_by("id"))
+
+
+# --- Share links -----------------------------------------------------------------------------------------
+# A link's token is 32 random bytes (256 bits, URL-safe base64: 43 characters). Only its SHA-256 digest is
+# stored (like API tokens): a database leak opens no link, and the link is shown once, to its creator.
+
+SHARE_TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class NewShareLink:
+    link: ShareLink
+    token: str  # the URL's secret: shown once, never stored
+
+
+def share_link_create(
+    *,
+    user,
+    image: Image | None = None,
+    collection: Collection | None = None,
+    expires_in_days: int | None,
+    show_prompt: bool = False,
+    show_parameters: bool = False,
+) -> NewShareLink:
+    """A link to ``image`` or ``collection`` (exactly one) valid for ``expires_in_days`` days (1 to 90), or
+    for good (``None``: team admins and owners, or the author of personal work). ``PermissionDenied`` for a
+    user who may not share it (see ``teams.permissions``), ``ValidationError`` for a lifetime out of
+    bounds."""
+    if (image is None) == (collection is None):
+        raise ValueError("share exactly one image or one collection")
+    team_id = image.team_id if image is not None else collection.team_id
+    author_id = image.user_id if image is not None else collection.created_by_id
+    if not can(user, Action.SHARE, team_id=team_id, author_id=author_id):
+        raise PermissionDenied("You cannot share this outside the team.")
+    if expires_in_days is None:
+        if not can(user, Action.SHARE_FOREVER, team_id=team_id, author_id=author_id):
+            raise PermissionDenied("Only the team's admins and owners can make a link that never expires.")
+        expires_at = None
+    elif not SHARE_MIN_DAYS <= expires_in_days <= SHARE_MAX_DAYS:
+        raise ValidationError(f"A share link lasts {SHARE_MIN_DAYS} to {SHARE_MAX_DAYS} days.")
+    else:
+        expires_at = timezone.now() + timedelta(days=expires_in_days)
+    token = secrets.token_urlsafe(SHARE_TOKEN_BYTES)
+    link = ShareLink.objects.create(
+        digest=ShareLink.digest_of(token),
+        kind=ShareLink.Kind.IMAGE if image is not None else ShareLink.Kind.COLLECTION,
+        image=image,
+        collection=collection,
+        team_id=team_id,
+        created_by=user,
+        expires_at=expires_at,
+        show_prompt=show_prompt,
+        show_parameters=show_parameters,
+    )
+    return NewShareLink(link=link, token=token)
+
+
+def share_link_revoke(*, user, link: ShareLink) -> None:
+    """Stop the link at once (its creator, or an admin or owner of its team); a second revoke changes
+    nothing."""
+    if not can_revoke_share(user, team_id=link.team_id, creator_id=link.created_by_id):
+        raise PermissionDenied("Only the link's creator or the team's admins and owners can revoke it.")
+    if link.revoked_at is None:
+        link.revoked_at = timezone.now()
+        ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=link.revoked_at)
+
+
+def share_link_count_view(*, link: ShareLink) -> None:
+    """One more view of the link's page (one UPDATE in the database, so simultaneous views all count)."""
+    ShareLink.objects.filter(pk=link.pk).update(view_count=F("view_count") + 1)

@@ -15,9 +15,17 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from credits.selectors import credits_for_image
-from library import selectors, services
+from library import selectors, selectors_family, services
 from library.filters import LibraryFilterForm
-from library.forms import COMPARE_MAX, COMPARE_MIN, BulkForm, CollectionForm, CompareForm, TagsForm
+from library.forms import (
+    COMPARE_MAX,
+    COMPARE_MIN,
+    BulkForm,
+    CollectionForm,
+    CompareForm,
+    ShareForm,
+    TagsForm,
+)
 from pixelgallery.redirects import safe_next
 from teams.active import active_team
 from teams.permissions import Action, can, can_delete, memberships_of, role_refusal
@@ -55,6 +63,8 @@ def _library(request: HttpRequest, *, mine: bool, team, title: str, collection=N
         "offer_delete": any(image.deletable for image in page.images),  # their own, or anyone's as admin
         "delete_all": mine or can(user, Action.DELETE_ANY, team_id=team_id),
     }
+    if collection is not None and not request.GET.get("fragment"):
+        context.update(_sharing(user, collection=collection))
     template = "library/_tiles.html" if request.GET.get("fragment") else "library/library.html"
     return render(request, template, context)
 
@@ -95,7 +105,8 @@ def team_library(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def image_detail(request: HttpRequest, code) -> HttpResponse:
-    """One image; its controls only for those who may use them (remixing generates in the active team)."""
+    """One image and its remix family; its controls only for those who may use them (remixing generates in
+    the active team)."""
     image = selectors.get_image_for_user(user=request.user, code=code)
     boards = selectors.collections_for_image(user=request.user, image=image)
     context = {
@@ -109,8 +120,24 @@ def image_detail(request: HttpRequest, code) -> HttpResponse:
         "can_curate": can(request.user, Action.CURATE, team_id=image.team_id, author_id=image.user_id),
         "can_delete": can_delete(request.user, team_id=image.team_id, author_id=image.user_id),
         "remix_refusal": role_refusal(request.user, Action.GENERATE, team=active_team(request)),
+        "family": selectors_family.image_family(user=request.user, image=image),
+        **_sharing(request.user, image=image),
     }
     return render(request, "library/image_detail.html", context)
+
+
+def _sharing(user, *, image=None, collection=None) -> dict:
+    """The share form (for those who may share this image or collection), why there is none, and the links
+    to it this user may revoke."""
+    target = image if image is not None else collection
+    author_id = image.user_id if image is not None else collection.created_by_id
+    may_share = can(user, Action.SHARE, team_id=target.team_id, author_id=author_id)
+    forever = can(user, Action.SHARE_FOREVER, team_id=target.team_id, author_id=author_id)
+    return {
+        "share_form": ShareForm(forever=forever) if may_share else None,
+        "share_refusal": None if may_share else role_refusal(user, Action.SHARE, team=target.team),
+        "share_links": selectors.share_links_for_target(user=user, image=image, collection=collection),
+    }
 
 
 @login_required

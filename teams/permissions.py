@@ -21,6 +21,9 @@ class Action(Enum):
     DELETE_ANY = "delete_any"  # delete other people's images
     MANAGE_MEMBERS = "manage_members"  # invite, change roles, remove, set budgets
     MANAGE_WEBHOOKS = "manage_webhooks"  # register webhook endpoints, read their log, re-send
+    SHARE = "share"  # make public share links of images and collections (that expire)
+    SHARE_FOREVER = "share_forever"  # make share links that never expire
+    MANAGE_SHARES = "manage_shares"  # see and revoke every share link of the team
     MANAGE_TEAM = "manage_team"  # rename, delete, make owners
 
 
@@ -31,6 +34,9 @@ MINIMUM_ROLE = {
     Action.DELETE_ANY: Role.ADMIN,
     Action.MANAGE_MEMBERS: Role.ADMIN,
     Action.MANAGE_WEBHOOKS: Role.ADMIN,
+    Action.SHARE: Role.MEMBER,
+    Action.SHARE_FOREVER: Role.ADMIN,
+    Action.MANAGE_SHARES: Role.ADMIN,
     Action.MANAGE_TEAM: Role.OWNER,
 }
 
@@ -102,6 +108,16 @@ def can_delete(user, *, team_id: int | None, author_id: int) -> bool:
     return author_id == user.id or ROLE_RANK[role] >= ROLE_RANK[Role.ADMIN]
 
 
+def can_revoke_share(user, *, team_id: int | None, creator_id: int) -> bool:
+    """Its creator (still a member, or personal work), or any admin/owner of the link's team."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if team_id is None:
+        return creator_id == user.id
+    role = role_in(user, team_id)
+    return role is not None and (creator_id == user.id or role_allows(role, Action.MANAGE_SHARES))
+
+
 def role_refusal(user, action: Action, *, team) -> str | None:
     """Why ``user`` may not do ``action`` in ``team`` (``None``: personal space), as a page says it; ``None``
     when they may. For team-wide actions (generate, curate, manage), not per-image deletion (``can_delete``).
@@ -120,6 +136,10 @@ def role_refusal(user, action: Action, *, team) -> str | None:
         )
     if action is Action.CURATE:
         return f"{you_are}: viewers browse its collections and tags; members and admins change them."
+    if action is Action.SHARE:
+        return f"{you_are}: viewers cannot share its images outside the team; members and admins can."
+    if action is Action.SHARE_FOREVER:
+        return f"{you_are}: only its admins and owners can make a share link that never expires."
     if MINIMUM_ROLE[action] == Role.OWNER:
         return f"{you_are}: only its owners can do that."
     return f"{you_are}: only its admins and owners can do that."

@@ -25,7 +25,8 @@ from api.services import token_create, token_revoke
 from credits.services import budget_set, ledger_charge_images, ledger_top_up
 from generations.models import Comparison, Generation, Image
 from generations.thumbnails import thumbnail_url, url_window
-from library.models import Collection, CollectionItem
+from library.models import Collection, CollectionItem, ShareLink
+from library.services import share_link_create, share_link_revoke
 from pixelgallery.middleware import PROBES
 from teams.active import SESSION_KEY
 from teams.models import Invitation, Membership, Team
@@ -57,6 +58,11 @@ class World:
     webhook: WebhookEndpoint | None = None  # the team's webhook endpoint
     webhook_delivery: WebhookDelivery | None = None  # a delivery to it (its re-send URL)
     comparison: Comparison | None = None  # the team's comparison the generation is a column of
+    share_link: ShareLink | None = None  # the owner's share link of the image (its revoke URL)
+    share_tokens: dict[str, str] = field(default_factory=dict)  # "valid", "expired", "revoked" links' tokens
+
+
+SHARES = ("valid", "expired", "revoked")
 
 
 @pytest.fixture
@@ -136,6 +142,13 @@ def world(django_user_model) -> World:
     world = World(team, generation, image, collection, invitation, users, second_image, api_token)
     world.webhook, world.webhook_delivery = webhook, webhook_delivery
     world.comparison = comparison
+    # Share links of the image (prompt and parameters hidden, as by default): one valid for a week, one that
+    # has expired, one revoked.
+    links = {kind: share_link_create(user=users["owner"], image=image, expires_in_days=7) for kind in SHARES}
+    ShareLink.objects.filter(pk=links["expired"].link.pk).update(expires_at=timezone.now())
+    share_link_revoke(user=users["owner"], link=links["revoked"].link)
+    world.share_link = links["valid"].link
+    world.share_tokens = {kind: new.token for kind, new in links.items()}
     return world
 
 
@@ -233,6 +246,18 @@ EXPECTED: dict[str, Case] = {
     "collection_edit": Case(
         "POST", team_only(302, viewer=403), kwargs="collection", data=(("operation", "rename"), ("name", "B"))
     ),
+    # Share links: members make them (the new link's page: 201); a link is revoked by its creator (here the
+    # owner) or the team's admins; the team's list is for admins and owners. A valid link opens for anyone,
+    # logged in or not (only the image: no prompt, team or board name); expired and revoked ones are 404
+    # for everyone (SHARE_VARIANTS).
+    "image_share": Case("POST", team_only(201, viewer=403), kwargs="image", data=(("expires", "7"),)),
+    "collection_share": Case(
+        "POST", team_only(201, viewer=403), kwargs="collection", data=(("expires", "7"),)
+    ),
+    "share_revoke": Case("POST", team_only(403, admin=302, owner=302), kwargs="share_link"),
+    "team_shares": Case("GET", team_only(403, admin=200, owner=200), kwargs="team"),
+    "share_page": Case("GET", everyone(200), kwargs="share:valid"),
+    "share_original": Case("GET", everyone(200), kwargs="share_image:valid"),
     # Teams
     "teams:list": Case("GET", logged_in(200)),
     "teams:switch": Case("POST", logged_in(302), data=(("team", "{team}"),)),
@@ -285,6 +310,14 @@ EXPECTED: dict[str, Case] = {
     "webhooks:delete": Case("POST", team_only(403, admin=302, owner=302), kwargs="webhook"),
     "webhooks:enable": Case("POST", team_only(403, admin=302, owner=302), kwargs="webhook"),
     "webhooks:resend": Case("POST", team_only(403, admin=302, owner=302), kwargs="webhook_delivery"),
+}
+
+
+# The same URLs again with other objects: "<URL name> [<what differs>]".
+SHARE_VARIANTS: dict[str, Case] = {
+    f"{name} [{kind} link]": Case("GET", everyone(404), kwargs=f"{kwargs}:{kind}")
+    for name, kwargs in (("share_page", "share"), ("share_original", "share_image"))
+    for kind in ("expired", "revoked")
 }
 
 
@@ -352,6 +385,7 @@ def url_for(world: World, name: str, case: Case) -> str:
         "hook": {"secret": "a-guess"},
         "api_token": {"token_id": world.api_token.id},
         "webhook": {"code": world.team.code, "endpoint": world.webhook.code},
+        "share_link": {"code": world.share_link.code},
         "webhook_delivery": {
             "code": world.team.code,
             "endpoint": world.webhook.code,
@@ -361,6 +395,11 @@ def url_for(world: World, name: str, case: Case) -> str:
     }
     if case.kwargs == "signed":
         return thumbnail_url(world.image.thumbnail.name)
+    if ":" in case.kwargs:  # "share:<kind>" (a share page) or "share_image:<kind>" (an original through it)
+        objects, kind = case.kwargs.split(":")
+        token = world.share_tokens[kind]
+        image = {"image": world.image.code} if objects == "share_image" else {}
+        return reverse(name.split(" [")[0], kwargs={"token": token, **image})
     return reverse(name, kwargs=objects[case.kwargs])
 
 
@@ -381,9 +420,9 @@ def body(response) -> bytes:
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", sorted([*EXPECTED, *SHARE_VARIANTS]))
 def test_answer_and_no_leak(world, name, persona):
-    case = EXPECTED[name]
+    case = EXPECTED.get(name) or SHARE_VARIANTS[name]
     client = client_for(world, persona)
     url = url_for(world, name, case)
     data = {key: fill(world, value) for key, value in case.data}
@@ -403,6 +442,10 @@ def test_answer_and_no_leak(world, name, persona):
         if expected == 403:
             reason = page.split('data-testid="error-reason">', 1)[1].split("</p>", 1)[0]
             assert reason.strip() and "does not have permission" not in reason, (name, persona, reason)
+
+    if name.startswith(("share_page", "share_original")):  # valid or not: from no cache, for no index
+        assert response["Cache-Control"] == "private, no-store", (name, persona)
+        assert response["X-Robots-Tag"] == "noindex, nofollow", (name, persona)
 
     if persona in OUTSIDERS:
         content = body(response)

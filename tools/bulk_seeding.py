@@ -104,6 +104,11 @@ FROM (SELECT g, now() - interval '5 minutes' - random() * %(days)s * interval '1
       FROM generate_series(%(first)s, %(last)s) AS g) AS numbered
 """  # noqa: S608
 
+# Each seeded generation remixed nothing: it is the root of its own family.
+_ROOTS = """
+UPDATE generations_generation SET family_root = id WHERE id BETWEEN %(low)s AND %(high)s
+"""
+
 _IMAGES = """
 INSERT INTO generations_image (
     code, index, provider_url, status, error_message, attempts, file, thumbnail, thumbnail_small,
@@ -204,6 +209,7 @@ def seed_space(
             cursor.execute(_GENERATIONS, params)
             high = _max_id(cursor, "generations_generation")
             span = {"low": low, "high": high, "after": after, "tag": tag}
+            cursor.execute(_ROOTS, span)
             cursor.execute(_IMAGES, span)
             written += cursor.rowcount
             cursor.execute(_CHARGES, span)

@@ -73,6 +73,7 @@ def answered_images(
                 provider_created_at=timezone.now(),
                 provider_answer=answer.text,
             )
+            Generation.objects.filter(pk=generation.pk).update(family_root=generation.pk)  # remixes nothing
             for index, url in enumerate(payload["images"]):
                 image = Image.objects.create(
                     generation=generation, user=user, team=team, index=index, provider_url=url

@@ -37,6 +37,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import connection, models, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -454,6 +455,9 @@ class Seeder:
         with transaction.atomic():
             Generation.objects.bulk_create(generations, batch_size=self.batch)
             self._ensure_pks(Generation, generations)
+            made = [generation.id for generation in generations]  # none remixes: each its own family
+            unrooted = Generation.objects.filter(id__range=(min(made), max(made)), family_root__isnull=True)
+            unrooted.update(family_root=F("id"))
             images = [
                 self._image(generation, index)
                 for generation, outputs in zip(generations, planned, strict=True)

@@ -11,6 +11,7 @@ EVENT_TYPES = {
     "generation.completed": "A generation finished with at least one image stored",
     "generation.failed": "A generation failed (nothing stored)",
     "budget.threshold": "A budget of the team reached 80 % or 100 % this month",
+    "budget.forecast_exceeded": "At the last 7 days' rate, a budget of the team runs out this month",
     "quota.paused": "PixelDojo's quota ran out: new prompts are paused for everyone",
 }
 

@@ -75,6 +75,20 @@ def _budget(alert_id: int) -> tuple[int | None, dict[str, Any]]:
     }
 
 
+def _forecast(alert_id: int) -> tuple[int | None, dict[str, Any]]:
+    alert = BudgetAlert.objects.select_related("budget__team", "budget__user").get(id=alert_id)
+    budget = alert.budget
+    return budget.team_id, {
+        "team": str(budget.team.code),
+        "member": budget.user.get_username() if budget.user_id else None,  # None: the team's budget
+        "forecast_date": alert.runs_out_on.isoformat(),
+        "rate_per_day": plain(alert.rate),
+        "spent": plain(alert.spent),
+        "monthly_credits": plain(alert.limit),
+        "month": alert.month.isoformat(),
+    }
+
+
 def _quota(pause_id: int) -> tuple[int | None, dict[str, Any]]:
     pause = ProviderPause.objects.get(id=pause_id)
     return None, {
@@ -91,6 +105,8 @@ def event_data(event: str, **ids: int) -> tuple[int | None, dict[str, Any]]:
         return _generation(ids["generation_id"])
     if event == "budget.threshold":
         return _budget(ids["budget_alert_id"])
+    if event == "budget.forecast_exceeded":
+        return _forecast(ids["budget_alert_id"])
     if event == "quota.paused":
         return _quota(ids["pause_id"])
     raise ValueError(f"unknown event {event}")

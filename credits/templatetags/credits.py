@@ -7,7 +7,7 @@ from decimal import Decimal
 from django import template
 from django.utils.formats import number_format
 
-from credits.amounts import plain, tidy
+from credits.amounts import plain, rough, tidy
 
 register = template.Library()
 
@@ -34,3 +34,10 @@ def credits_plain(value: object) -> str:
     """An amount for attributes (``<progress value=…>``): never grouped or localized."""
     amount = _amount(value)
     return "" if amount is None else plain(amount)
+
+
+@register.filter(name="credits_rough")
+def credits_rough(value: object) -> str:
+    """An estimate (a rate, a forecast): one decimal place from 1 up, two significant digits below."""
+    amount = _amount(value)
+    return "" if amount is None else rough(amount)

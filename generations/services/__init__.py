@@ -24,6 +24,7 @@ from generations.services.persistence import (
     image_wait_for_host,
     images_missing_small_thumbnail,
 )
+from generations.services.reuse import generation_reuse
 from generations.services.submission import (
     SubmissionRefused,
     catalogue_generation_submit,
@@ -43,6 +44,7 @@ __all__ = [
     "comparison_submit",
     "forget_provider_pause",
     "generation_fail",
+    "generation_reuse",
     "generation_run",
     "generation_settle",
     "generation_submit",

@@ -24,6 +24,7 @@ from generations.selectors_catalogue import ModelChoice, ModelMenu, model_menu
 from generations.services.submission import (
     SubmissionRefused,
     _check_team_and_budget,
+    _insert,
     _refuse_when_paused,
     catalogue_generation,
     flux_generation,
@@ -178,7 +179,7 @@ def comparison_submit(
         comparison.save(force_insert=True)
         for generation in generations:
             generation.comparison = comparison
-            generation.save(force_insert=True)
+            _insert(generation)
             transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
     logger.info("comparison %s queued (%s, %s credits)", comparison.code, ", ".join(ids), total)
     return comparison

@@ -54,9 +54,10 @@
   document.addEventListener("click", function (event) {
     const copy = event.target.closest("[data-copy]");
     if (copy && navigator.clipboard) {
+      const label = copy.dataset.label || (copy.dataset.label = copy.textContent);
       navigator.clipboard.writeText(copy.dataset.copy).then(function () {
         copy.textContent = "Copied";
-        window.setTimeout(function () { copy.textContent = "Copy prompt"; }, 1500);
+        window.setTimeout(function () { copy.textContent = label; }, 1500);
       });
     }
     const more = event.target.closest(".load-more");

@@ -96,6 +96,21 @@ def test_invalid_submissions_get_422_with_the_forms_reasons(alice, body, field):
     assert not Generation.objects.exists()
 
 
+def test_a_catalogue_model_is_refused_by_the_api_and_never_sent_through_flux(alice, sandbox):
+    from generations.services import catalogue_refresh
+
+    assert catalogue_refresh().ok
+    client = api_client(token_for(alice))
+    body = {"prompt": "a fox", "model": "flux-2-flex"}
+    response = client.post("/api/v1/generations", body, content_type="application/json")
+    assert response.status_code == 422, response.content
+    assert response.json()["error"]["fields"]["model"] == [
+        "Flux 2 Flex is offered on the prompt form; the API submits the POST /flux models: "
+        "flux-pro, flux-1.1-pro, flux-1.1-pro-ultra, flux-dev-single-lora."
+    ]
+    assert Generation.objects.count() == 0 and sandbox.stats()["flux_requests"] == 0
+
+
 def test_a_viewer_cannot_generate_in_the_team_and_is_told_why(bob, studio):
     response = api_client(token_for(bob, team=studio)).post(
         "/api/v1/generations", SUBMISSION, content_type="application/json"
@@ -281,12 +296,14 @@ def test_openapi_document_and_docs_need_no_token_and_no_cdn(client):
 
 
 def test_the_api_names_the_forms_parameters_and_passes_any_other_form_field_on():
-    """``GenerationIn`` documents form fields only; a field the form gains later (e.g. a new model's
-    parameter) reaches the form as sent, while a name the form does not know is refused."""
-    from api.schemas import GenerationIn
+    """``GenerationIn`` documents form fields only (besides the API's own options, such as ``reuse``); a
+    field the form gains later (e.g. a new model's parameter) reaches the form as sent, while a name the
+    form does not know is refused."""
+    from api.schemas import API_OPTIONS, GenerationIn
     from generations.forms import GenerationForm
 
-    assert set(GenerationIn.model_fields) <= set(GenerationForm.base_fields)
+    assert "reuse" in API_OPTIONS
+    assert set(GenerationIn.model_fields) - API_OPTIONS <= set(GenerationForm.base_fields)
     assert GenerationIn.model_json_schema().get("additionalProperties") is True
 
 

@@ -101,7 +101,7 @@ def test_a_team_budget_reserves_prices_refuses_what_does_not_fit_and_alerts_with
     assert generation.status == Generation.Status.DONE, generation.error_message
     assert charges(generation) == [D("1.5")] * 3
 
-    alert = wait_for(lambda: BudgetAlert.objects.first(), timeout=10)  # checked after the charge commits
+    alert = wait_for(lambda: BudgetAlert.objects.filter(kind="threshold").first(), timeout=10)  # after commit
     assert (alert.threshold, alert.spent, alert.limit) == (80, D("4.5"), D("5"))
     wait_for(lambda: mailoutbox, timeout=10)
     assert "has used 4.5 of 5 credits this month (80% threshold)" in mailoutbox[0].body

@@ -12,7 +12,11 @@ from generations.models import Generation, Image
 
 def make_generation(user, **fields) -> Generation:
     values = {"prompt": "a quiet harbour", "model": "flux-pro", "aspect_ratio": "1:1", "num_outputs": 1}
-    return Generation.objects.create(user=user, **{**values, **fields})
+    generation = Generation.objects.create(user=user, **{**values, **fields})
+    if generation.family_root is None:  # as a submission that remixes nothing: its own family's root
+        generation.family_root = generation.id
+        Generation.objects.filter(id=generation.id).update(family_root=generation.id)
+    return generation
 
 
 def make_stored_image(generation: Generation, *, index: int = 0) -> Image:

@@ -64,7 +64,8 @@ def make_image(
     )
     when = timezone.now() - timedelta(days=days_ago)
     Image.objects.filter(id=image.id).update(created_at=when)
-    Generation.objects.filter(id=generation.id).update(created_at=when)
+    # as a submission that remixes nothing: the root of its own family
+    Generation.objects.filter(id=generation.id).update(created_at=when, family_root=generation.id)
     image.refresh_from_db()
     if with_files:
         image.file.name = default_storage.save(f"originals/{image.code}.png", ContentFile(png_bytes()))
@@ -106,3 +107,28 @@ def logged_in(client, user, team=None):
         session[SESSION_KEY] = str(team.code)
         session.save()
     return client
+
+
+def make_remix(parent: Image, user=None, *, team=None, **changes) -> Image:
+    """A remix of ``parent`` submitted as the form submits it (``generation_submit`` with ``remix_of``),
+    with ``changes`` to the parent's prompt, model, aspect ratio or seed, and its one stored image."""
+    from generations.pixeldojo import GenerationRequest
+    from generations.services import generation_submit
+
+    base = parent.generation
+    asked = {"prompt": base.prompt, "model": base.model, "aspect_ratio": base.aspect_ratio, "seed": base.seed}
+    params = GenerationRequest(**{**asked, **changes})
+    author = user or parent.user
+    generation = generation_submit(user=author, params=params, team=team, remix_of=parent)
+    image = Image.objects.create(
+        generation=generation,
+        user=author,
+        team=team,
+        index=0,
+        provider_url="http://127.0.0.1:9/x.png",
+        status="stored",
+        width=32,
+        height=24,
+        content_type="image/png",
+    )
+    return Image.objects.select_related("generation").get(id=image.id)
