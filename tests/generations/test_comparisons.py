@@ -70,6 +70,7 @@ def test_each_model_gets_a_generation_priced_at_its_own_cost(alice, django_captu
         ("a lighthouse", alice.id, None, "queued")
     }
     assert len(callbacks) == 3  # each PixelDojo call is enqueued, after the commit only
+    assert all(g.family_root == g.id and g.fingerprint for g in rows)  # each starts its family, reusable
 
 
 def test_the_budget_is_checked_once_for_the_total(alice, bob):
