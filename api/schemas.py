@@ -131,6 +131,68 @@ class GenerationOut(Schema):
     )
 
 
+class ComparisonIn(Schema):
+    """One prompt for 2 to 4 distinct models, with the parameters common to them (PixelDojo's names, as
+    `POST /generations` takes them; LoRA ones go to flux-dev-single-lora only, a catalogue model gets the
+    aspect ratio, number of images and seed when its schema has them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The same bounds as ``GenerationIn``'s (the form validates both).
+    prompt: str = Field(
+        description="Describe the image you want (at most 2000 characters).",
+        json_schema_extra={"minLength": 1, "maxLength": 2000, "pattern": r"\S"},
+    )
+    models: list[str] = Field(
+        min_length=2,
+        max_length=4,
+        description="2 to 4 distinct models: the seed's four (`" + "`, `".join(MODELS) + "`), or catalogue "
+        "models that need nothing but a prompt.",
+        json_schema_extra={"uniqueItems": True},
+    )
+    aspect_ratio: str | None = Field(
+        None,
+        description="For example `1:1`, `16:9` (default).",
+        json_schema_extra={"enum": [*ASPECT_RATIOS, None]},
+    )
+    num_outputs: int | None = Field(
+        None,
+        description="Images per model, 1 to 4 (default 1; one for a catalogue model that takes no count).",
+        json_schema_extra={"minimum": 1, "maximum": MAX_OUTPUTS},
+    )
+    seed: int | None = Field(
+        None,
+        description="The same seed for every model; -1 or none: random.",
+        json_schema_extra={"minimum": -1, "maximum": MAX_SEED},
+    )
+    lora_weights: str | None = Field(
+        None, description="URL of Flux LoRA weights (needed when flux-dev-single-lora is compared)."
+    )
+    lora_scale: float | None = Field(
+        None,
+        description="LoRA scale, -1 to 3 (flux-dev-single-lora only).",
+        json_schema_extra={"minimum": -1, "maximum": 3},
+    )
+    megapixels: str | None = Field(
+        None,
+        description="`1` or `0.25` (the seed's models).",
+        json_schema_extra={"enum": [*MEGAPIXELS, None]},
+    )
+    go_fast: bool | None = Field(None, description="Faster, slightly lower quality (the seed's models).")
+
+
+class ComparisonOut(Schema):
+    code: UUID
+    prompt: str
+    team: UUID | None
+    created_at: datetime
+    active: bool = Field(description="Some model is still being worked on: poll `status_url` until false.")
+    price: Decimal = Field(description="Credits reserved at submission for all its models together.")
+    status_url: str
+    page_url: str = Field(description="The side-by-side page, for the team's members (a browser session).")
+    generations: list[GenerationOut] = Field(description="One per model, in the order asked for.")
+
+
 class ImageOut(Schema):
     code: UUID
     generation: UUID

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from api.models import ApiToken
 from generations import selectors as generation_selectors
-from generations.models import Generation, Image
+from generations.models import Comparison, Generation, Image
 from library import selectors as library_selectors
 from library.models import Collection
 
@@ -38,6 +38,13 @@ def generation_for_token(*, token: ApiToken, code) -> Generation:
     generation = generation_selectors.get_generation_for_user(user=token.user, code=code)
     _in_space(token, generation.team_id, "generation")
     return generation
+
+
+def comparison_for_token(*, token: ApiToken, code) -> Comparison:
+    """A comparison the token's user may see, in the token's space; 404 otherwise."""
+    comparison = generation_selectors.get_comparison_for_user(user=token.user, code=code)
+    _in_space(token, comparison.team_id, "comparison")
+    return comparison
 
 
 def image_for_token(*, token: ApiToken, code) -> Image:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -21,10 +21,10 @@ from django.utils import timezone
 
 from api.errors import ApiError
 from api.models import ApiToken, IdempotencyKey, Scope
-from generations.models import Generation, Image
+from generations.models import Comparison, Generation, Image
 from generations.pixeldojo import GenerationRequest
 from generations.selectors import reusable_generation
-from generations.services import generation_reuse, generation_submit
+from generations.services import CompareParams, comparison_submit, generation_reuse, generation_submit
 from teams.models import Team
 from teams.permissions import role_in
 
@@ -151,6 +151,64 @@ def api_generation_submit(
             raise
         return earlier, False
     return generation, True
+
+
+def api_comparison_submit(
+    *,
+    token: ApiToken,
+    prompt: str,
+    models: list[str],
+    params: CompareParams,
+    idempotency_key: str | None,
+) -> tuple[Comparison, bool]:
+    """Compare ``models`` as the token's user in the token's team, like the form does
+    (``comparison_submit``); returns the comparison and whether it is new.
+
+    An ``idempotency_key`` works as for ``api_generation_submit``: the key's row (pointing at the
+    comparison's first generation) is written in the comparison's transaction, so a retried POST returns
+    the first comparison and nothing is paid twice; the same key with other parameters is refused (409).
+    """
+
+    def submit() -> Comparison:
+        user, team = token.user, token.team
+        return comparison_submit(user=user, team=team, prompt=prompt, models=models, params=params)
+
+    if not idempotency_key:
+        return submit(), True
+    body = {"comparison": {"prompt": prompt, "models": models, **asdict(params)}}
+    fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    earlier = _earlier_comparison(token, idempotency_key, fingerprint)
+    if earlier is not None:
+        return earlier, False
+    IdempotencyKey.objects.filter(
+        token=token, key=idempotency_key, created_at__lt=_remembered_since()
+    ).delete()
+    try:
+        with transaction.atomic():
+            comparison = submit()
+            first = comparison.generations.order_by("id").first()
+            IdempotencyKey.objects.create(
+                token=token, key=idempotency_key, fingerprint=fingerprint, generation=first
+            )
+    except IntegrityError:
+        earlier = _earlier_comparison(token, idempotency_key, fingerprint)
+        if earlier is None:
+            raise
+        return earlier, False
+    return comparison, True
+
+
+def _earlier_comparison(token: ApiToken, key: str, fingerprint: str) -> Comparison | None:
+    generation = _earlier(token, key, fingerprint)
+    if generation is None:
+        return None
+    if generation.comparison_id is None:  # the same fingerprint cannot name a plain generation
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for a request with other parameters; use a new key.",
+        )
+    return Comparison.objects.get(pk=generation.comparison_id)
 
 
 def _remembered_since() -> datetime:

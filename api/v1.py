@@ -32,6 +32,8 @@ from api.schemas import (
     BudgetOut,
     CollectionImageOut,
     CollectionOut,
+    ComparisonIn,
+    ComparisonOut,
     CreditsOut,
     DayOut,
     ErrorOut,
@@ -46,13 +48,19 @@ from api.schemas import (
     TagsIn,
     TagsOut,
 )
-from api.services import api_generation_reuse, api_generation_submit, token_authenticate
+from api.services import (
+    api_comparison_submit,
+    api_generation_reuse,
+    api_generation_submit,
+    token_authenticate,
+)
 from credits import hooks as credit_hooks
 from credits import selectors as credit_selectors
 from credits.amounts import tidy
+from generations import selectors as generation_selectors
 from generations import thumbnails
 from generations.forms import DEFAULT_MODEL, GenerationForm
-from generations.models import Generation, Image
+from generations.models import Comparison, Generation, Image
 from generations.pixeldojo import MODELS
 from generations.selectors_queue import queue_place
 from generations.services import SubmissionRefused
@@ -250,12 +258,18 @@ def _form_data(request: HttpRequest, payload: GenerationIn) -> dict[str, Any]:
         for name, value in extra.items()
         if name not in GenerationForm.base_fields or isinstance(value, (dict, list))
     }
+    problems.update(
+        {name: ["To compare models, POST /api/v1/comparisons."] for name in COMPARE_FIELDS if name in extra}
+    )
     if problems:
         raise FormInvalid(problems)
     data.update({name: value for name, value in extra.items() if value is not None})
     if data.get("go_fast") is False:
         data.pop("go_fast")
     return data
+
+
+COMPARE_FIELDS = ("compare", "compare_models")  # the form's, for POST /comparisons only
 
 
 class FormInvalid(Exception):
@@ -332,6 +346,76 @@ def generation_create(
 def generation_get(request: HttpRequest, code: UUID):
     """A generation's status, each image's status, its error message and the credits charged."""
     return _generation_out(request, selectors.generation_for_token(token=_token(request), code=code))
+
+
+# --- Comparisons ------------------------------------------------------------------------------------------
+
+
+def _comparison_out(request: HttpRequest, comparison: Comparison) -> dict[str, Any]:
+    generations = list(generation_selectors.comparison_generations(comparison=comparison))
+    return {
+        "code": comparison.code,
+        "prompt": comparison.prompt,
+        "team": comparison.team.code if comparison.team_id else None,
+        "created_at": comparison.created_at,
+        "active": any(generation.is_active for generation in generations),
+        "price": tidy(sum((generation.price or 0 for generation in generations), 0)),
+        "status_url": _absolute(request, reverse("api:comparison_get", args=[comparison.code])),
+        "page_url": _absolute(request, reverse("comparison_detail", args=[comparison.code])),
+        "generations": [_generation_out(request, generation) for generation in generations],
+    }
+
+
+@api.post(
+    "/comparisons",
+    auth=GENERATE,
+    response={202: ComparisonOut, 409: ErrorOut, **ERRORS},
+    url_name="comparison_create",
+    summary="Compare models",
+)
+def comparison_create(
+    request: HttpRequest,
+    payload: ComparisonIn,
+    idempotency_key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        max_length=255,
+        description="A retried POST with the same key returns the first comparison (nothing is paid twice).",
+    ),
+):
+    """Send one prompt to 2 to 4 models at once, as the prompt form's *Compare models* does: each model
+    priced at its own cost, the budget checked once for the total (all or nothing). Answers 202 with the
+    comparison and one generation per model; poll its `status_url`."""
+    token = _token(request)
+    refusal = role_refusal(token.user, Action.GENERATE, team=token.team)
+    if refusal is not None:
+        raise ApiError(403, "forbidden", refusal)
+    data: dict[str, Any] = {"aspect_ratio": "16:9", "num_outputs": 1, "megapixels": "1"}
+    data.update(payload.model_dump(exclude_none=True, exclude={"models"}))
+    if data.get("go_fast") is False:
+        data.pop("go_fast")
+    form = GenerationForm({**data, "compare": True, "compare_models": payload.models})
+    if not form.is_valid():
+        errors = {("models" if name == "compare_models" else name): e for name, e in form.errors.items()}
+        return _invalid_fields(request, errors)
+    try:
+        comparison, _ = api_comparison_submit(
+            token=token,
+            prompt=form.cleaned_data["prompt"],
+            models=form.cleaned_data["compare_models"],
+            params=form.compare_params(),
+            idempotency_key=idempotency_key or None,
+        )
+    except SubmissionRefused as refused:
+        raise ApiError(409, "submission_refused", str(refused)) from refused
+    comparison = selectors.comparison_for_token(token=token, code=comparison.code)
+    return Status(202, _comparison_out(request, comparison))
+
+
+@api.get("/comparisons/{code}", auth=READ, response={200: ComparisonOut, **ERRORS}, url_name="comparison_get")
+def comparison_get(request: HttpRequest, code: UUID):
+    """A comparison with each model's generation: status, images, error message and credits charged."""
+    return _comparison_out(request, selectors.comparison_for_token(token=_token(request), code=code))
 
 
 # --- Images -----------------------------------------------------------------------------------------------

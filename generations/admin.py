@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from generations.models import Generation, Image, ProviderPause
+from generations.models import Comparison, Generation, Image, ProviderPause
 from generations.services import provider_pause_clear
 
 
@@ -16,9 +16,17 @@ class GenerationAdmin(admin.ModelAdmin):
     list_display = ("created_at", "user", "model", "num_outputs", "status", "prompt")
     list_filter = ("status", "model")
     search_fields = ("prompt", "user__username", "provider_id", "code")
-    raw_id_fields = ("user",)
+    raw_id_fields = ("user", "comparison")
     date_hierarchy = "created_at"
     inlines = [ImageInline]
+
+
+@admin.register(Comparison)
+class ComparisonAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "team", "prompt")
+    search_fields = ("prompt", "user__username", "code")
+    raw_id_fields = ("user", "team")
+    date_hierarchy = "created_at"
 
 
 @admin.register(Image)

@@ -34,6 +34,13 @@ from generations.pixeldojo import (
     GenerationRequest,
 )
 from generations.selectors_catalogue import ModelChoice, ModelMenu, model_menu
+from generations.services.comparison import (
+    MAX_MODELS,
+    MIN_MODELS,
+    CompareParams,
+    ComparePrice,
+    compare_price,
+)
 
 MAX_PROMPT_LENGTH = 2000
 MAX_SEED = 2**32 - 1
@@ -170,6 +177,14 @@ class GenerationForm(forms.Form):
     lora_scale = forms.FloatField(
         required=False, min_value=-1.0, max_value=3.0, label="LoRA scale", help_text="Default 0.7."
     )
+    compare = forms.BooleanField(
+        required=False,
+        label="Compare models",
+        help_text=f"Send the prompt to {MIN_MODELS} to {MAX_MODELS} models at once, shown side by side.",
+    )
+    compare_models = forms.MultipleChoiceField(
+        required=False, label="Models to compare"
+    )  # choices: the comparable models (``__init__``)
     # The image a remix link opened the form from (``?remix=<image>``): carried to the submission, which
     # records it as the parent if the user may see it. Anything else here is ignored, never an error.
     remix_of = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -181,6 +196,12 @@ class GenerationForm(forms.Form):
             (group, [(choice.api_id, choice.label) for choice in choices])
             for group, choices in self.menu.groups()
         ]
+        self.fields["compare_models"].choices = [
+            (choice.api_id, choice.label) for choice in self.menu.comparable()
+        ]
+        self.comparing = self.is_bound and bool(self["compare"].value())
+        if self.comparing:
+            self.fields["model"].required = False
         self.fields["num_outputs"].widget.attrs["data-price-count"] = ""
         self.fields["megapixels"].widget.attrs["data-price-resolution"] = ""
         self.choice = self.menu.choices.get(str(self["model"].value()))
@@ -195,8 +216,28 @@ class GenerationForm(forms.Form):
 
     @property
     def catalogue_choice(self) -> ModelChoice | None:
-        """The chosen model when it is a catalogue model (its fields come from its schema), else None."""
+        """The chosen model when it is a catalogue model (its fields come from its schema), else None
+        (also when comparing: a comparison sends the /flux fields common to its models)."""
+        if self.comparing:
+            return None
         return self.choice if self.choice is not None and not self.choice.is_seed else None
+
+    def compare_options(self) -> list[dict[str, Any]]:
+        """The comparable models as the form's checkboxes: id, name, cost rule, whether it is ticked,
+        whether it takes the number of images (else it makes one) and the resolution (the seed's)."""
+        ticked = set(self["compare_models"].value() or ()) if self.comparing else set()
+        return [
+            {
+                "id": f"id_compare_models_{index}",
+                "value": choice.api_id,
+                "name": choice.short_name,
+                "cost": choice.rule.label,
+                "checked": choice.api_id in ticked,
+                "counts": choice.accepts("num_outputs"),
+                "seed": choice.is_seed,
+            }
+            for index, choice in enumerate(self.menu.comparable())
+        ]
 
     @property
     def chosen_parameters(self) -> ParametersForm | None:
@@ -227,17 +268,32 @@ class GenerationForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        if self.comparing:
+            self._errors.pop("model", None)  # the model menu is not used (nor shown) when comparing
+            models = cleaned.get("compare_models")
+            if models is not None and not MIN_MODELS <= len(set(models)) <= MAX_MODELS:
+                self.add_error(
+                    "compare_models",
+                    f"Choose {MIN_MODELS} to {MAX_MODELS} models to compare ({len(set(models))} chosen).",
+                )
+            elif models is not None and len(set(models)) != len(models):
+                self.add_error("compare_models", "Choose each model once.")
+            self._clean_lora(cleaned, is_lora=LORA_MODEL in (models or ()))
+            return cleaned
         if (parameters := self.chosen_parameters) is not None:
             self._clean_parameters(parameters, cleaned)
             return cleaned
-        is_lora = cleaned.get("model") == LORA_MODEL
+        self._clean_lora(cleaned, is_lora=cleaned.get("model") == LORA_MODEL)
+        return cleaned
+
+    def _clean_lora(self, cleaned: dict, *, is_lora: bool) -> None:
+        """LoRA weights and scale go with the LoRA model only, which needs weights."""
         if cleaned.get("lora_weights") and not is_lora:
             self.add_error("lora_weights", f"LoRA weights can only be used with the {LORA_MODEL} model.")
         if cleaned.get("lora_scale") is not None and not is_lora:
             self.add_error("lora_scale", f"LoRA scale only applies to the {LORA_MODEL} model.")
         if is_lora and not cleaned.get("lora_weights") and "lora_weights" not in self.errors:
             self.add_error("lora_weights", f"The {LORA_MODEL} model needs a LoRA weights URL.")
-        return cleaned
 
     def _clean_parameters(self, parameters: ParametersForm, cleaned: dict) -> None:
         """Validate a catalogue model's parameters: their fields, then the request against its schema."""
@@ -277,6 +333,41 @@ class GenerationForm(forms.Form):
             go_fast=True if data.get("go_fast") else None,
         )
 
+    def compare_params(self) -> CompareParams:
+        """The parameters common to a comparison's models (valid data)."""
+        data = self.cleaned_data
+        return CompareParams(
+            aspect_ratio=data["aspect_ratio"],
+            num_outputs=data["num_outputs"],
+            seed=data.get("seed"),
+            megapixels=data.get("megapixels") or None,
+            go_fast=True if data.get("go_fast") else None,
+            lora_weights=data.get("lora_weights") or None,
+            lora_scale=data.get("lora_scale"),
+        )
+
+    def compare_price(self) -> ComparePrice:
+        """Each ticked model's price and the total, for the values as submitted (also with errors)."""
+        ticked = set(self["compare_models"].value() or ())
+        choices = [choice for choice in self.menu.comparable() if choice.api_id in ticked]
+        value = str(self["megapixels"].value() or "1")
+        params = CompareParams(
+            num_outputs=self._num_outputs_shown(), megapixels=value if value in MEGAPIXELS else "1"
+        )
+        return compare_price(choices=choices, params=params)
+
+    @property
+    def price_text(self) -> str:
+        """The price line: the comparison's when comparing, else the chosen model's."""
+        return self.compare_price().label if self.comparing else self.price().label
+
+    def _num_outputs_shown(self) -> int:
+        try:
+            num_outputs = int(str(self["num_outputs"].value()))
+        except ValueError:
+            return 1
+        return num_outputs if 1 <= num_outputs <= MAX_OUTPUTS else 1
+
     def fingerprint(self) -> str:
         """The reuse key of what valid data asks for (``""`` without a fixed seed: never reused)."""
         if (choice := self.catalogue_choice) is not None:
@@ -291,12 +382,7 @@ class GenerationForm(forms.Form):
             megapixels = requested_megapixels(values)
             return Price(num_outputs=requested_count(values), cost=parameters.choice.rule.cost(megapixels))
         choice = self.choice if self.choice is not None else self.menu.choices[DEFAULT_MODEL]
-        try:
-            num_outputs = int(str(self["num_outputs"].value()))
-        except ValueError:
-            num_outputs = 1
-        if not 1 <= num_outputs <= MAX_OUTPUTS:
-            num_outputs = 1
+        num_outputs = self._num_outputs_shown()
         megapixels = requested_megapixels({"megapixels": self["megapixels"].value()})
         return Price(num_outputs=num_outputs, cost=choice.rule.cost(megapixels))
 

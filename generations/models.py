@@ -48,6 +48,33 @@ class GenerationQuerySet(models.QuerySet):
         return self.filter(models.Q(lease_until__isnull=True) | models.Q(lease_until__lt=now))
 
 
+class Comparison(models.Model):
+    """One prompt sent to 2 to 4 models in one submission, shown side by side (``/compare/<code>/``).
+
+    Its generations point at it (``Generation.comparison``); it is seen by whoever may see them: the team's
+    members, or only its author when it is personal.
+    """
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comparisons")
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="comparisons",
+        help_text="The team it was made in; empty for personal work.",
+    )
+    prompt = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"comparison: {self.prompt[:40]}"
+
+
 class Generation(models.Model):
     """One ``POST /flux`` request, its parameters and its lifecycle."""
 
@@ -130,6 +157,14 @@ class Generation(models.Model):
         null=True, blank=True, help_text="When the job is polled next (the sweeper resumes it if missed)."
     )
 
+    comparison = models.ForeignKey(
+        Comparison,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="generations",
+        help_text="The comparison it is a column of (the same prompt sent to other models at once).",
+    )
     # Remix lineage: the image this generation remixed (kept while that image exists), and its family's key,
     # the id of the generation at the top of the chain (its own id for a generation that remixed nothing).
     # The key is a plain number, not a foreign key: a family stays one family when its root is deleted.

@@ -14,19 +14,21 @@ from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from credits.amounts import credits_label
 from credits.hooks import QuotaState
 from credits.selectors import provider_balance_latest
 from generations.downloads import allowing_setting, is_allowed_image_host
-from generations.models import Generation, Image, ImageHost, ProviderPause
-from generations.pixeldojo import model_cost
+from generations.models import CatalogueModel, Comparison, Generation, Image, ImageHost, ProviderPause
+from generations.pixeldojo import MODEL_LABELS, model_cost
 from teams.models import Team
 from teams.permissions import team_scope_q, visible_q
 
 
 def generations_for_user(*, user) -> QuerySet[Generation]:
-    """A user's own generations, newest first, with their images prefetched (2 queries per page)."""
+    """A user's own generations, newest first, with their comparisons and images (2 queries per page)."""
     return (
         Generation.objects.filter(user=user)
+        .select_related("comparison")
         .order_by("-created_at", "-id")
         .prefetch_related(Prefetch("images", queryset=Image.objects.order_by("index")))
     )
@@ -36,6 +38,7 @@ def get_generation_for_user(*, user, code) -> Generation:
     """The generation with this code if the user may see it (author or team member); 404 for anyone else."""
     generation = (
         Generation.objects.filter(visible_q(user))
+        .select_related("comparison")
         .prefetch_related(Prefetch("images", queryset=Image.objects.order_by("index")))
         .filter(code=code)
         .first()
@@ -43,6 +46,60 @@ def get_generation_for_user(*, user, code) -> Generation:
     if generation is None:
         raise Http404("No such generation.")
     return generation
+
+
+def get_comparison_for_user(*, user, code) -> Comparison:
+    """The comparison with this code if the user may see it (author, or the team's members, as for its
+    generations); 404 for anyone else."""
+    comparison = (
+        Comparison.objects.filter(visible_q(user)).select_related("user", "team").filter(code=code).first()
+    )
+    if comparison is None:
+        raise Http404("No such comparison.")
+    return comparison
+
+
+@dataclass(frozen=True)
+class ComparisonColumn:
+    """One model's column of a comparison: its generation, the model's name and what it was priced at."""
+
+    generation: Generation
+    label: str
+    cost: Decimal
+
+    @property
+    def cost_label(self) -> str:
+        return credits_label(self.cost)
+
+
+def comparison_generations(*, comparison: Comparison) -> QuerySet[Generation]:
+    """The comparison's generations in the order its models were chosen, images prefetched (2 queries)."""
+    return comparison.generations.order_by("id").prefetch_related(
+        Prefetch("images", queryset=Image.objects.order_by("index"))
+    )
+
+
+def _short_label(model: str, names: dict[str, str]) -> str:
+    """``FLUX Pro`` for the seed's models (their labels' names), the catalogue's name for the others."""
+    if model in MODEL_LABELS:
+        return MODEL_LABELS[model].split(" — ")[0]
+    return names.get(model) or model
+
+
+def comparison_columns(*, comparison: Comparison) -> list[ComparisonColumn]:
+    """The comparison's columns, each labelled with its model's name (the catalogue's for its models) and
+    cost (3 queries)."""
+    generations = list(comparison_generations(comparison=comparison))
+    models = {generation.model for generation in generations} - set(MODEL_LABELS)
+    names = dict(CatalogueModel.objects.filter(api_id__in=models).values_list("api_id", "name"))
+    return [
+        ComparisonColumn(
+            generation=generation,
+            label=_short_label(generation.model, names),
+            cost=generation.price if generation.price is not None else Decimal(0),
+        )
+        for generation in generations
+    ]
 
 
 def get_image_for_user(*, user, code) -> Image:

@@ -52,6 +52,27 @@ class ModelChoice:
     def label(self) -> str:
         return f"{self.name} ({self.rule.label})"
 
+    @property
+    def short_name(self) -> str:
+        """The name without the seed labels' description (``FLUX Pro``)."""
+        return self.name.split(" — ")[0]
+
+    @property
+    def comparable(self) -> bool:
+        """Whether it can be one of a comparison's models: the seed's, or a catalogue model that needs
+        nothing but the prompt (a comparison sends one prompt and the parameters common to all)."""
+        if self.is_seed:
+            return True
+        required = (self.schema or {}).get("required") or []
+        return isinstance(required, list) and set(required) <= {"prompt"}
+
+    def accepts(self, name: str) -> bool:
+        """Whether a request to it may carry the parameter ``name`` (the seed's /flux fields for the seed)."""
+        if self.is_seed:
+            return True
+        properties = (self.schema or {}).get("properties") or {}
+        return isinstance(properties, dict) and name in properties
+
 
 @dataclass(frozen=True)
 class ModelMenu:
@@ -64,6 +85,10 @@ class ModelMenu:
         for choice in self.choices.values():
             grouped[choice.group].append(choice)
         return list(grouped.items())
+
+    def comparable(self) -> list[ModelChoice]:
+        """The models a comparison may send its prompt to, in the form's order."""
+        return [choice for choice in self.choices.values() if choice.comparable]
 
     def costs_json(self) -> str:
         """Cost rules by model for the live price (``CostRule.to_json``)."""

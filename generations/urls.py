@@ -7,6 +7,7 @@ urlpatterns = [
     path("generate/", views.generate, name="generate"),
     path("g/<uuid:code>/", views.generation_detail, name="generation_detail"),
     path("g/<uuid:code>/status/", views.generation_status, name="generation_status"),
+    path("compare/<uuid:code>/", views.comparison_detail, name="comparison_detail"),
     path("i/<uuid:code>/original/", views.image_original, name="image_original"),
     path("i/<uuid:code>/thumbnail/", views.image_thumbnail, name="image_thumbnail"),
     path("t/<str:signature>/<int:expiry>/<path:key>", views.signed_thumbnail, name="signed_thumbnail"),

@@ -48,7 +48,8 @@ def _generate_page(request: HttpRequest) -> HttpResponse:
     """The gallery page at this address: a valid submission is queued (back to the gallery); a refused or
     invalid one comes back here with its errors and values. Those who may not generate in the active team
     are told why instead of being offered the form. A remix records its parent image when the user may see
-    it (``remix_of``); otherwise it is an ordinary submission.
+    it (``remix_of``); otherwise it is an ordinary submission. With *Compare models* ticked the prompt goes
+    to each chosen model at once (``comparison_submit``), then to the comparison's page.
 
     A submission asking for images the user already has (same reuse key, in the space it goes to) is not
     queued: the page comes back with its values and an offer, to open those (``reuse=<code>``: recorded as
@@ -59,7 +60,23 @@ def _generate_page(request: HttpRequest) -> HttpResponse:
     form = GenerationForm(request.POST or None, initial=initial)
     refusal = role_refusal(request.user, Action.GENERATE, team=team)
     offer = None
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and form.comparing:
+        try:
+            comparison = services.comparison_submit(
+                user=request.user,
+                team=team,
+                prompt=form.cleaned_data["prompt"],
+                models=form.cleaned_data["compare_models"],
+                params=form.compare_params(),
+                menu=form.menu,
+            )
+        except services.SubmissionRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            queued = f"Queued: “{comparison.prompt[:60]}” for each model. Columns fill in as they arrive."
+            messages.success(request, queued)
+            return redirect("comparison_detail", code=comparison.code)
+    elif request.method == "POST" and form.is_valid():
         if refusal is None and request.POST.get("confirm_new") != "1":
             offer = _reuse_offer(request, form, team)
         if offer is not None and request.POST.get("reuse") == str(offer.generation.code):
@@ -153,6 +170,17 @@ def _remix_initial(request: HttpRequest) -> dict:
 def generation_detail(request: HttpRequest, code) -> HttpResponse:
     generation = selectors.get_generation_for_user(user=request.user, code=code)
     return render(request, "generations/detail.html", {"generation": generation})
+
+
+@login_required
+@require_GET
+def comparison_detail(request: HttpRequest, code) -> HttpResponse:
+    """One prompt's models side by side, each column filling in live (its card polls its status)."""
+    comparison = selectors.get_comparison_for_user(user=request.user, code=code)
+    columns = selectors.comparison_columns(comparison=comparison)
+    total = sum(column.cost for column in columns)
+    context = {"comparison": comparison, "columns": columns, "total": total}
+    return render(request, "generations/comparison.html", context)
 
 
 @login_required

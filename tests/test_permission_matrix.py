@@ -23,7 +23,7 @@ from django.utils import timezone
 from api.models import ApiToken
 from api.services import token_create, token_revoke
 from credits.services import budget_set, ledger_charge_images, ledger_top_up
-from generations.models import Generation, Image
+from generations.models import Comparison, Generation, Image
 from generations.thumbnails import thumbnail_url, url_window
 from library.models import Collection, CollectionItem, ShareLink
 from library.services import share_link_create, share_link_revoke
@@ -57,6 +57,7 @@ class World:
     api_token: ApiToken | None = None  # the owner's API token (its revoke URL)
     webhook: WebhookEndpoint | None = None  # the team's webhook endpoint
     webhook_delivery: WebhookDelivery | None = None  # a delivery to it (its re-send URL)
+    comparison: Comparison | None = None  # the team's comparison the generation is a column of
     share_link: ShareLink | None = None  # the owner's share link of the image (its revoke URL)
     share_tokens: dict[str, str] = field(default_factory=dict)  # "valid", "expired", "revoked" links' tokens
 
@@ -76,8 +77,15 @@ def world(django_user_model) -> World:
     elsewhere = Team.objects.create(name="Elsewhere", created_by=users["outsider"])
     Membership.objects.create(team=elsewhere, user=users["outsider"], role="owner")
 
+    comparison = Comparison.objects.create(user=users["owner"], team=team, prompt=SECRET_PROMPT)
     generation = Generation.objects.create(
-        user=users["owner"], team=team, prompt=SECRET_PROMPT, model="flux-pro", status="done", seed=7
+        user=users["owner"],
+        team=team,
+        prompt=SECRET_PROMPT,
+        model="flux-pro",
+        status="done",
+        seed=7,
+        comparison=comparison,
     )
     image = Image.objects.create(
         generation=generation,
@@ -133,6 +141,7 @@ def world(django_user_model) -> World:
     )
     world = World(team, generation, image, collection, invitation, users, second_image, api_token)
     world.webhook, world.webhook_delivery = webhook, webhook_delivery
+    world.comparison = comparison
     # Share links of the image (prompt and parameters hidden, as by default): one valid for a week, one that
     # has expired, one revoked.
     links = {kind: share_link_create(user=users["owner"], image=image, expires_in_days=7) for kind in SHARES}
@@ -207,6 +216,7 @@ EXPECTED: dict[str, Case] = {
     ),
     "generation_detail": Case("GET", team_only(200), kwargs="generation"),
     "generation_status": Case("GET", team_only(200), kwargs="generation"),
+    "comparison_detail": Case("GET", team_only(200), kwargs="comparison"),  # the team's to share
     "image_original": Case("GET", team_only(200), kwargs="image"),
     "image_thumbnail": Case("GET", team_only(200), kwargs="image"),
     # A signed thumbnail URL is the authorisation itself (a bearer capability that a page which showed the
@@ -368,6 +378,7 @@ def url_for(world: World, name: str, case: Case) -> str:
         "generation": {"code": world.generation.code},
         "image": {"code": world.image.code},
         "collection": {"code": world.collection.code},
+        "comparison": {"code": world.comparison.code},
         "team": {"code": world.team.code},
         "token": {"token": world.invitation.token},
         "reset": {"uidb64": "MQ", "token": "set-password"},
@@ -608,6 +619,7 @@ def no_auth(status: int) -> dict[str, int]:
 
 
 SUBMISSION = {"prompt": "a test", "model": "flux-pro", "aspect_ratio": "1:1", "num_outputs": 1}
+COMPARISON = {"prompt": "a test", "models": ["flux-pro", "flux-1.1-pro"], "aspect_ratio": "1:1"}
 
 API_EXPECTED: dict[str, ApiCase] = {
     "api:openapi-json": ApiCase("GET", no_auth(200)),  # the document and its docs are public
@@ -615,6 +627,8 @@ API_EXPECTED: dict[str, ApiCase] = {
     "api:api-root": ApiCase("GET", no_auth(404)),
     "api:generation_create": ApiCase("POST", api_answers(202, viewer=403), scope="generate", body=SUBMISSION),
     "api:generation_get": ApiCase("GET", api_team_only(200), kwargs=("generation",)),
+    "api:comparison_create": ApiCase("POST", api_answers(202, viewer=403), scope="generate", body=COMPARISON),
+    "api:comparison_get": ApiCase("GET", api_team_only(200), kwargs=("comparison",)),
     "api:image_list": ApiCase("GET", api_answers(200)),
     "api:image_get": ApiCase("GET", api_team_only(200), kwargs=("image",)),
     "api:image_original": ApiCase("GET", api_team_only(200), kwargs=("image",)),
@@ -671,12 +685,13 @@ def api_token_for(world: World, persona: str, case: ApiCase) -> str | None:
 
 def api_url_for(world: World, name: str, case: ApiCase) -> str:
     values = {
+        "comparison": world.comparison.code,
         "generation": world.generation.code,
         "image": world.image.code,
         "collection": world.collection.code,
         "tag": "x",
     }
-    keys = {"generation": "code", "image": "image", "collection": "code", "tag": "tag"}
+    keys = {"comparison": "code", "generation": "code", "image": "image", "collection": "code", "tag": "tag"}
     kwargs = {}
     for kind in case.kwargs:
         key = "code" if kind == "image" and "collection" not in case.kwargs else keys[kind]

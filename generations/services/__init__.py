@@ -6,6 +6,7 @@ transitions made with conditional updates or row locks.
 
 from generations.services.calling import generation_fail, generation_run, retry_delay
 from generations.services.catalogue import catalogue_refresh, catalogue_refresh_due
+from generations.services.comparison import CompareParams, ComparePrice, comparison_submit
 from generations.services.hashing import image_hash_backfill, images_missing_hash
 from generations.services.pause import (
     forget_provider_pause,
@@ -35,10 +36,13 @@ from generations.services.teams import team_generations_delete
 from generations.services.waiting import image_host_allow, images_release_waiting
 
 __all__ = [
+    "CompareParams",
+    "ComparePrice",
     "SubmissionRefused",
     "catalogue_generation_submit",
     "catalogue_refresh",
     "catalogue_refresh_due",
+    "comparison_submit",
     "forget_provider_pause",
     "generation_fail",
     "generation_reuse",

@@ -45,6 +45,20 @@ def generation_submit(
     if reason is not None:
         raise SubmissionRefused(reason)
     lineage = _lineage(user=user, remix_of=remix_of)
+    _refuse_when_paused()
+    generation = flux_generation(user=user, team=team, params=params, lineage=lineage)
+    with transaction.atomic():
+        _check_team_and_budget(user=user, team=team, credits=generation.price)
+        _insert(generation)
+        transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
+    logger.info(
+        "generation %s queued (%s, %d outputs)", generation.code, generation.model, generation.num_outputs
+    )
+    return generation
+
+
+def _refuse_when_paused() -> None:
+    """Refuse new work while PixelDojo's quota is reported exhausted."""
     pause = provider_pause_active()
     if pause is not None:
         raise SubmissionRefused(
@@ -52,24 +66,45 @@ def generation_submit(
             f"{absolute_text(pause.paused_at)}. It resumes at {absolute_text(pause.paused_until)} or when "
             f"an operator resumes it. Nothing was queued or charged."
         )
+
+
+def flux_generation(
+    *, user, team: Team | None, params: GenerationRequest, lineage: dict[str, Any] | None = None
+) -> Generation:
+    """The (unsaved) queued generation of a seed model's ``params`` (with its remix ``lineage``), priced:
+    its images times the model's cost, reserved until answered."""
     generation = Generation(
         user=user,
         team=team,
         fingerprint=Generation.fingerprint_for(params),
         **Generation.fields_for(params),
-        **lineage,
+        **(lineage or {}),
     )
     unit = unit_price(model=generation.model, params=params.to_payload())
-    generation.price = generation.num_outputs * unit  # reserved until answered
-    with transaction.atomic():
-        _check_team_and_budget(user=user, team=team, credits=generation.price)
-        generation.waiting_until = timezone.now() + timedelta(seconds=TURN_GRACE_SECONDS)  # in line
-        _insert(generation)
-        transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
-    logger.info(
-        "generation %s queued (%s, %d outputs)", generation.code, generation.model, generation.num_outputs
-    )
+    generation.price = generation.num_outputs * unit
     return generation
+
+
+def catalogue_generation(
+    *, user, team: Team | None, model: str, payload: dict[str, Any], lineage: dict[str, Any] | None = None
+) -> Generation:
+    """The (unsaved) queued generation of a catalogue model's ``payload`` (already validated, with its remix
+    ``lineage``), priced by the model's cost rule."""
+    count = requested_count(payload)
+    seed, aspect = payload.get("seed"), payload.get("aspect_ratio")
+    return Generation(
+        user=user,
+        team=team,
+        prompt=str(payload.get("prompt") or ""),
+        model=model,
+        num_outputs=count,
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63 else None,
+        aspect_ratio=aspect if isinstance(aspect, str) and len(aspect) <= 8 else "",
+        job_input=dict(payload),
+        fingerprint=Generation.job_fingerprint_for(model=model, job_input=payload),
+        price=count * unit_price(model=model, params=payload),
+        **(lineage or {}),
+    )
 
 
 def _lineage(*, user, remix_of: Image | None) -> dict[str, Any]:
@@ -84,7 +119,9 @@ def _lineage(*, user, remix_of: Image | None) -> dict[str, Any]:
 
 
 def _insert(generation: Generation) -> None:
-    """Insert ``generation``; one that remixed nothing starts its own family (its root is itself)."""
+    """Insert ``generation``, in line for a rate-limit slot at once; one that remixed nothing starts its own
+    family (its root is itself)."""
+    generation.waiting_until = timezone.now() + timedelta(seconds=TURN_GRACE_SECONDS)  # in line at once
     generation.save(force_insert=True)
     if generation.family_root is None:
         generation.family_root = generation.id
@@ -133,30 +170,12 @@ def catalogue_generation_submit(
     if errors := validation_errors(row.request_schema, payload):
         said = "; ".join(f"{name}: {message}" if name else message for name, message in errors)
         raise SubmissionRefused(f"{row.name} refuses this request ({said}). Nothing was queued.")
-    if (pause := provider_pause_active()) is not None:
-        raise SubmissionRefused(
-            f"Generation is paused: PixelDojo reported the account's quota exhausted at "
-            f"{absolute_text(pause.paused_at)}. Nothing was queued or charged."
-        )
-    count = requested_count(payload)
-    seed, aspect = payload.get("seed"), payload.get("aspect_ratio")
-    generation = Generation(
-        user=user,
-        team=team,
-        prompt=str(payload.get("prompt") or ""),
-        model=model,
-        num_outputs=count,
-        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63 else None,
-        aspect_ratio=aspect if isinstance(aspect, str) and len(aspect) <= 8 else "",
-        job_input=dict(payload),
-        fingerprint=Generation.job_fingerprint_for(model=model, job_input=payload),
-        price=count * unit_price(model=model, params=payload),
-        **lineage,
-    )
+    _refuse_when_paused()
+    generation = catalogue_generation(user=user, team=team, model=model, payload=payload, lineage=lineage)
     with transaction.atomic():
         _check_team_and_budget(user=user, team=team, credits=generation.price)
-        generation.waiting_until = timezone.now() + timedelta(seconds=TURN_GRACE_SECONDS)  # in line
         _insert(generation)
         transaction.on_commit(partial(tasks.run_generation.delay, generation.id))
+    count = generation.num_outputs
     logger.info("generation %s queued as a PixelDojo job (%s, %d outputs)", generation.code, model, count)
     return generation

@@ -4,7 +4,10 @@
 // data-costs: by model, a decimal string (credits per image) or {"default", "tiers": [[megapixels, credits]]}
 // when the cost depends on resolution (the cheapest tier at least as large as asked, else the largest).
 // The count and the resolution are read from the chosen model's enabled fields marked data-price-count and
-// data-price-resolution. Sums are made in ten-thousandths so 3 × 1.1 is 3.3.
+// data-price-resolution. Sums are made in ten-thousandths so 3 × 1.1 is 3.3. With "Compare models" ticked
+// it is each ticked model's price and their total ("Compare 3 models: 1 + 1.5 + 1 = 3.5 credits"): a model
+// marked data-counts makes the chosen number of images (else one), one marked data-seed takes the
+// resolution (the others cost their default), as GenerationForm.compare_price says on the server.
 (function () {
   "use strict";
 
@@ -53,14 +56,40 @@
       return tiers[tiers.length - 1][1];
     }
 
+    const compare = form.querySelector("input[name=compare]");
+
+    function plural(total) {
+      return format(total) + " credit" + (total === SCALE ? "" : "s");
+    }
+
+    function comparison(images) {
+      const ticked = form.querySelectorAll("input[name=compare_models]:checked");
+      if (ticked.length < 2 || ticked.length > 4) return "Compare: choose 2 to 4 models";
+      const resolution = enabled("[data-price-resolution]");
+      const terms = [];
+      for (let i = 0; i < ticked.length; i++) {
+        const box = ticked[i];
+        const cost = costOf(costs[box.value], box.hasAttribute("data-seed") ? resolution : null);
+        if (cost === undefined || !(units(cost) >= 0)) return null;
+        terms.push((box.hasAttribute("data-counts") ? images : 1) * units(cost));
+      }
+      const total = terms.reduce(function (sum, term) { return sum + term; }, 0);
+      return "Compare " + terms.length + " models: " + terms.map(format).join(" + ") + " = " + plural(total);
+    }
+
     function update() {
+      if (compare && compare.checked) {
+        const count = enabled("[data-price-count]");
+        const said = comparison(count ? parseInt(count.value, 10) || 1 : 1);
+        if (said) text.textContent = said;
+        return;
+      }
       const count = enabled("[data-price-count]");
       const images = count ? parseInt(count.value, 10) : 1;
       const cost = costOf(costs[model.value], enabled("[data-price-resolution]"));
       if (!(images > 0) || cost === undefined || !(units(cost) >= 0)) return;
       const total = images * units(cost);
-      text.textContent =
-        images + " × " + format(units(cost)) + " = " + format(total) + " credit" + (total === SCALE ? "" : "s");
+      text.textContent = images + " × " + format(units(cost)) + " = " + plural(total);
     }
 
     form.addEventListener("change", update);

@@ -19,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from credits.services import ledger_charge_images
+from generations.services import comparison_submit
 from library.models import Collection
 from tests.conftest import CELERY_APP, purge_queues
 from tests.library.factories import make_image, make_team
@@ -33,11 +34,8 @@ REAL: dict[str, str] = {}  # codes of the objects the token may reach, for the s
 def with_real_objects(case):
     """The case with its path's codes replaced by those of real objects (random ones are only 404s)."""
     path = case.operation.path
-    kind = (
-        "generation"
-        if path.startswith("/api/v1/generations")
-        else ("collection" if path.startswith("/api/v1/collections") else "image")
-    )
+    kinds = {"generations": "generation", "collections": "collection", "comparisons": "comparison"}
+    kind = kinds.get(path.removeprefix("/api/v1/").split("/", 1)[0], "image")
     if "code" in (case.path_parameters or {}):
         case.path_parameters["code"] = REAL[kind]
     if "image" in (case.path_parameters or {}):
@@ -47,14 +45,21 @@ def with_real_objects(case):
 
 @pytest.fixture
 def token(settings, django_user_model) -> str:
-    """A real token made by the command, for an owner of a team with an image, a charge and a board."""
+    """A real token made by the command, for an owner of a team with an image, a charge, a board and a
+    comparison."""
     settings.API_RATE_LIMIT_PER_MINUTE = 100_000
     owner = django_user_model.objects.create_user("schemathesis", password="x")
     team = make_team(owner, name="Fuzz team")
     image = make_image(owner, team=team, with_files=True)
     ledger_charge_images(generation=image.generation, images=[image], credits=1)
     board = Collection.objects.create(name="Board", team=team, created_by=owner)
-    REAL.update(generation=str(image.generation.code), image=str(image.code), collection=str(board.code))
+    comparison = comparison_submit(user=owner, team=team, prompt="a fox", models=["flux-pro", "flux-1.1-pro"])
+    REAL.update(
+        generation=str(image.generation.code),
+        image=str(image.code),
+        collection=str(board.code),
+        comparison=str(comparison.code),
+    )
     out = StringIO()
     call_command(
         "create_api_token",
@@ -76,7 +81,7 @@ def test_every_operation_answers_within_its_schema(live_server, token):
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/v1/openapi.json")
     headers = {"Authorization": f"Bearer {token}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 14
+    assert len(operations) == 16
     calls: dict[str, Counter] = {}
 
     passes = [(operation, operation.as_strategy()) for operation in operations]
