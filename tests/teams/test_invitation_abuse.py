@@ -54,7 +54,7 @@ def page_text(response, name: str) -> str:
         html = html.replace(invitation.token, "TOKEN")
     html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "CSRF", html)
     html = re.sub(r"<time [^>]*>[^<]*</time>", "TIME", html)
-    return html.replace(name, "NAME")
+    return re.sub(rf"\b{re.escape(name)}\b", "NAME", html)  # the name as a word ("every" stays)
 
 
 # --- no e-mail leak, no user enumeration ---
