@@ -33,7 +33,12 @@ def _library(request: HttpRequest, *, mine: bool, team, title: str, collection=N
     if collection is not None:
         filters = replace(filters, collection=str(collection.code))
     page = selectors.library_page(
-        user=request.user, team=team, mine=mine, filters=filters, cursor=request.GET.get("cursor", "")
+        user=request.user,
+        team=team,
+        mine=mine,
+        filters=filters,
+        cursor=request.GET.get("cursor", ""),
+        fields=selectors.TILE_FIELDS,
     )
     user, team_id = request.user, team.id if team else None
     for image in page.images:
