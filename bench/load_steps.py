@@ -13,7 +13,8 @@ It builds its own world and tears it down afterwards:
 * static files collected (WhiteNoise, manifest), then gunicorn with ``DJANGO_DEBUG=0`` and ``DJANGO_SECURE=0``
   (plain HTTP on loopback): ``--workers`` processes of ``--worker-class`` (``gthread`` with ``--threads``);
 * Locust (``bench/locust_library.py``, headless, one process) stepping the number of users: each step holds
-  its user count for ``--step-seconds``; its first ``--settle`` seconds (logins, ramp-up) are not measured.
+  its user count for ``--step-seconds``; its first ``--settle`` seconds (ramp-up), and anything before its new
+  users' logins have answered, are not measured.
 
 Prints the date, commit, machine load, the HTML size of a 48-tile library page (bytes and gzip bytes), then
 one markdown table row per step: users, requests/s, p50/p95/p99 ms, errors, and the CPU seconds gunicorn
@@ -371,7 +372,10 @@ def report_rows(args, steps: list[Step], requests, sampler: CpuSampler) -> list[
     ]
     for step in steps:
         settle = args.settle if args.settle is not None else min(10.0, (step.end - step.start) / 4)
-        start = step.start + settle
+        # Not before the step's last login has answered (+1 s): hashing a password costs ~0.3 s of CPU, and
+        # logins are no part of the browsing mix (each simulated member logs in once, when it starts).
+        logins = [item[0] for item in requests if step.start <= item[0] < step.end and "login" in item[1]]
+        start = max(step.start + settle, max(logins, default=0.0) + 1.0)
         window = [
             item for item in requests if start <= item[0] < step.end and "/accounts/login/" not in item[1]
         ]
