@@ -217,7 +217,8 @@ def build(
     (workdir / "var").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     manage(["migrate", "--noinput"], env=env)
-    manage(["collectstatic", "--noinput"], env=env)
+    if not (args.reuse_database and (workdir / "static" / "staticfiles.json").exists()):
+        manage(["collectstatic", "--noinput"], env=env)  # ~1 min here: every file compressed twice
     os.environ.clear()
     os.environ.update(env)
     import django

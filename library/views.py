@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from credits.selectors import credits_for_image
 from library import selectors, services
-from library.filters import LibraryFilterForm
+from library.filters import LibraryFilterForm, widgets_html
 from library.forms import COMPARE_MAX, COMPARE_MIN, BulkForm, CollectionForm, CompareForm, TagsForm
 from pixelgallery.redirects import safe_next
 from teams.active import active_team
@@ -48,6 +48,7 @@ def _library(request: HttpRequest, *, mine: bool, team, title: str, collection=N
     context = {
         "title": title,
         "form": form,
+        "widgets": widgets_html(form),
         "filters": filters,
         "filtering": filtering,
         "page": page,

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -79,18 +79,17 @@ def moment_html(
     """
     if moment is None:
         return SafeString("")
+    # The zone is looked up once (a library page shows 48 of these): the texts below are made of digits,
+    # month names and the zone's name, so only the name needs escaping.
     moment = local(moment)
     iso = moment.isoformat(timespec="seconds")
+    absolute = f"{day_text(moment)}, {moment:%H:%M}"
+    exact = f"{absolute} {escape(moment.tzname() or '')}"
     if style == "absolute":
-        return format_html(
-            '<time datetime="{}" title="{}">{}</time>', iso, exact_text(moment), absolute_text(moment)
-        )
-    return format_html(
-        '<time datetime="{}" title="{}" data-moment-absolute="{}">{}</time>',
-        iso,
-        exact_text(moment),
-        absolute_text(moment),
-        relative_text(moment, now=now),
+        return SafeString(f'<time datetime="{iso}" title="{exact}">{absolute}</time>')
+    relative = relative_text(moment, now=now)
+    return SafeString(
+        f'<time datetime="{iso}" title="{exact}" data-moment-absolute="{absolute}">{relative}</time>'
     )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.text import Truncator
 
 from generations.paths import image_path
 from generations.thumbnails import thumbnail_sources
@@ -39,7 +38,7 @@ def _img(image, prompt: str) -> str:
             attrs += f' srcset="{escape(sources.srcset)}" sizes="{TILE_SIZES}"'
         if sources.width and sources.height:
             attrs += f' width="{sources.width}" height="{sources.height}"'
-    alt = escape(Truncator(prompt).chars(80))
+    alt = escape(prompt if len(prompt) <= 80 else prompt[:79] + "…")  # the templates' truncatechars:80
     original = image_path("image_original", image.code)
     model = escape(image.generation.model_label)
     lightbox = f'data-lightbox-src="{original}" data-lightbox-model="{model}"'
