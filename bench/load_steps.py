@@ -149,6 +149,7 @@ class CpuSampler:
     postgres: int | None
     locust: int
     samples: list[tuple[float, float, float, float]] = field(default_factory=list)
+    loads: list[tuple[float, str]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def sample(self) -> None:
@@ -164,6 +165,7 @@ class CpuSampler:
     def run(self) -> None:
         while not self.stop.is_set():
             self.sample()
+            self.loads.append((time.time(), load_average().split()[0]))
             self.stop.wait(1.0)
 
     def between(self, start: float, end: float) -> tuple[float, float, float]:
@@ -174,6 +176,10 @@ class CpuSampler:
 
         first, last = nearest(start), nearest(end)
         return last[1] - first[1], last[2] - first[2], last[3] - first[3]
+
+    def load_at(self, moment: float) -> str:
+        """The 1-minute load average sampled nearest ``moment``."""
+        return min(self.loads, key=lambda item: abs(item[0] - moment))[1] if self.loads else ""
 
     def seconds(self, start: float, end: float) -> float:
         first = min(self.samples, key=lambda sample: abs(sample[0] - start))
@@ -368,8 +374,9 @@ def run_locust(
 def report_rows(args, steps: list[Step], requests, sampler: CpuSampler) -> list[str]:
     rows = [
         "| users | requests/s | p50 ms | p95 ms | p99 ms | errors / requests | gunicorn CPU s (cores) "
-        "| PostgreSQL CPU s (cores) | Locust CPU s (cores) | measured s |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| PostgreSQL CPU s (cores) | Locust CPU s (cores) | CPU ms per request: gunicorn + PostgreSQL "
+        "| requests/s that CPU allows on 2 idle cores | measured s | load average |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for step in steps:
         settle = args.settle if args.settle is not None else min(10.0, (step.end - step.start) / 4)
@@ -385,15 +392,22 @@ def report_rows(args, steps: list[Step], requests, sampler: CpuSampler) -> list[
         seconds = step.end - start
         gunicorn_cpu, postgres_cpu, locust_cpu = sampler.between(start, step.end)
         cpu_seconds = sampler.seconds(start, step.end) or seconds
+        load = sampler.load_at(step.end)
         if not times:
-            rows.append(f"| {step.users} | 0 | | | | 0 / 0 | | | | {seconds:.0f} |")
+            rows.append(f"| {step.users} | 0 | | | | 0 / 0 | | | | | | {seconds:.0f} | {load} |")
             continue
+        # What the machine would serve if gunicorn, PostgreSQL and Locust had both cores to themselves: a
+        # figure other people's work on the machine changes far less than requests/s or latency.
+        server_ms = (gunicorn_cpu + postgres_cpu) / len(times) * 1000
+        all_ms = server_ms + locust_cpu / len(times) * 1000
         rows.append(
             f"| {step.users} | {len(times) / seconds:.1f} | {percentile(times, 0.5):.0f} "
             f"| {percentile(times, 0.95):.0f} | {percentile(times, 0.99):.0f} | {errors} / {len(times)} "
             f"| {gunicorn_cpu:.1f} ({gunicorn_cpu / cpu_seconds:.2f}) "
             f"| {postgres_cpu:.1f} ({postgres_cpu / cpu_seconds:.2f}) "
-            f"| {locust_cpu:.1f} ({locust_cpu / cpu_seconds:.2f}) | {seconds:.0f} |"
+            f"| {locust_cpu:.1f} ({locust_cpu / cpu_seconds:.2f}) "
+            f"| {gunicorn_cpu / len(times) * 1000:.1f} + {postgres_cpu / len(times) * 1000:.1f} "
+            f"| {2000 / all_ms:.0f} | {seconds:.0f} | {load} |"
         )
     return rows
 
