@@ -20,7 +20,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from generations.paths import image_path
-from generations.thumbnails import thumbnail_sources
+from generations.thumbnails import thumbnail_sources, thumbnail_url_maker
 from pixelgallery.moments import moment_html
 
 register = template.Library()
@@ -28,8 +28,8 @@ register = template.Library()
 TILE_SIZES = "auto, (max-width: 480px) 100vw, 260px"
 
 
-def _img(image, prompt: str) -> str:
-    sources = thumbnail_sources(image)
+def _img(image, prompt: str, url) -> str:
+    sources = thumbnail_sources(image, url=url)
     if sources is None:
         attrs = f'src="{escape(image_path("image_thumbnail", image.code))}"'
     else:
@@ -45,14 +45,14 @@ def _img(image, prompt: str) -> str:
     return f'<img {attrs} alt="{alt}" loading="lazy" {lightbox}>'
 
 
-def tile_html(image) -> str:
+def tile_html(image, *, url=None) -> str:
     """One tile (``<figure data-testid="tile">``) of ``image``, with this user's favourite and delete
     state."""
     code = image.code
     generation = image.generation
     prompt = generation.prompt
     if image.status == "stored":
-        picture = _img(image, prompt)
+        picture = _img(image, prompt, url or thumbnail_url_maker())
     else:
         picture = f'<span class="placeholder image-{image.status}">{escape(image.status_text)}</span>'
     favourite = bool(getattr(image, "is_favourite", False))
@@ -74,4 +74,5 @@ def tile_html(image) -> str:
 
 @register.simple_tag
 def library_tiles(images) -> SafeString:
-    return mark_safe("".join(tile_html(image) for image in images))  # noqa: S308 - every value escaped above
+    url = thumbnail_url_maker()  # one window and storage for the whole page
+    return mark_safe("".join(tile_html(image, url=url) for image in images))  # noqa: S308 - every value escaped above
