@@ -91,6 +91,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="logs, static files, the request log (default: temp)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     parser.add_argument("--label", default="", help="a line saying what this run measures")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        metavar="LOAD",
+        help="before Locust starts, wait (at most --wait-max seconds) for a 1-minute load average below LOAD",
+    )
+    parser.add_argument("--wait-max", type=float, default=600.0, help="--wait-idle at most (600 s)")
     args = parser.parse_args(argv)
     if args.teams > len(TEAM_NAMES):
         parser.error(f"at most {len(TEAM_NAMES)} teams")
@@ -441,6 +448,11 @@ def main(argv: list[str] | None = None) -> int:
         base = f"http://127.0.0.1:{port}"
         server = stack.enter_context(gunicorn(args, env, workdir, port))
         sizes = page_sizes(base, members[0])
+        if args.wait_idle is not None:
+            deadline = time.monotonic() + args.wait_max
+            while float(load_average().split()[0]) >= args.wait_idle and time.monotonic() < deadline:
+                time.sleep(5)
+            log(f"load average {load_average()} (waited for < {args.wait_idle:g})")
         load_before = load_average()
         locust_started = time.time()
         log(f"locust: steps {args.steps} x {args.step_seconds:g} s against {base}")
