@@ -114,13 +114,21 @@ def _local_prefix(script_prefix: str) -> str:
     return sample.removesuffix("s/1/k")
 
 
-def thumbnail_sources(image, *, now: float | None = None) -> ThumbnailSources | None:
+def thumbnail_url_maker(now: float | None = None) -> Callable[[str], str]:
+    """What signs thumbnail keys for the current window: make it once for a page of tiles and pass it to
+    ``thumbnail_sources(url=…)`` (finding the storage and the window per image costs as much as signing)."""
+    return _url_maker(now)
+
+
+def thumbnail_sources(
+    image, *, now: float | None = None, url: Callable[[str], str] | None = None
+) -> ThumbnailSources | None:
     """Signed sources of a stored image's thumbnails (``None`` without one): both sizes in ``srcset`` with
     their pixel widths when the small one exists, else the one thumbnail. Reads only the image's fields."""
     large_name, small_name = image.thumbnail.name, image.thumbnail_small.name
     if not large_name:
         return None
-    url = _url_maker(now)
+    url = url or _url_maker(now)
     large = url(large_name)
     srcset = ""
     if small_name and image.width and image.height:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from credits.selectors import credits_for_image
 from library import selectors, selectors_family, selectors_similar, services
-from library.filters import LibraryFilterForm
+from library.filters import LibraryFilterForm, widgets_html
 from library.forms import (
     COMPARE_MAX,
     COMPARE_MIN,
@@ -41,7 +41,12 @@ def _library(request: HttpRequest, *, mine: bool, team, title: str, collection=N
     if collection is not None:
         filters = replace(filters, collection=str(collection.code))
     page = selectors.library_page(
-        user=request.user, team=team, mine=mine, filters=filters, cursor=request.GET.get("cursor", "")
+        user=request.user,
+        team=team,
+        mine=mine,
+        filters=filters,
+        cursor=request.GET.get("cursor", ""),
+        fields=selectors.TILE_FIELDS,
     )
     if filters.collapse:
         page = replace(page, images=selectors_similar.collapse_near_duplicates(page.images))
@@ -58,6 +63,7 @@ def _library(request: HttpRequest, *, mine: bool, team, title: str, collection=N
     context = {
         "title": title,
         "form": form,
+        "widgets": widgets_html(form),
         "filters": filters,
         "filtering": filtering,
         "page": page,

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -54,20 +54,23 @@ def exact_text(moment: datetime) -> str:
 
 def relative_text(moment: datetime, *, now: datetime | None = None) -> str:
     """Relative text for a recent past ``moment``, else the absolute format (the future included)."""
-    moment = local(moment)
-    now = local(now or timezone.now())
+    return _relative(local(moment), local(now or timezone.now()))
+
+
+def _relative(moment: datetime, now: datetime) -> str:
+    """``relative_text`` of a ``moment`` and ``now`` already in the active time zone."""
     seconds = (now - moment).total_seconds()
     if -60 < seconds < 60:  # a server clock a few seconds ahead of the database's is still "just now"
         return "just now"
     if seconds < 0:
-        return absolute_text(moment)
+        return f"{day_text(moment)}, {moment:%H:%M}"
     if seconds < 3600:
         return f"{int(seconds // 60)} min ago"
     if moment.date() == now.date():
         return f"{int(seconds // 3600)} h ago"
     if moment.date() == now.date() - timedelta(days=1):
         return f"yesterday, {moment:%H:%M}"
-    return absolute_text(moment)
+    return f"{day_text(moment)}, {moment:%H:%M}"  # absolute_text of a moment already in the zone
 
 
 def moment_html(
@@ -79,18 +82,21 @@ def moment_html(
     """
     if moment is None:
         return SafeString("")
-    moment = local(moment)
+    # The zone is looked up once (a library page shows 48 of these): the texts below are made of digits,
+    # month names and the zone's name, so only the name needs escaping.
+    zone = timezone.get_current_timezone()
+    moment = timezone.make_aware(moment, zone) if timezone.is_naive(moment) else moment.astimezone(zone)
     iso = moment.isoformat(timespec="seconds")
+    absolute = f"{day_text(moment)}, {moment:%H:%M}"
+    exact = f"{absolute} {escape(moment.tzname() or '')}"
     if style == "absolute":
-        return format_html(
-            '<time datetime="{}" title="{}">{}</time>', iso, exact_text(moment), absolute_text(moment)
-        )
-    return format_html(
-        '<time datetime="{}" title="{}" data-moment-absolute="{}">{}</time>',
-        iso,
-        exact_text(moment),
-        absolute_text(moment),
-        relative_text(moment, now=now),
+        return SafeString(f'<time datetime="{iso}" title="{exact}">{absolute}</time>')
+    now = now or timezone.now()
+    relative = _relative(
+        moment, timezone.make_aware(now, zone) if timezone.is_naive(now) else now.astimezone(zone)
+    )
+    return SafeString(
+        f'<time datetime="{iso}" title="{exact}" data-moment-absolute="{absolute}">{relative}</time>'
     )
 
 

@@ -2,8 +2,8 @@
 // (showModal keeps focus inside and Esc closes it). ← / → (and the on-screen buttons) move through the group's
 // images in page order, read afresh each time so tiles appended by "Load more" or swapped in by live status
 // count; closing returns focus to the link that opened it (or, if live status re-rendered it meanwhile, to
-// the link now showing that image). Each image's data comes from its data-lightbox-* attributes: no request
-// besides the image itself. Without this script the links go to their pages.
+// the link now showing that image). Each image's data comes from its data-lightbox-* attributes (a library
+// tile's prompt from its caption, its page from its link): no request besides the image itself. Without this script the links go to their pages.
 (function () {
   "use strict";
 
@@ -77,6 +77,13 @@
     return group ? group.querySelector(".load-more") : null;
   }
 
+  // A library tile carries its prompt once, as its caption's text (no data-lightbox-prompt copy).
+  function captionOf(source) {
+    const tile = source.closest(".tile");
+    const caption = tile ? tile.querySelector(".prompt-line") : null;
+    return caption ? caption.textContent : "";
+  }
+
   function show(at) {
     index = at;
     const source = items[index];
@@ -86,12 +93,12 @@
     if (source.getAttribute("height")) picture.height = Number(source.getAttribute("height"));
     picture.alt = source.alt || "";
     picture.src = source.dataset.lightboxSrc;
-    dialog.querySelector(".lightbox-prompt").textContent = source.dataset.lightboxPrompt || "";
+    dialog.querySelector(".lightbox-prompt").textContent = source.dataset.lightboxPrompt || captionOf(source);
     dialog.querySelector(".lightbox-model").textContent = source.dataset.lightboxModel || "";
     const more = moreLink();
     dialog.querySelector(".lightbox-position").textContent =
       "Image " + (index + 1) + " of " + items.length + (more ? "+" : "");
-    dialog.querySelector(".lightbox-link").href = source.dataset.lightboxHref;
+    dialog.querySelector(".lightbox-link").href = source.dataset.lightboxHref || source.closest("a").getAttribute("href");
     // aria-disabled, not disabled: a focused button keeps the focus at either end.
     dialog.querySelector(".lightbox-prev").setAttribute("aria-disabled", String(index === 0));
     dialog.querySelector(".lightbox-next").setAttribute("aria-disabled", String(index === items.length - 1 && !more));

@@ -137,3 +137,28 @@ def test_personal_collections_are_each_users_own(client, alice, bob):
     assert collection_names(page(client)) == {"Alice only"}
     other = logged_in(type(client)(), bob)
     assert collection_names(page(other)) == set()
+
+
+def test_a_removed_member_is_refused_at_once_though_sessions_and_pages_use_the_cache(client, alice, bob):
+    """Sessions are read through the cache (``SESSION_STORE=cached_db``) and the page's header values come
+    from it; what a member may see never does: the request after the removal is refused."""
+    from django.conf import settings
+
+    from teams.models import Membership
+    from teams.services import membership_remove
+
+    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"
+    team = make_team(alice, member=bob)
+    image = make_image(alice, team=team, prompt="a team secret lighthouse")
+    logged_in(client, bob, team)
+    for _ in range(2):  # the second time the session (and the header's values) come from the cache
+        assert "a team secret lighthouse" in page(client, "team_library")
+        assert client.get(reverse("image_detail", args=[image.code])).status_code == 200
+    membership_remove(actor=alice, membership=Membership.objects.get(team=team, user=bob))
+
+    response = client.get(reverse("team_library"))
+    assert response.status_code == 302 and response.url == reverse("my_images")
+    assert "a team secret lighthouse" not in client.get(reverse("my_images")).content.decode()
+    assert client.get(reverse("image_detail", args=[image.code])).status_code == 404
+    fragment = client.get(reverse("team_library"), {"fragment": "1"})
+    assert fragment.status_code == 302
