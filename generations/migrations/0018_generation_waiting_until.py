@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0013_job_transport'),
+        ('generations', '0017_image_perceptual_hash'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0014_remix_family'),
+        ('generations', '0016_backfill_generation_fingerprint'),
         ('teams', '0002_team_deleted_at_invitation_declined_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

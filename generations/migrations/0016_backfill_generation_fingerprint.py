@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
     atomic = False  # one transaction per batch
 
     dependencies = [
-        ("generations", "0014_generation_fingerprint"),
+        ("generations", "0015_generation_fingerprint"),
     ]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0013_job_transport'),
+        ('generations', '0018_generation_waiting_until'),
         ('teams', '0002_team_deleted_at_invitation_declined_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('credits', '0005_one_answer_charge_per_generation'),
+        ('credits', '0006_budget_forecast_alerts'),
         ('teams', '0002_team_deleted_at_invitation_declined_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
