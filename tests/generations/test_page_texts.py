@@ -78,13 +78,13 @@ def test_back_links_go_to_the_library_the_work_belongs_to(client, alice, in_team
         assert expected in page_text(client.get(url)), url
 
 
-def test_cards_carry_the_whole_prompt_for_hover_and_the_detail_page_shows_it(alice_client, alice):
+def test_cards_and_tiles_carry_the_whole_prompt_and_the_detail_page_shows_it(alice_client, alice):
     prompt = "a lighthouse " + LONG_WORD
     image = make_image(alice, prompt=prompt)
     gallery = page_text(alice_client.get(reverse("gallery")))
     assert f'<p class="prompt clamp" title="{prompt}" data-testid="card-prompt">{prompt}</p>' in gallery
     library = page_text(alice_client.get(reverse("my_images")))
-    assert f'title="{prompt}"' in library
+    assert f'data-testid="tile-prompt">{prompt}</span>' in library  # whole, clamped to two lines by CSS
     detail = page_text(alice_client.get(reverse("image_detail", args=[image.code])))
     assert f'<h1 class="prompt-title" data-testid="prompt">{prompt}</h1>' in detail
 
